@@ -1,0 +1,95 @@
+"""mediation_flow: China's labour-dispute five-mediation linkage (五调联动) as a workflow engine.
+
+The public API is what this module exports; everything else may move between releases::
+
+    from mediation_flow import Engine
+
+    engine = Engine("sqlite://")
+    case = engine.open_case({...})
+    case = engine.fire(case.id, "refer_to_union_mediation", data={"org_id": "..."})
+"""
+
+from mediation_flow.calendar import (
+    Calendar,
+    add_calendar_days,
+    add_working_days,
+    add_years,
+    is_working_day,
+)
+from mediation_flow.engine import Engine, retry_on_conflict
+from mediation_flow.errors import (
+    CalendarNotAvailable,
+    CaseNotFound,
+    ConcurrentUpdate,
+    DatabaseBusy,
+    FlowDefinitionError,
+    GuardFailed,
+    IllegalTransition,
+    InvalidData,
+    InvalidIntake,
+    MediationFlowError,
+    TransitionError,
+    UnknownFlow,
+)
+from mediation_flow.flow import FlowDefinition, national_flow
+from mediation_flow.logging import configure_json_logging
+from mediation_flow.models import (
+    SYSTEM,
+    Actor,
+    Case,
+    Channel,
+    Claim,
+    ClaimKind,
+    Deadline,
+    DeadlineStatus,
+    Event,
+    Intake,
+    Party,
+    PartyKind,
+    PartyRole,
+    Resolution,
+    Role,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "SYSTEM",
+    "Actor",
+    "Calendar",
+    "CalendarNotAvailable",
+    "Case",
+    "CaseNotFound",
+    "Channel",
+    "Claim",
+    "ClaimKind",
+    "ConcurrentUpdate",
+    "DatabaseBusy",
+    "Deadline",
+    "DeadlineStatus",
+    "Engine",
+    "Event",
+    "FlowDefinition",
+    "FlowDefinitionError",
+    "GuardFailed",
+    "IllegalTransition",
+    "Intake",
+    "InvalidData",
+    "InvalidIntake",
+    "MediationFlowError",
+    "Party",
+    "PartyKind",
+    "PartyRole",
+    "Resolution",
+    "Role",
+    "TransitionError",
+    "UnknownFlow",
+    "__version__",
+    "add_calendar_days",
+    "add_working_days",
+    "add_years",
+    "configure_json_logging",
+    "is_working_day",
+    "national_flow",
+    "retry_on_conflict",
+]

@@ -1,0 +1,658 @@
+"""The engine: one command = load -> decide -> write in one transaction -> log.
+
+``Engine`` is the public entry point. A command (``open_case``, ``fire``, one expiry of
+``tick``) loads the case row and its deadlines in a read transaction, fires the trigger on the
+flow's shared machine (which checks legality and guards), works out the effects and the deadline
+changes, and writes state + event + deadlines in one write transaction guarded by the version it
+read. After the commit it logs. No case object outlives its command.
+
+Time is an argument: every command takes ``at`` (timezone-aware); without it, the engine asks its
+``clock`` (default: now in Asia/Shanghai). Nothing deeper in the library reads the clock.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date, datetime
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection
+
+from mediation_flow.calendar import DEFAULT_CALENDAR, Calendar
+from mediation_flow.deadlines import apply_transition, limitation_expiry, settle
+from mediation_flow.errors import (
+    CaseNotFound,
+    ConcurrentUpdate,
+    GuardFailed,
+    IllegalTransition,
+    InvalidData,
+    InvalidIntake,
+    UnknownFlow,
+)
+from mediation_flow.flow import guards as _guards
+from mediation_flow.flow.compiler import CompiledFlow, compile_flow
+from mediation_flow.flow.context import Context
+from mediation_flow.flow.data import parse_data, to_json
+from mediation_flow.flow.definition import FlowDefinition, TransitionDef
+from mediation_flow.flow.effects import apply_effect
+from mediation_flow.flow.national import national_flow
+from mediation_flow.logging import get_logger
+from mediation_flow.models import (
+    SYSTEM,
+    Actor,
+    Case,
+    Deadline,
+    DeadlineStatus,
+    Event,
+    Intake,
+    Resolution,
+    parse_intake,
+)
+from mediation_flow.records import CaseRecord, DeadlineRecord
+from mediation_flow.storage.repository import Store
+
+__all__ = ["SHANGHAI", "Engine", "retry_on_conflict"]
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+T = TypeVar("T")
+
+
+def _now() -> datetime:
+    return datetime.now(SHANGHAI)
+
+
+class Engine:
+    """Runs labour-dispute cases through the five-mediation linkage on a database.
+
+    ``url`` is any SQLAlchemy URL; ``None`` means the SQLite file ``mediation_flow.db`` in the
+    working directory and ``"sqlite://"`` an in-memory database. PostgreSQL URLs
+    (``postgresql://...``) use psycopg 3. ``clock`` returns the current timezone-aware time when a
+    command is given no ``at``; ``calendar`` sets the working-day calendar (regional rest days,
+    the make-up-day setting, schedules of years newer than the installed calendar package).
+    ``flows`` adds flow definitions the engine knows besides its own, so that cases opened under
+    them still run.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        calendar: Calendar | None = None,
+        flow: FlowDefinition | None = None,
+        flows: Iterable[FlowDefinition] = (),
+        create_schema: bool = True,
+        busy_timeout: float = 5.0,
+        pool_size: int | None = None,
+        statement_timeout_ms: int | None = None,
+        echo: bool = False,
+    ) -> None:
+        self._store = Store(
+            url,
+            busy_timeout=busy_timeout,
+            pool_size=pool_size,
+            statement_timeout_ms=statement_timeout_ms,
+            echo=echo,
+        )
+        self._clock = clock or _now
+        self.calendar = calendar or DEFAULT_CALENDAR
+        self._flow = compile_flow(flow or national_flow())
+        self._flows: dict[str, CompiledFlow] = {self._flow.fingerprint: self._flow}
+        for extra in flows:
+            compiled = compile_flow(extra)
+            self._flows[compiled.fingerprint] = compiled
+        self._log = get_logger()
+        if create_schema:
+            self._store.create_schema()
+        at = self._at(None)
+        for compiled in self._flows.values():
+            d = compiled.definition
+            self._store.register_flow(compiled.fingerprint, d.name, d.as_dict(), at)
+
+    # -- housekeeping -----------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return self._store.url
+
+    @property
+    def flow(self) -> FlowDefinition:
+        """The flow new cases are opened under."""
+        return self._flow.definition
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self._store.dispose()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _at(self, at: datetime | None, what: str = "at") -> datetime:
+        at = self._clock() if at is None else at
+        if not isinstance(at, datetime) or at.tzinfo is None or at.utcoffset() is None:
+            raise InvalidData(what, "at", f"must be a timezone-aware datetime, not {at!r}")
+        return at
+
+    @staticmethod
+    def _day(at: datetime) -> date:
+        return at.astimezone(SHANGHAI).date()
+
+    def _flow_of(self, case: CaseRecord) -> CompiledFlow:
+        try:
+            return self._flows[case.flow_fingerprint]
+        except KeyError:
+            raise UnknownFlow(case.id, case.flow_fingerprint, tuple(self._flows)) from None
+
+    # -- commands ---------------------------------------------------------------------------------
+
+    def open_case(
+        self,
+        intake: Intake | dict[str, Any],
+        *,
+        actor: Actor | None = None,
+        at: datetime | None = None,
+    ) -> Case:
+        """Register a new dispute at one-stop intake; it starts in ``received``.
+
+        Raises ``InvalidIntake`` naming the field for bad input; nothing is stored then.
+        """
+        started = time.perf_counter()
+        parsed = parse_intake(intake)
+        actor = actor or SYSTEM
+        at = self._at(at, "open_case")
+        today = self._day(at)
+        received_on = parsed.received_on or today
+        if received_on > today:
+            raise InvalidIntake("received_on", f"{received_on} is after the intake date {today}")
+        knew = parsed.knew_of_infringement_on
+        if knew is not None and knew > received_on:
+            raise InvalidIntake(
+                "knew_of_infringement_on", f"{knew} is after the receipt date {received_on}"
+            )
+        flow = self._flow.definition
+        # LDMAL 27 ¶2: the first claim interrupts the limitation period.
+        limitation = limitation_expiry(
+            self.calendar,
+            parsed.region,
+            knew_of_infringement_on=knew,
+            employment_ended_on=parsed.employment_ended_on,
+            claim_kinds=[c.kind for c in parsed.claims],
+            interruptions=[received_on],
+        )
+        attributes = {
+            **to_json(parsed.attributes),
+            "limitation_interruptions": [received_on.isoformat()],
+        }
+        if limitation["provisional"]:
+            attributes["limitation_provisional"] = True
+        values = {
+            "region": parsed.region,
+            "state": flow.initial,
+            "version": 1,
+            "flow_fingerprint": self._flow.fingerprint,
+            "resolution": None,
+            "worker_count": parsed.workers,
+            "is_migrant_worker": parsed.is_migrant_worker,
+            "knew_of_infringement_on": knew,
+            "employment_ended_on": parsed.employment_ended_on,
+            "received_on": received_on,
+            "limitation_expires_on": limitation["expires_on"],
+            "opened_at": at,
+            "updated_at": at,
+            "attributes": attributes,
+        }
+        party_rows = [
+            {
+                "position": i,
+                "kind": p.kind.value,
+                "role": p.role.value,
+                "name": p.name,
+                "id_number": p.id_number,
+                "phone": p.phone,
+            }
+            for i, p in enumerate(parsed.parties)
+        ]
+        claim_rows = [
+            {"position": i, "kind": c.kind.value, "amount": c.amount}
+            for i, c in enumerate(parsed.claims)
+        ]
+        with self._store.connect() as conn:
+            with self._store.writing(conn):
+                case_id = self._store.insert_case(conn, values, party_rows, claim_rows)
+                self._store.insert_event(
+                    conn,
+                    {
+                        "case_id": case_id,
+                        "seq": 1,
+                        "trigger": "open_case",
+                        "source": "",
+                        "dest": flow.initial,
+                        "actor_id": actor.id,
+                        "actor_role": actor.role.value,
+                        "at": at,
+                        "data": {"received_on": received_on.isoformat()},
+                        "warnings": [],
+                    },
+                )
+            case = self._get(conn, case_id)
+        self._log.info(
+            "case_opened",
+            case_id=case_id,
+            region=parsed.region,
+            actor_id=actor.id,
+            actor_role=actor.role.value,
+            duration_ms=round((time.perf_counter() - started) * 1000, 3),
+        )
+        return case
+
+    def fire(
+        self,
+        case_id: int,
+        trigger: str,
+        *,
+        actor: Actor | None = None,
+        at: datetime | None = None,
+        data: Mapping[str, Any] | None = None,
+        expected_version: int | None = None,
+    ) -> Case:
+        """Fire ``trigger`` on a case and return the case as it is afterwards.
+
+        ``data`` carries what the trigger needs (flow.md §3). ``expected_version``, when given,
+        makes the command refuse with ``ConcurrentUpdate`` unless the case is still at that
+        version (the version the caller showed an officer, say). Raises ``CaseNotFound``,
+        ``IllegalTransition``, ``GuardFailed``, ``InvalidData``, ``ConcurrentUpdate``; nothing is
+        written when it raises.
+        """
+        started = time.perf_counter()
+        actor = actor or SYSTEM
+        at = self._at(at, trigger)
+        with self._store.connect() as conn:
+            with self._store.reading(conn):
+                case = self._load(conn, case_id)
+                if expected_version is not None and case.version != expected_version:
+                    raise ConcurrentUpdate(case_id, expected_version, case.version)
+                flow = self._flow_of(case)
+                ctx = self._context(conn, flow, case, trigger, data or {}, actor, at)
+                tdef, dest = flow.fire(ctx)
+                version = case.version
+                event_row = self._apply(ctx, tdef, dest)
+                parties, claims = ctx.parties, ctx.claims
+            with self._store.writing(conn):
+                self._store.save(conn, case, version, event_row, ctx.deadlines)
+        self._log_transition(ctx, event_row, started)
+        return self._view(flow, case, parties, claims)
+
+    def tick(self, at: datetime | None = None, *, batch_size: int = 500) -> list[Event]:
+        """Apply every expiry due before ``at``: each deadline whose due day ended before ``at``
+        fires its expiry trigger (as the ``system`` actor) or records its expiry event, each in
+        its own transaction. Running it twice fires nothing twice. Returns the new events.
+
+        A deadline that another worker changed first is skipped (that worker applied it).
+        """
+        at = self._at(at, "tick")
+        today = self._day(at)
+        produced: list[Event] = []
+        after: tuple[date, int] | None = None
+        while True:
+            with self._store.reading() as conn:
+                batch = self._store.due_deadlines(conn, today, batch_size, after=after)
+            if not batch:
+                return produced
+            for deadline_id, case_id, due in batch:
+                after = (due, deadline_id)
+                for _attempt in range(3):
+                    try:
+                        event = self._expire(deadline_id, case_id, at)
+                    except ConcurrentUpdate:
+                        continue
+                    if event is not None:
+                        produced.append(event)
+                    break
+
+    def _expire(self, deadline_id: int, case_id: int, at: datetime) -> Event | None:
+        started = time.perf_counter()
+        today = self._day(at)
+        with self._store.connect() as conn:
+            with self._store.reading(conn):
+                case = self._store.load_case(conn, case_id)
+                if case is None:
+                    return None
+                deadlines = self._store.load_deadlines(conn, case_id)
+                expiring = next((d for d in deadlines if d.id == deadline_id), None)
+                if expiring is None or expiring.status != DeadlineStatus.pending:
+                    return None  # already handled: tick is idempotent
+                flow = self._flow_of(case)
+                if expiring.provisional:
+                    settle(self.calendar, expiring, case.region)
+                    if expiring.provisional:
+                        self._log.warning(
+                            "deadline_provisional",
+                            case_id=case_id,
+                            deadline=expiring.kind,
+                            due=expiring.due.isoformat(),
+                            hint="update chinese-calendar or Calendar.with_schedule()",
+                        )
+                        return None
+                if expiring.due >= today:
+                    return None
+                kind = flow.definition.deadline_map[expiring.kind]
+                expiring.set_status(DeadlineStatus.expired)
+                version = case.version
+                event_row = None
+                for trigger in kind.expiry:
+                    if trigger not in flow.legal_triggers(case.state):
+                        continue
+                    ctx = self._context(
+                        conn,
+                        flow,
+                        case,
+                        trigger,
+                        dict(kind.expiry_data),
+                        SYSTEM,
+                        at,
+                        deadlines=deadlines,
+                        expiring=expiring,
+                    )
+                    try:
+                        tdef, dest = flow.fire(ctx)
+                    except GuardFailed:
+                        continue  # e.g. the other party's window still runs
+                    event_row = self._apply(ctx, tdef, dest)
+                    break
+                if event_row is None:
+                    ctx = self._context(
+                        conn,
+                        flow,
+                        case,
+                        kind.expiry_event,
+                        {},
+                        SYSTEM,
+                        at,
+                        deadlines=deadlines,
+                        expiring=expiring,
+                        parse=False,
+                    )
+                    event_row = self._record(ctx, dest=case.state, data={})
+            with self._store.writing(conn):
+                self._store.save(conn, case, version, event_row, ctx.deadlines)
+        self._log_transition(ctx, event_row, started)
+        return self._event(event_row)
+
+    # -- queries ----------------------------------------------------------------------------------
+
+    def get(self, case_id: int) -> Case:
+        """The case as stored now. Raises ``CaseNotFound``."""
+        with self._store.connect() as conn, self._store.reading(conn):
+            return self._get(conn, case_id)
+
+    def history(self, case_id: int) -> list[Event]:
+        """Every event of the case, oldest first."""
+        with self._store.connect() as conn, self._store.reading(conn):
+            self._load(conn, case_id)
+            return self._store.history(conn, case_id)
+
+    def deadlines(self, case_id: int) -> list[Deadline]:
+        """Every deadline of the case, whatever its status, in the order they were started."""
+        with self._store.connect() as conn, self._store.reading(conn):
+            self._load(conn, case_id)
+            return self._store.deadlines_of(conn, case_id)
+
+    def triggers(
+        self, case_id: int, *, actor: Actor | None = None, at: datetime | None = None
+    ) -> list[str]:
+        """The triggers that can be fired on the case now, guards evaluated.
+
+        A guard that depends only on what the command will say (which party acts, a wage IOU
+        flag) does not hide a trigger; one that depends on the case (a closed window, the claim
+        kinds) does.
+        """
+        at = self._at(at, "triggers")
+        actor = actor or SYSTEM
+        with self._store.connect() as conn, self._store.reading(conn):
+            case = self._load(conn, case_id)
+            flow = self._flow_of(case)
+            deadlines = self._store.load_deadlines(conn, case_id)
+            legal = []
+            for trigger in flow.legal_triggers(case.state):
+                ctx = self._context(
+                    conn, flow, case, trigger, {}, actor, at, deadlines=deadlines, parse=False
+                )
+                ctx.dry_run = True
+                try:
+                    flow.fire(ctx)
+                except (GuardFailed, InvalidData):
+                    continue
+                legal.append(trigger)
+            return legal
+
+    def due(
+        self,
+        before: date | datetime,
+        *,
+        region: str | None = None,
+        kind: str | None = None,
+    ) -> list[Deadline]:
+        """Pending deadlines whose due day is before ``before``, soonest first: a work queue.
+        ``region`` is an administrative division prefix (``"43"`` for Hunan)."""
+        day = self._day(self._at(before, "due")) if isinstance(before, datetime) else before
+        with self._store.connect() as conn, self._store.reading(conn):
+            return self._store.due(conn, day, region, kind)
+
+    # -- internals --------------------------------------------------------------------------------
+
+    def _load(self, conn: Connection, case_id: int) -> CaseRecord:
+        case = self._store.load_case(conn, case_id)
+        if case is None:
+            raise CaseNotFound(case_id)
+        return case
+
+    def _get(self, conn: Connection, case_id: int) -> Case:
+        case = self._load(conn, case_id)
+        flow = self._flows.get(case.flow_fingerprint) or self._flow
+        return self._view(
+            flow,
+            case,
+            self._store.load_parties(conn, case_id),
+            self._store.load_claims(conn, case_id),
+        )
+
+    def _context(
+        self,
+        conn: Connection,
+        flow: CompiledFlow,
+        case: CaseRecord,
+        trigger: str,
+        data: Mapping[str, Any],
+        actor: Actor,
+        at: datetime,
+        *,
+        deadlines: list[DeadlineRecord] | None = None,
+        expiring: DeadlineRecord | None = None,
+        parse: bool = True,
+    ) -> Context:
+        parsed: dict[str, Any] = {}
+        if parse:
+            if not flow.candidates(case.state, trigger):
+                raise IllegalTransition(
+                    case_id=case.id,
+                    state=case.state,
+                    trigger=trigger,
+                    legal=flow.legal_triggers(case.state),
+                )
+            parsed = self._parse(flow, case, trigger, data)
+        store = self._store
+        return Context(
+            case=case,
+            trigger=trigger,
+            data=parsed,
+            actor=actor,
+            at=at,
+            today=self._day(at),
+            deadlines=deadlines if deadlines is not None else store.load_deadlines(conn, case.id),
+            flow=flow.definition,
+            calendar=self.calendar,
+            load_claims=lambda: store.load_claims(conn, case.id),
+            load_parties=lambda: store.load_parties(conn, case.id),
+            expiring=expiring,
+        )
+
+    @staticmethod
+    def _parse(
+        flow: CompiledFlow, case: CaseRecord, trigger: str, data: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        if not isinstance(data, Mapping):
+            raise InvalidData(trigger, "data", f"expected a mapping, got {type(data).__name__}")
+        fields = flow.data_fields(case.state, trigger)
+        try:
+            parsed = parse_data(fields, data)
+        except KeyError as exc:
+            accepted = ", ".join(sorted({*fields, "by", "note"}))
+            raise InvalidData(
+                trigger, str(exc.args[0]), f"not a field of this trigger (accepted: {accepted})"
+            ) from None
+        except ValueError as exc:
+            raise InvalidData(trigger, getattr(exc, "field", "data"), str(exc)) from None
+        for t in flow.candidates(case.state, trigger):
+            for f in t.data:
+                if f.required and f.name not in parsed:
+                    raise InvalidData(trigger, f.name, "is required")
+        return parsed
+
+    def _apply(self, ctx: Context, tdef: TransitionDef, dest: str) -> dict[str, Any]:
+        """Work out everything firing ``tdef`` changes; update ``ctx.case`` and
+        ``ctx.deadlines`` in memory and return the event row to write."""
+        case = ctx.case
+        updates: dict[str, Any] = {
+            f.name: to_json(ctx.data[f.name]) for f in tdef.data if f.record and f.name in ctx.data
+        }
+        for spec in tdef.effects:
+            updates.update(apply_effect(spec, ctx))
+        ctx.warnings.extend(w for w in tdef.warnings if _guards.WARNINGS[w](ctx))
+        apply_transition(ctx, tdef, dest)
+        attributes = {**case.attributes, **updates}
+        if tdef.interrupts_limitation:
+            self._interrupt_limitation(ctx, attributes)
+        case.attributes = {k: v for k, v in attributes.items() if v is not None}
+        if tdef.resolution is not None:
+            case.resolution = tdef.resolution.value
+        elif dest not in ("closed", "archived"):
+            case.resolution = None
+        return self._record(ctx, dest=dest, data=to_json(ctx.data))
+
+    def _interrupt_limitation(self, ctx: Context, attributes: dict[str, Any]) -> None:
+        # LDMAL 27 ¶2: the period restarts from the interruption, if it was still running.
+        case = ctx.case
+        stops = [*attributes.get("limitation_interruptions", []), ctx.today.isoformat()]
+        attributes["limitation_interruptions"] = stops
+        limitation = limitation_expiry(
+            self.calendar,
+            case.region,
+            knew_of_infringement_on=case.knew_of_infringement_on,
+            employment_ended_on=case.employment_ended_on,
+            claim_kinds=[c.kind for c in ctx.claims],
+            interruptions=[date.fromisoformat(d) for d in stops],
+        )
+        case.limitation_expires_on = limitation["expires_on"]
+        attributes["limitation_provisional"] = limitation["provisional"] or None
+
+    def _record(self, ctx: Context, *, dest: str, data: dict[str, Any]) -> dict[str, Any]:
+        case = ctx.case
+        source = case.state
+        case.version += 1
+        case.state = dest
+        case.updated_at = ctx.at
+        if ctx.expiring is not None:
+            d = ctx.expiring
+            data = {
+                **data,
+                "expired_deadline": {"kind": d.kind, "party": d.party, "due": d.due.isoformat()},
+            }
+        return {
+            "case_id": case.id,
+            "seq": case.version,
+            "trigger": ctx.trigger,
+            "source": source,
+            "dest": dest,
+            "actor_id": ctx.actor.id,
+            "actor_role": ctx.actor.role.value,
+            "at": ctx.at,
+            "data": data,
+            "warnings": list(ctx.warnings),
+        }
+
+    def _log_transition(self, ctx: Context, row: dict[str, Any], started: float) -> None:
+        self._log.info(
+            "transition",
+            case_id=row["case_id"],
+            trigger=row["trigger"],
+            source=row["source"],
+            dest=row["dest"],
+            seq=row["seq"],
+            actor_id=row["actor_id"],
+            actor_role=row["actor_role"],
+            warnings=row["warnings"] or None,
+            duration_ms=round((time.perf_counter() - started) * 1000, 3),
+        )
+
+    @staticmethod
+    def _event(row: dict[str, Any]) -> Event:
+        return Event(
+            case_id=row["case_id"],
+            seq=row["seq"],
+            trigger=row["trigger"],
+            source=row["source"],
+            dest=row["dest"],
+            actor_id=row["actor_id"],
+            actor_role=row["actor_role"],
+            at=row["at"].astimezone(SHANGHAI),
+            data=row["data"],
+            warnings=tuple(row["warnings"]),
+        )
+
+    @staticmethod
+    def _view(flow: CompiledFlow, case: CaseRecord, parties: Any, claims: Any) -> Case:
+        state = flow.definition.state_map.get(case.state)
+        return Case(
+            id=case.id,
+            region=case.region,
+            state=case.state,
+            state_label=state.label_zh if state else case.state,
+            channel=state.channel if state else None,
+            version=case.version,
+            resolution=Resolution(case.resolution) if case.resolution else None,
+            parties=tuple(parties),
+            claims=tuple(claims),
+            opened_at=case.opened_at.astimezone(SHANGHAI),
+            updated_at=case.updated_at.astimezone(SHANGHAI),
+            flow_fingerprint=case.flow_fingerprint,
+            worker_count=case.worker_count,
+            is_migrant_worker=case.is_migrant_worker,
+            knew_of_infringement_on=case.knew_of_infringement_on,
+            employment_ended_on=case.employment_ended_on,
+            received_on=case.received_on,
+            limitation_expires_on=case.limitation_expires_on,
+            attributes=dict(case.attributes),
+        )
+
+
+def retry_on_conflict(command: Callable[[], T], *, attempts: int = 3) -> T:
+    """Run ``command`` and retry it when it raises ``ConcurrentUpdate``, at most ``attempts``
+    times in all; the last ``ConcurrentUpdate`` is re-raised.
+
+    ``command`` must decide afresh on each call (reload the case, re-check the trigger):
+    ``retry_on_conflict(lambda: engine.fire(case_id, "accept_arbitration", at=at))``.
+    """
+    if attempts < 1:
+        raise ValueError("attempts must be at least 1")
+    for attempt in range(attempts):
+        try:
+            return command()
+        except ConcurrentUpdate:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover

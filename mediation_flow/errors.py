@@ -1,0 +1,200 @@
+"""Errors raised by mediation_flow.
+
+Every error is a :class:`MediationFlowError`; catch that one class to handle them all. Each error
+carries its facts as attributes (``case_id``, ``state``, ``trigger``, ...) for programs, and a
+message that says what went wrong and what to do for people::
+
+    MediationFlowError
+    ├── InvalidIntake          bad intake data: names the field and why
+    ├── InvalidData            bad data on a command: names the trigger, the field and why
+    ├── CaseNotFound           no case with that id
+    ├── UnknownFlow            the case was opened under a flow definition this engine lacks
+    ├── FlowDefinitionError    a flow definition is inconsistent (unknown state, guard, ...)
+    ├── CalendarNotAvailable   the holiday schedule of a year is not known
+    ├── ConcurrentUpdate       someone else changed the case first; reload and retry
+    ├── DatabaseBusy           the database stayed locked past the busy timeout
+    └── TransitionError        a trigger cannot be fired now
+        ├── IllegalTransition  the trigger is not legal in the case's state
+        └── GuardFailed        the trigger is legal here but a guard refused it
+
+Nothing is written to the database when any of these is raised by a command.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+__all__ = [
+    "CalendarNotAvailable",
+    "CaseNotFound",
+    "ConcurrentUpdate",
+    "DatabaseBusy",
+    "FlowDefinitionError",
+    "GuardFailed",
+    "IllegalTransition",
+    "InvalidData",
+    "InvalidIntake",
+    "MediationFlowError",
+    "TransitionError",
+    "UnknownFlow",
+]
+
+
+class MediationFlowError(Exception):
+    """Base class of every error raised by mediation_flow."""
+
+
+class InvalidIntake(MediationFlowError, ValueError):
+    """The intake of a new case is invalid; ``field`` says where (``parties[0].kind``)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"invalid intake: {field}: {reason}")
+
+
+class InvalidData(MediationFlowError, ValueError):
+    """The ``data`` given with a trigger is missing a field or has a bad value."""
+
+    def __init__(self, trigger: str, field: str, reason: str) -> None:
+        self.trigger = trigger
+        self.field = field
+        self.reason = reason
+        super().__init__(f"invalid data for {trigger!r}: {field}: {reason}")
+
+
+class CaseNotFound(MediationFlowError, LookupError):
+    """No case has this id (or it is outside what the caller may see)."""
+
+    def __init__(self, case_id: int) -> None:
+        self.case_id = case_id
+        super().__init__(f"case {case_id} not found")
+
+
+class UnknownFlow(MediationFlowError):
+    """The case was opened under a flow definition that this engine does not have.
+
+    This happens when the plugins of a deployment changed while cases were open. The engine refuses
+    rather than silently reinterpret the case under another flow.
+    """
+
+    def __init__(self, case_id: int | None, fingerprint: str, known: Sequence[str] = ()) -> None:
+        self.case_id = case_id
+        self.fingerprint = fingerprint
+        self.known = tuple(known)
+        where = f"case {case_id} was opened under" if case_id is not None else "no"
+        known_text = ", ".join(k[:12] for k in self.known) or "none"
+        super().__init__(
+            f"{where} flow definition {fingerprint[:12]}, which this engine does not know "
+            f"(known: {known_text}); start the engine with the plugins the case was opened "
+            f"under, or pass that definition in Engine(flows=...)"
+        )
+
+
+class FlowDefinitionError(MediationFlowError):
+    """A flow definition is inconsistent: an unknown state, guard, effect or deadline kind."""
+
+
+class CalendarNotAvailable(MediationFlowError, LookupError):
+    """The national holiday schedule of ``year`` is not known, so no due date can be computed.
+
+    The State Council publishes each year's schedule late in the year before; update the
+    ``chinese-calendar`` package, or register the published schedule with
+    :meth:`mediation_flow.calendar.Calendar.with_schedule`.
+    """
+
+    def __init__(self, year: int, covered: tuple[int, int] | None = None) -> None:
+        self.year = year
+        self.covered = covered
+        span = f" (known years: {covered[0]}-{covered[1]})" if covered else ""
+        super().__init__(
+            f"the holiday schedule of {year} is not available{span}; upgrade chinese-calendar "
+            f"or register the State Council's {year} schedule with Calendar.with_schedule()"
+        )
+
+
+class ConcurrentUpdate(MediationFlowError):
+    """Another command changed the case between this command's read and its write.
+
+    Nothing was written. Reload the case (its state may have moved on) and decide again; see
+    :func:`mediation_flow.retry_on_conflict` for a bounded automatic retry.
+    """
+
+    def __init__(self, case_id: int, expected_version: int, actual_version: int | None) -> None:
+        self.case_id = case_id
+        self.expected_version = expected_version
+        self.actual_version = actual_version
+        now = f"now at version {actual_version}" if actual_version is not None else "changed"
+        super().__init__(
+            f"case {case_id} was changed by someone else (expected version {expected_version}, "
+            f"{now}); nothing was written: reload the case and try again"
+        )
+
+
+class DatabaseBusy(MediationFlowError):
+    """The database stayed locked by another writer for longer than the busy timeout."""
+
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+        super().__init__(
+            f"the database is locked by another writer and stayed locked past the busy "
+            f"timeout ({detail}); nothing was written: retry later, or raise busy_timeout"
+        )
+
+
+class TransitionError(MediationFlowError):
+    """A trigger cannot be fired on a case now."""
+
+    def __init__(self, message: str, *, case_id: int | None, state: str, trigger: str) -> None:
+        self.case_id = case_id
+        self.state = state
+        self.trigger = trigger
+        super().__init__(message)
+
+
+class IllegalTransition(TransitionError):
+    """The trigger is not defined from the case's current state; ``legal`` lists what is."""
+
+    def __init__(
+        self, *, case_id: int | None, state: str, trigger: str, legal: Sequence[str]
+    ) -> None:
+        self.legal = tuple(legal)
+        who = f"case {case_id}" if case_id is not None else "the case"
+        options = ", ".join(self.legal) if self.legal else "none (the case is terminal)"
+        super().__init__(
+            f"{trigger!r} is not legal: {who} is in {state!r}; legal triggers: {options}",
+            case_id=case_id,
+            state=state,
+            trigger=trigger,
+        )
+
+
+class GuardFailed(TransitionError):
+    """A guard refused the trigger; ``guard`` names it and ``reason`` says why.
+
+    ``deadline`` and ``due`` are set when the guard is a closed time window.
+    """
+
+    def __init__(
+        self,
+        *,
+        case_id: int | None,
+        state: str,
+        trigger: str,
+        guard: str,
+        reason: str,
+        deadline: str | None = None,
+        due: date | None = None,
+    ) -> None:
+        self.guard = guard
+        self.reason = reason
+        self.deadline = deadline
+        self.due = due
+        who = f"case {case_id}" if case_id is not None else "the case"
+        super().__init__(
+            f"{trigger!r} refused on {who} in {state!r}: guard {guard!r}: {reason}",
+            case_id=case_id,
+            state=state,
+            trigger=trigger,
+        )

@@ -1,0 +1,166 @@
+"""Types of the fields a trigger's ``data`` may carry, and their parsing.
+
+Each type is a function ``parse(value, data) -> value`` registered by name; a
+:class:`~mediation_flow.flow.definition.DataField` refers to its type by that name. Parsing
+raises ``ValueError`` with a short reason; the engine turns it into ``InvalidData`` naming the
+trigger and the field. ``to_json`` turns parsed values back into what the event row stores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from mediation_flow.models import ClaimKind, PartyKind
+
+__all__ = ["COMMON_FIELDS", "DATA_TYPES", "as_date", "parse_data", "to_json"]
+
+Parser = Callable[[Any, Mapping[str, Any]], Any]
+
+
+def as_date(value: Any) -> date:
+    """An ISO date string (``"2025-06-03"``), a ``date`` or a ``datetime`` (its date)."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not an ISO date like '2025-06-03'") from None
+    raise ValueError(f"expected a date or an ISO date string, got {type(value).__name__}")
+
+
+def _party_dates(value: Any, data: Mapping[str, Any]) -> dict[str, date]:
+    # flow.md §6: per-party dates are a mapping by party kind; a single date goes with
+    # data["party"] (serve_award).
+    if isinstance(value, Mapping):
+        out: dict[str, date] = {}
+        for party, day in value.items():
+            out[_party_kind(party, data)] = as_date(day)
+        return out
+    party = data.get("party")
+    if party is None:
+        raise ValueError("give a mapping like {'worker': '2025-06-03'}, or a date with 'party'")
+    return {_party_kind(party, data): as_date(value)}
+
+
+def _party_kind(value: Any, data: Mapping[str, Any]) -> str:
+    try:
+        return PartyKind(value).value
+    except ValueError:
+        raise ValueError(f"{value!r} is not a party kind (worker, employer)") from None
+
+
+def _by(value: Any, data: Mapping[str, Any]) -> str:
+    if value in ("worker", "employer", "both"):
+        return str(value)
+    raise ValueError(f"{value!r} is not one of worker, employer, both")
+
+
+def _bool(value: Any, data: Mapping[str, Any]) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def _text(value: Any, data: Mapping[str, Any]) -> str:
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    raise ValueError("expected a non-empty string")
+
+
+def _choice(*options: str) -> Parser:
+    def parse(value: Any, data: Mapping[str, Any]) -> str:
+        if value in options:
+            return str(value)
+        raise ValueError(f"{value!r} is not one of {', '.join(options)}")
+
+    return parse
+
+
+def _money(value: Any, data: Mapping[str, Any]) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        raise ValueError(f"expected an amount, got {value!r}")
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not an amount") from None
+    if not amount.is_finite() or amount < 0:
+        raise ValueError(f"{value!r} is not a non-negative amount")
+    return amount
+
+
+def _days(value: Any, data: Mapping[str, Any]) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"expected a whole number of days >= 1, got {value!r}")
+    return value
+
+
+def _award_items(value: Any, data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    if not isinstance(value, list | tuple) or not value:
+        raise ValueError("expected a non-empty list of {'kind': ..., 'amount': ...}")
+    items = []
+    for i, item in enumerate(value):
+        if not isinstance(item, Mapping) or "kind" not in item:
+            raise ValueError(f"item {i}: expected {{'kind': ..., 'amount': ...}}")
+        try:
+            kind = ClaimKind(item["kind"])
+        except ValueError:
+            raise ValueError(f"item {i}: {item['kind']!r} is not a claim kind") from None
+        amount = _money(item.get("amount", 0), data)
+        items.append({"kind": kind.value, "amount": amount})
+    return items
+
+
+DATA_TYPES: dict[str, Parser] = {
+    "date": lambda value, data: as_date(value),
+    "party_dates": _party_dates,
+    "party": _party_kind,
+    "by": _by,
+    "bool": _bool,
+    "text": _text,
+    "money": _money,
+    "days": _days,
+    "award_items": _award_items,
+    "union_org_type": _choice("enterprise_committee", "union_org", "union_legal_station"),
+    "procedure": _choice("ordinary", "simple"),
+    "failure_reason": _choice("refused", "no_agreement", "expired", "confirmation_rejected"),
+}
+
+#: Fields every trigger accepts.
+COMMON_FIELDS = {"by": "by", "note": "text"}
+
+
+def parse_data(fields: Mapping[str, str], data: Mapping[str, Any]) -> dict[str, Any]:
+    """Parse ``data`` by ``fields`` (name -> type name). Raises ``KeyError(name)`` for an
+    unknown field and ``ValueError`` (with ``.field`` set) for a bad value."""
+    out: dict[str, Any] = {}
+    for name, value in data.items():
+        type_name = fields.get(name) or COMMON_FIELDS.get(name)
+        if type_name is None:
+            raise KeyError(name)
+        if value is None:
+            continue
+        try:
+            out[name] = DATA_TYPES[type_name](value, data)
+        except ValueError as exc:
+            exc.field = name  # type: ignore[attr-defined]
+            raise
+    return out
+
+
+def to_json(value: Any) -> Any:
+    """Dates to ISO strings, amounts to strings, recursively: what the event row stores."""
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json(v) for v in value]
+    return value

@@ -1,0 +1,475 @@
+"""The national five-mediation linkage, written as data from ``shared/domain/flow.md``.
+
+Every id here is public API (flow.md is the contract). Citations use the abbreviations of
+procedure.md §0.2. Deadline ops run in the order of
+:mod:`mediation_flow.deadlines`: the transition's own ops, then deadlines not alive in the
+destination state close, then the destination state's ``on_enter`` ops.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from mediation_flow.flow.definition import (
+    DataField,
+    DeadlineKind,
+    DeadlineOp,
+    FlowDefinition,
+    StateDef,
+    TransitionDef,
+    Unit,
+)
+from mediation_flow.models import Channel, Resolution
+
+__all__ = ["MEDIATION_STATES", "national_flow"]
+
+MEDIATION_STATES = ("union_mediation", "peoples_mediation", "administrative_mediation")
+AGREEMENT_STATES = ("agreement_in_performance", "arbitration_review", "judicial_confirmation")
+ARBITRATION_HEARING = ("arbitration", "arbitration_mediation", "arbitration_suspended")
+
+CD, WD = Unit.calendar_days, Unit.working_days
+
+
+def _start(kind: str, start: str = "event", **kw: object) -> DeadlineOp:
+    return DeadlineOp("start", kind, start, **kw)  # type: ignore[arg-type]
+
+
+def _meet(kind: str) -> DeadlineOp:
+    return DeadlineOp("meet", kind)
+
+
+# fmt: off
+# The tables below are laid out by hand, one entry per row of flow.md.
+
+# --- deadline kinds (flow.md §4) ----------------------------------------------------------------
+
+DEADLINE_KINDS = (
+    DeadlineKind("negotiation_answer", "协商答复期限", "answer to a negotiation request",
+                 CD, 5, ("negotiation",), "ENMP 10", expiry=("fail_negotiation",)),
+    DeadlineKind("negotiation_period", "约定协商期限", "agreed negotiation period",
+                 Unit.agreed_date, None, ("negotiation",), "ENMP 10",
+                 expiry=("fail_negotiation",), statutory=False),
+    DeadlineKind("settlement_performance", "和解协议履行期限", "settlement performance date",
+                 Unit.agreed_date, None, ("settlement_in_performance",), "ENMP 12",
+                 statutory=False),
+    DeadlineKind("mediation_limit", "调解期限", "mediation time limit",
+                 CD, 15, MEDIATION_STATES, "LDMAL 14; ENMP 29", max_extension=15,
+                 expiry=("fail_mediation",), expiry_data=(("reason", "expired"),)),
+    DeadlineKind("mediation_acceptance", "调解受理决定期限", "decision to accept mediation",
+                 WD, 3, MEDIATION_STATES, "ENMP 22"),
+    DeadlineKind("agreement_performance", "调解协议履行期限", "agreement performance date",
+                 Unit.agreed_date, None, AGREEMENT_STATES, "LDMAL 15", statutory=False),
+    DeadlineKind("arbitration_review_window", "仲裁审查申请期限",
+                 "window to apply for arbitration review", CD, 15, AGREEMENT_STATES, "AR 74"),
+    DeadlineKind("judicial_confirmation_window", "司法确认申请期限",
+                 "window to apply for judicial confirmation", CD, 30, AGREEMENT_STATES,
+                 "CPL 205; PML 33"),
+    DeadlineKind("review_examination", "仲裁审查期限", "arbitration review examination",
+                 WD, 5, ("arbitration_review",), "AR 76", max_extension=5),
+    DeadlineKind("confirmation_decision", "司法确认审查期限", "judicial confirmation decision",
+                 CD, 15, ("judicial_confirmation",), "JC-2011 5", max_extension=10),
+    DeadlineKind("payment_order_objection", "支付令异议期限", "objection to a payment order",
+                 CD, 15, ("payment_order",), "CPL 227",
+                 expiry=("payment_order_takes_effect",)),
+    DeadlineKind("arbitration_acceptance", "仲裁受理审查期限", "decision to accept arbitration",
+                 WD, 5, ("arbitration_received",), "LDMAL 29; AR 80",
+                 expiry=("reject_arbitration",)),
+    DeadlineKind("defence_due", "答辩期限", "respondent's defence", WD, 10, ARBITRATION_HEARING,
+                 "LDMAL 30; AR 80"),
+    DeadlineKind("award_limit", "仲裁审理期限", "time limit for the award", CD, 45,
+                 ARBITRATION_HEARING, "LDMAL 43", max_extension=15, expiry_event="award_overdue"),
+    DeadlineKind("arbitration_mediation_limit", "仲裁委托调解期限",
+                 "entrusted pre-hearing mediation", WD, 10, ("arbitration_mediation",),
+                 "AR 70, 80", expiry=("fail_arbitration_mediation",)),
+    DeadlineKind("suit_window", "起诉期限", "window to sue", CD, 15,
+                 ("award_final", "award_nonfinal", "award_revoked"), "LDMAL 48, 50, 49 ¶3",
+                 per_party=True, expiry=("award_takes_effect", "abandon")),
+    DeadlineKind("revocation_window", "申请撤销裁决期限", "window to petition for revocation",
+                 CD, 30, ("award_final",), "LDMAL 49", per_party=True,
+                 expiry=("award_takes_effect",)),
+    DeadlineKind("prefiling_mediation_limit", "诉前调解期限", "court-delegated mediation",
+                 CD, 30, ("prefiling_mediation",), "SMP 27", expiry=("fail_mediation",),
+                 expiry_data=(("reason", "expired"),)),
+    DeadlineKind("judicial_mediation_limit", "委托调解期限", "court-entrusted mediation",
+                 CD, 15, ("judicial_mediation",), "SMP 27",
+                 expiry=("fail_judicial_mediation",)),
+    DeadlineKind("appeal_window", "上诉期限", "window to appeal", CD, 15, ("judgment",),
+                 "CPL 171", per_party=True, expiry=("judgment_takes_effect",)),
+    DeadlineKind("enforcement_window", "申请执行期限", "window to apply for enforcement",
+                 Unit.years, 2, ("enforceable",), "CPL 250"),
+)
+
+# --- states (flow.md §2) ------------------------------------------------------------------------
+
+_MEDIATION_ENTRY = (
+    # LDMAL 14 ¶3: the 15 days run from the organisation's receipt, not from acceptance.
+    _start("mediation_limit", "received_on"),
+    _start("mediation_acceptance", "received_on", when="org_is_enterprise_committee"),
+)
+
+STATES = (
+    StateDef("received", "已登记（一站式受理）", "received at one-stop intake"),
+    StateDef("negotiation", "协商中", "negotiating", on_enter=(
+        _start("negotiation_answer"),
+        _start("negotiation_period", "agreed_until"),
+    )),
+    StateDef("settlement_in_performance", "和解协议履行中", "settlement being performed",
+             on_enter=(_start("settlement_performance", "perform_by"),)),
+    StateDef("negotiation_failed", "协商不成", "negotiation failed"),
+    StateDef("settlement_breached", "和解协议未履行", "settlement breached"),
+    StateDef("union_mediation", "工会调解中", "in union mediation", Channel.union,
+             on_enter=_MEDIATION_ENTRY),
+    StateDef("peoples_mediation", "人民调解中", "in people's mediation", Channel.peoples,
+             on_enter=_MEDIATION_ENTRY),
+    StateDef("administrative_mediation", "行政调解中", "in administrative mediation",
+             Channel.administrative, on_enter=_MEDIATION_ENTRY),
+    StateDef("mediation_failed", "调解不成", "mediation failed"),
+    StateDef("agreement_in_performance", "调解协议履行中", "mediation agreement being performed"),
+    StateDef("agreement_breached", "调解协议未履行", "mediation agreement breached"),
+    StateDef("arbitration_review", "调解协议仲裁审查中", "arbitration review of the agreement",
+             Channel.arbitration, on_enter=(_start("review_examination", "accepted_on"),)),
+    StateDef("judicial_confirmation", "司法确认审查中", "judicial confirmation under review",
+             Channel.judicial, on_enter=(_start("confirmation_decision", "accepted_on"),)),
+    StateDef("payment_order", "支付令程序中", "payment order proceedings", Channel.judicial,
+             on_enter=(_start("payment_order_objection", "served_on", parties=("employer",)),)),
+    StateDef("arbitration_received", "仲裁申请待受理", "arbitration application received",
+             Channel.arbitration, on_enter=(_start("arbitration_acceptance", "received_on"),)),
+    StateDef("arbitration_not_accepted", "仲裁不予受理/逾期未受理",
+             "arbitration not accepted or no decision in time", Channel.arbitration),
+    StateDef("arbitration", "仲裁审理中", "arbitration hearing", Channel.arbitration),
+    StateDef("arbitration_mediation", "仲裁调解中", "arbitration mediation", Channel.arbitration,
+             on_enter=(_start("arbitration_mediation_limit", when="entrusted"),)),
+    StateDef("arbitration_suspended", "仲裁中止", "arbitration suspended", Channel.arbitration),
+    StateDef("award_final", "终局裁决已作出", "final award issued", Channel.arbitration,
+             on_enter=(
+                 _start("suit_window", "served_on", parties=("worker",)),
+                 _start("revocation_window", "served_on", parties=("employer",)),
+             )),
+    StateDef("award_nonfinal", "非终局裁决已作出", "non-final award issued", Channel.arbitration,
+             on_enter=(_start("suit_window", "served_on"),)),
+    StateDef("revocation_review", "撤销终局裁决审查中（中级法院）",
+             "revocation petition before the intermediate court", Channel.judicial),
+    StateDef("award_revoked", "终局裁决已撤销", "final award revoked", Channel.judicial,
+             on_enter=(_start("suit_window", "served_on"),)),
+    StateDef("prefiling_mediation", "诉前调解（委派调解）中",
+             "court-delegated pre-filing mediation", Channel.judicial, on_enter=(_start("prefiling_mediation_limit", "accepted_on"),)),
+    StateDef("litigation", "诉讼审理中", "in litigation", Channel.judicial),
+    StateDef("judicial_mediation", "司法调解中", "court-entrusted mediation", Channel.judicial,
+             on_enter=(
+                 _start("judicial_mediation_limit", when="procedure_simple", length=7),
+                 _start("judicial_mediation_limit", when="not procedure_simple"),
+             )),
+    StateDef("judgment", "一审判决已送达", "first-instance judgment served", Channel.judicial,
+             on_enter=(_start("appeal_window", "served_on"),)),
+    StateDef("appeal", "二审中", "on appeal", Channel.judicial),
+    StateDef("enforceable", "法律文书已生效", "enforceable instrument in force",
+             on_enter=(_start("enforcement_window", "perform_by"),)),
+    StateDef("enforcement", "强制执行中", "in enforcement"),
+    StateDef("closed", "已结案", "closed", terminal=True),
+    StateDef("archived", "已归档", "archived", terminal=True),
+)
+
+NON_TERMINAL = tuple(s.id for s in STATES if not s.terminal)
+
+# --- transitions (flow.md §3) -------------------------------------------------------------------
+
+_REFERRAL_SOURCES = (
+    "received", "negotiation_failed", "settlement_breached", "mediation_failed",
+    "arbitration_received",
+)
+_REFERRAL_DATA = (
+    DataField("org_id", "text", record=True),
+    DataField("received_on", "date", record=True),
+)
+# Leaving one mediation for another closes the first organisation's clocks; the new
+# organisation's clocks start on entry.
+_REFERRAL_OPS = (DeadlineOp("cancel", "mediation_limit"),
+                 DeadlineOp("cancel", "mediation_acceptance"))
+_REFERRAL_EFFECTS = ("clear:mediation_extended,accepted_on",)
+
+_APPLY_ARBITRATION_SOURCES = (
+    "received", "negotiation_failed", "settlement_breached", "mediation_failed",
+    "agreement_breached", *MEDIATION_STATES, "arbitration_not_accepted",
+)
+
+_SERVED = DataField("served_on", "party_dates")
+_PARTY = DataField("party", "party")
+_BY_WORKER = "by:worker"
+
+
+def T(trigger: str, sources: tuple[str, ...] | str, dest: str | None, zh: str, en: str,
+      **kw: object) -> TransitionDef:
+    """Shorthand for a :class:`TransitionDef`."""
+    if isinstance(sources, str):
+        sources = (sources,)
+    return TransitionDef(trigger, sources, dest, zh, en, **kw)  # type: ignore[arg-type]
+
+
+TRANSITIONS = (
+    # Negotiation (ENMP 8-12).
+    T("refer_to_negotiation", "received", "negotiation", "转入协商", "refer to negotiation",
+      source="LDMAL 4; ENMP 8", data=(DataField("agreed_until", "date", record=True),)),
+    T("accept_negotiation", "negotiation", None, "对方同意协商", "counterpart agrees to negotiate",
+      source="ENMP 10", deadlines=(_meet("negotiation_answer"),)),
+    T("sign_settlement", "negotiation", "settlement_in_performance", "签订和解协议",
+      "sign a settlement", source="ENMP 11-12",
+      data=(DataField("perform_by", "date", record=True),),
+      deadlines=(_meet("negotiation_answer"), _meet("negotiation_period"))),
+    T("fail_negotiation", "negotiation", "negotiation_failed", "协商不成", "negotiation fails",
+      source="ENMP 10, 31", automatic=True),
+    T("confirm_performance", ("settlement_in_performance", "agreement_in_performance",
+                              "enforceable", "payment_order"),
+      "closed", "确认履行完毕", "confirm performance", resolution=Resolution.performed,
+      deadlines=(_meet("settlement_performance"), _meet("agreement_performance"))),
+    T("report_breach", "settlement_in_performance", "settlement_breached", "报告和解协议未履行",
+      "report a breached settlement", source="ENMP 12, 31", interrupts_limitation=True),
+    T("report_breach", "agreement_in_performance", "agreement_breached", "报告调解协议未履行",
+      "report a breached agreement", source="LDMAL 15; ENMP 31", interrupts_limitation=True),
+
+    # Mediation referrals (LDMAL 10, 14; PML; Op-71).
+    T("refer_to_union_mediation", (*_REFERRAL_SOURCES, "peoples_mediation",
+                                   "administrative_mediation"),
+      "union_mediation", "转入工会调解", "refer to union mediation", source="LDMAL 10; TUL 29",
+      interrupts_limitation=True,
+      data=(*_REFERRAL_DATA, DataField("org_type", "union_org_type", record=True)),
+      deadlines=_REFERRAL_OPS, effects=_REFERRAL_EFFECTS),
+    T("refer_to_peoples_mediation", (*_REFERRAL_SOURCES, "union_mediation",
+                                     "administrative_mediation"),
+      "peoples_mediation", "转入人民调解", "refer to people's mediation",
+      source="LDMAL 10(2); PML", interrupts_limitation=True, data=_REFERRAL_DATA,
+      deadlines=_REFERRAL_OPS, effects=_REFERRAL_EFFECTS),
+    T("refer_to_administrative_mediation", (*_REFERRAL_SOURCES, "union_mediation",
+                                            "peoples_mediation"),
+      "administrative_mediation", "转入行政调解", "refer to administrative mediation",
+      source="LDMAL 10(3)", interrupts_limitation=True, data=_REFERRAL_DATA,
+      deadlines=_REFERRAL_OPS, effects=_REFERRAL_EFFECTS),
+    T("accept_mediation", MEDIATION_STATES, None, "受理调解", "accept the mediation",
+      source="ENMP 22", data=(DataField("accepted_on", "date", record=True),),
+      deadlines=(_meet("mediation_acceptance"),)),
+    T("extend_mediation", MEDIATION_STATES, None, "延长调解期限", "extend mediation",
+      source="ENMP 29; N-2024-4",
+      guards=("both_parties_consent", "once:mediation_extended",
+              "extension_at_most:mediation_limit"),
+      data=(DataField("days", "days"),), deadlines=(DeadlineOp("extend", "mediation_limit"),),
+      effects=("mark:mediation_extended",)),
+    T("sign_agreement", (*MEDIATION_STATES, "prefiling_mediation"), "agreement_in_performance",
+      "签订调解协议", "sign a mediation agreement", source="LDMAL 14; PML 28-33",
+      data=(DataField("effective_on", "date", record=True),
+            DataField("perform_by", "date", record=True),
+            DataField("confirms_labour_relationship", "bool", record=True)),
+      deadlines=(
+          _meet("mediation_limit"), _meet("prefiling_mediation_limit"),
+          # AR 74; CPL 205: both windows run from the agreement's effective date.
+          _start("arbitration_review_window", "effective_on"),
+          _start("judicial_confirmation_window", "effective_on"),
+          _start("agreement_performance", "perform_by"),
+      )),
+    T("fail_mediation", (*MEDIATION_STATES, "prefiling_mediation"), "mediation_failed",
+      "调解不成", "mediation fails", source="LDMAL 14 ¶3; SMP 27", automatic=True,
+      data=(DataField("reason", "failure_reason", record=True),)),
+
+    # The agreement: arbitration review or judicial confirmation (alternatives, AR 75(5)).
+    T("apply_arbitration_review", "agreement_in_performance", "arbitration_review",
+      "申请仲裁审查", "apply for arbitration review", source="AR 74-75", party_act=True,
+      guards=("joint_application", "within:arbitration_review_window",
+              "not_judicially_confirmed", "agreement_not_on_labour_relationship"),
+      data=(DataField("accepted_on", "date"),),
+      deadlines=(_meet("arbitration_review_window"),)),
+    T("issue_mediation_statement", ("arbitration_review", "arbitration_mediation", "arbitration"),
+      "enforceable", "出具仲裁调解书", "issue the arbitration mediation statement",
+      source="LDMAL 42; AR 72-73, 77", data=(DataField("perform_by", "date", record=True),),
+      deadlines=(_meet("review_examination"), _meet("award_limit"))),
+    T("refuse_review", "arbitration_review", "agreement_in_performance", "不予出具调解书",
+      "refuse the review", source="AR 78",
+      deadlines=(_meet("review_examination"),)),
+    T("apply_judicial_confirmation", "agreement_in_performance", "judicial_confirmation",
+      "申请司法确认", "apply for judicial confirmation", source="CPL 205; PML 33",
+      party_act=True, guards=("joint_application", "within:judicial_confirmation_window"),
+      data=(DataField("accepted_on", "date"),),
+      deadlines=(_meet("judicial_confirmation_window"),)),
+    T("confirm_agreement", "judicial_confirmation", "enforceable", "裁定确认调解协议有效",
+      "confirm the agreement", source="CPL 206",
+      data=(DataField("perform_by", "date", record=True),),
+      deadlines=(_meet("confirmation_decision"),), effects=("mark:judicially_confirmed",)),
+    T("reject_confirmation", "judicial_confirmation", "mediation_failed", "裁定驳回确认申请",
+      "reject confirmation", source="CPL 206; CPL-I 358",
+      deadlines=(_meet("confirmation_decision"),)),
+
+    # Payment orders (LDMAL 16; LCL 30; CPL 225-228; LDI-1 13).
+    T("apply_payment_order", "agreement_breached", "payment_order", "申请支付令",
+      "apply for a payment order", source="LDMAL 16", party_act=True,
+      interrupts_limitation=True, data=(_SERVED,),
+      guards=(_BY_WORKER,
+              "claims_only:wages,work_injury_medical,economic_compensation,damages"),
+      effects=("record_payment_order_basis",)),
+    T("apply_payment_order", "received", "payment_order", "申请支付令（拖欠劳动报酬）",
+      "apply for a payment order (wage arrears)", source="LCL 30", party_act=True,
+      interrupts_limitation=True, data=(_SERVED,), guards=(_BY_WORKER, "claims_only:wages"),
+      effects=("record_payment_order_basis",)),
+    T("serve_payment_order", "payment_order", None, "送达支付令", "serve the payment order",
+      source="CPL 227", data=(DataField("served_on", "party_dates", required=True),),
+      deadlines=(_start("payment_order_objection", "served_on", parties=("employer",)),)),
+    T("uphold_objection", "payment_order", "litigation", "异议成立（转诉讼）",
+      "uphold the objection (to court)", source="LDI-1 13 ¶3",
+      when="order_rests_on_agreement", deadlines=(_meet("payment_order_objection"),)),
+    T("uphold_objection", "payment_order", "arbitration_received", "异议成立（转仲裁）",
+      "uphold the objection (to arbitration)", source="LDI-1 13 ¶2",
+      data=(DataField("received_on", "date"),),
+      deadlines=(_meet("payment_order_objection"),)),
+    T("payment_order_takes_effect", "payment_order", "enforceable", "支付令生效",
+      "payment order takes effect", source="CPL 227", automatic=True),
+
+    # Arbitration (LDMAL 27-47; AR).
+    T("apply_arbitration", _APPLY_ARBITRATION_SOURCES, "arbitration_received", "申请仲裁",
+      "apply for arbitration", source="LDMAL 5, 28-29", party_act=True,
+      interrupts_limitation=True, warnings=("limitation_expired",),
+      data=(DataField("received_on", "date", record=True),)),
+    T("request_supplement", "arbitration_received", None, "通知补正", "request a supplement",
+      source="AR 29, 46", data=(DataField("items", "text", record=False),),
+      # AR 29: an incomplete file has no acceptance clock until it is completed.
+      deadlines=(DeadlineOp("pause", "arbitration_acceptance"),)),
+    T("supplement", "arbitration_received", None, "补正材料", "supplement the application",
+      source="AR 29, 46",
+      # AR 46(2): the receipt date is reset to the date the file is completed.
+      deadlines=(DeadlineOp("restart", "arbitration_acceptance"),)),
+    T("accept_arbitration", "arbitration_received", "arbitration", "受理仲裁申请",
+      "accept the arbitration", source="LDMAL 29; AR 30",
+      data=(DataField("respondent_served_on", "date", record=True),),
+      deadlines=(
+          _meet("arbitration_acceptance"),
+          # LDMAL 43: the 45 days run from acceptance.
+          _start("award_limit"),
+          _start("defence_due", "respondent_served_on"),
+      )),
+    T("reject_arbitration", "arbitration_received", "arbitration_not_accepted",
+      "不予受理", "refuse to accept", source="LDMAL 29; AR 31", automatic=True,
+      deadlines=(_meet("arbitration_acceptance"),)),
+    T("start_arbitration_mediation", "arbitration", "arbitration_mediation", "开始仲裁调解",
+      "start arbitration mediation", source="LDMAL 42; AR 68-70",
+      data=(DataField("entrusted", "bool", record=True),)),
+    T("fail_arbitration_mediation", "arbitration_mediation", "arbitration", "仲裁调解不成",
+      "arbitration mediation fails", source="AR 70", automatic=True),
+    T("extend_award_limit", ("arbitration", "arbitration_mediation"), None, "延长审理期限",
+      "extend the award limit", source="LDMAL 43",
+      guards=("once:award_limit_extended", "extension_at_most:award_limit"),
+      data=(DataField("days", "days"),), deadlines=(DeadlineOp("extend", "award_limit"),),
+      effects=("mark:award_limit_extended",)),
+    T("suspend_arbitration", "arbitration", "arbitration_suspended", "仲裁中止",
+      "suspend the arbitration", source="AR 47",
+      data=(DataField("reason", "text", record=True),),
+      deadlines=(DeadlineOp("pause", "award_limit"),)),
+    T("resume_arbitration", "arbitration_suspended", "arbitration", "恢复仲裁",
+      "resume the arbitration", source="AR 46(6), 47",
+      deadlines=(DeadlineOp("resume", "award_limit"),)),
+    T("issue_award", "arbitration", "award_final", "作出终局裁决", "issue a final award",
+      source="LDMAL 47; AR 50", when="award_is_final",
+      data=(DataField("items", "award_items", required=True),
+            DataField("monthly_minimum_wage", "money", record=True), _SERVED),
+      deadlines=(_meet("award_limit"),), effects=("record_award",)),
+    T("issue_award", "arbitration", "award_nonfinal", "作出非终局裁决", "issue a non-final award",
+      source="LDMAL 50", data=(DataField("items", "award_items", required=True),
+                               DataField("monthly_minimum_wage", "money", record=True), _SERVED),
+      deadlines=(_meet("award_limit"),), effects=("record_award",)),
+    T("serve_award", "award_final", None, "送达裁决书", "serve the award", source="AR 20",
+      data=(_PARTY, DataField("served_on", "party_dates", required=True)),
+      deadlines=(_start("suit_window", "served_on", parties=("worker",)),
+                 _start("revocation_window", "served_on", parties=("employer",)))),
+    T("serve_award", "award_nonfinal", None, "送达裁决书", "serve the award", source="AR 20",
+      data=(_PARTY, DataField("served_on", "party_dates", required=True)),
+      deadlines=(_start("suit_window", "served_on"),)),
+    T("award_takes_effect", "award_nonfinal", "enforceable", "裁决生效", "the award takes effect",
+      source="LDMAL 50", automatic=True,
+      guards=("windows_expired:suit_window@worker,suit_window@employer",)),
+    T("award_takes_effect", "award_final", "enforceable", "裁决生效", "the award takes effect",
+      source="LDMAL 47-49", automatic=True,
+      guards=("windows_expired:suit_window@worker,revocation_window@employer",)),
+
+    # Court (LDMAL 48-50; CPL; LDI-1).
+    T("file_lawsuit", "award_nonfinal", "litigation", "起诉", "sue", source="LDMAL 50",
+      party_act=True, guards=("within:suit_window",),
+      deadlines=(_meet("suit_window"),), effects=("record_suit",)),
+    T("file_lawsuit", "award_final", "litigation", "劳动者起诉", "the worker sues",
+      source="LDMAL 48", party_act=True, guards=(_BY_WORKER, "within:suit_window"),
+      deadlines=(_meet("suit_window"),), effects=("record_suit",)),
+    T("file_lawsuit", "award_revoked", "litigation", "起诉", "sue", source="LDMAL 49 ¶3",
+      party_act=True, guards=("within:suit_window",),
+      deadlines=(_meet("suit_window"),), effects=("record_suit",)),
+    T("file_lawsuit", "arbitration_not_accepted", "litigation", "起诉", "sue",
+      source="LDMAL 29", party_act=True, effects=("record_suit",)),
+    T("file_lawsuit", "arbitration", "litigation", "逾期未裁决起诉", "sue after the award limit",
+      source="LDMAL 43; LDI-1 12", party_act=True, guards=("expired:award_limit",),
+      effects=("record_suit",)),
+    T("file_lawsuit", "agreement_breached", "litigation", "依调解协议起诉",
+      "sue on the agreement", source="LDI-1 51 ¶2", party_act=True,
+      guards=(_BY_WORKER, "claims_only:wages"), effects=("record_suit",)),
+    T("file_lawsuit", "received", "litigation", "依工资欠条起诉", "sue on a wage IOU",
+      source="LDI-1 15", party_act=True, guards=("wage_iou",),
+      data=(DataField("wage_iou", "bool", record=True),), effects=("record_suit",)),
+    T("apply_revocation", "award_final", "revocation_review", "申请撤销终局裁决",
+      "petition to revoke the final award", source="LDMAL 49; LDI-1 21", party_act=True,
+      guards=("by:employer", "within:revocation_window", "worker_has_not_sued"),
+      deadlines=(_meet("revocation_window"),)),
+    T("revoke_award", "revocation_review", "award_revoked", "裁定撤销裁决", "revoke the award",
+      source="LDMAL 49", data=(_SERVED,)),
+    T("dismiss_revocation", "revocation_review", "enforceable", "驳回撤销申请",
+      "dismiss the petition", source="LDI-1 22",
+      data=(DataField("perform_by", "date", record=True),)),
+    T("abandon", "award_revoked", "closed", "逾期未起诉", "no suit after revocation",
+      resolution=Resolution.abandoned, automatic=True, source="LDMAL 49 ¶3",
+      guards=("windows_expired:suit_window@worker,suit_window@employer",)),
+    T("refer_to_prefiling_mediation", "received", "prefiling_mediation", "委派诉前调解",
+      "delegate to pre-filing mediation", source="CPL 125; SMP 11, 27",
+      interrupts_limitation=True,
+      data=(DataField("org_id", "text", record=True), DataField("accepted_on", "date"))),
+    T("refer_to_judicial_mediation", ("litigation", "appeal"), "judicial_mediation",
+      "委托调解", "entrust mediation", source="SMP 11, 20, 27",
+      data=(DataField("procedure", "procedure", record=True),
+            DataField("org_id", "text", record=True))),
+    T("issue_court_mediation_statement", "judicial_mediation", "enforceable",
+      "出具民事调解书", "issue the court mediation statement", source="CPL 100-102",
+      data=(DataField("perform_by", "date", record=True),),
+      deadlines=(_meet("judicial_mediation_limit"),)),
+    T("fail_judicial_mediation", "judicial_mediation", "litigation", "委托调解不成",
+      "court-entrusted mediation fails", source="SMP 27", automatic=True),
+    T("deliver_judgment", "litigation", "judgment", "送达一审判决", "serve the judgment",
+      source="CPL 171", data=(_SERVED,)),
+    T("file_appeal", "judgment", "appeal", "上诉", "appeal", source="CPL 171", party_act=True,
+      guards=("within:appeal_window",), deadlines=(_meet("appeal_window"),)),
+    T("judgment_takes_effect", "judgment", "enforceable", "判决生效", "the judgment takes effect",
+      source="CPL 171", automatic=True,
+      guards=("windows_expired:appeal_window@worker,appeal_window@employer",)),
+    T("deliver_final_judgment", "appeal", "enforceable", "送达终审判决",
+      "serve the final judgment", source="CPL 182",
+      data=(DataField("perform_by", "date", record=True),)),
+    T("withdraw_lawsuit", "litigation", "enforceable", "撤诉（裁决生效）",
+      "withdraw the suit (the award takes effect)", source="I-2000 1", party_act=True,
+      when="award_preceded_suit"),
+    T("withdraw_lawsuit", "litigation", "closed", "撤诉", "withdraw the suit",
+      source="CPL 148", party_act=True, resolution=Resolution.withdrawn),
+
+    # Enforcement (CPL 247-250).
+    T("apply_enforcement", "enforceable", "enforcement", "申请强制执行", "apply for enforcement",
+      source="CPL 250", party_act=True, guards=("within:enforcement_window",),
+      deadlines=(_meet("enforcement_window"),)),
+    # A final award binds the employer at once (LDMAL 47); its 2-year window cannot have run
+    # out while the award_final stage lasts (at most 30 days after service).
+    T("apply_enforcement", "award_final", "enforcement", "申请强制执行", "apply for enforcement",
+      source="LDMAL 47; CPL 250", party_act=True),
+    T("complete_enforcement", "enforcement", "closed", "执行完毕", "enforcement completed",
+      resolution=Resolution.enforced, source="CPL 247"),
+
+    # Leaving the flow.
+    T("withdraw", tuple(s for s in NON_TERMINAL if s not in ("enforceable", "enforcement")),
+      "closed", "撤回", "withdraw", party_act=True, resolution=Resolution.withdrawn,
+      source="LDMAL 41; AR 35"),
+    T("reject_out_of_scope", "received", "closed", "不属于劳动人事争议", "not a labour dispute",
+      resolution=Resolution.out_of_scope, source="LDMAL 2; AR 30"),
+    T("archive", "closed", "archived", "归档", "archive", source="AR 21-24"),
+)
+# fmt: on
+
+
+@cache
+def national_flow() -> FlowDefinition:
+    """The national flow of flow.md (built once; it is immutable)."""
+    return FlowDefinition("national", STATES, TRANSITIONS, DEADLINE_KINDS)

@@ -1,0 +1,339 @@
+"""Value types of the public API: what goes in (``Intake``, ``Actor``) and what comes out
+(``Case``, ``Event``, ``Deadline``), with the enumerations of flow.md.
+
+These are plain immutable values: a ``Case`` is a snapshot of a database row, never a live object.
+The database tables are in :mod:`mediation_flow.storage.tables`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from mediation_flow.errors import InvalidIntake
+
+__all__ = [
+    "SYSTEM",
+    "Actor",
+    "Case",
+    "Channel",
+    "Claim",
+    "ClaimKind",
+    "Deadline",
+    "DeadlineStatus",
+    "Event",
+    "Intake",
+    "IntakeClaim",
+    "IntakeParty",
+    "Party",
+    "PartyKind",
+    "PartyRole",
+    "Resolution",
+    "Role",
+    "parse_intake",
+]
+
+
+class Channel(StrEnum):
+    """The five channels of the linkage (flow.md §1)."""
+
+    union = "union"
+    peoples = "peoples"
+    administrative = "administrative"
+    arbitration = "arbitration"
+    judicial = "judicial"
+
+    @property
+    def label_zh(self) -> str:
+        return _CHANNEL_LABELS[self]
+
+
+_CHANNEL_LABELS = {
+    Channel.union: "工会调解",
+    Channel.peoples: "人民调解",
+    Channel.administrative: "行政调解",
+    Channel.arbitration: "仲裁（含仲裁调解）",
+    Channel.judicial: "司法（含诉前调解、司法调解、司法确认）",
+}
+
+
+class ClaimKind(StrEnum):
+    """Claim kinds (flow.md §5)."""
+
+    wages = "wages"
+    work_injury_medical = "work_injury_medical"
+    economic_compensation = "economic_compensation"
+    damages = "damages"
+    social_insurance = "social_insurance"
+    working_time_leave = "working_time_leave"
+    labour_relationship = "labour_relationship"
+    other = "other"
+
+
+#: Claims whose awarded amount decides finality (LDMAL 47(1)); also the payment-order kinds
+#: of LDMAL 16.
+MONEY_CLAIMS = frozenset(
+    {
+        ClaimKind.wages,
+        ClaimKind.work_injury_medical,
+        ClaimKind.economic_compensation,
+        ClaimKind.damages,
+    }
+)
+
+
+class PartyKind(StrEnum):
+    worker = "worker"
+    employer = "employer"
+
+
+class PartyRole(StrEnum):
+    applicant = "applicant"
+    respondent = "respondent"
+
+
+class Role(StrEnum):
+    """Actor roles (flow.md §6)."""
+
+    intake_officer = "intake_officer"
+    union_mediator = "union_mediator"
+    peoples_mediator = "peoples_mediator"
+    administrative_mediator = "administrative_mediator"
+    arbitrator = "arbitrator"
+    judge = "judge"
+    worker = "worker"
+    employer = "employer"
+    system = "system"
+
+
+class Resolution(StrEnum):
+    """How a ``closed`` case ended (flow.md §2)."""
+
+    performed = "performed"
+    settled = "settled"
+    withdrawn = "withdrawn"
+    out_of_scope = "out_of_scope"
+    enforced = "enforced"
+    abandoned = "abandoned"
+
+
+class DeadlineStatus(StrEnum):
+    pending = "pending"
+    met = "met"
+    expired = "expired"
+    cancelled = "cancelled"
+    paused = "paused"
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who fires a trigger: an id the host system knows, a role, and optionally an organisation
+    and a region scope (an administrative division prefix)."""
+
+    id: str
+    role: Role
+    org_id: str | None = None
+    region: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "role", Role(self.role))
+
+
+#: The actor of automatic transitions (deadline expiry) and the default actor.
+SYSTEM = Actor("system", Role.system)
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    kind: PartyKind
+    role: PartyRole
+    name: str
+    id_number: str | None = field(default=None, repr=False)
+    phone: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    kind: ClaimKind
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One row of a case's append-only history."""
+
+    case_id: int
+    seq: int
+    trigger: str
+    source: str
+    dest: str
+    actor_id: str
+    actor_role: str
+    at: datetime
+    data: dict[str, Any]
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    """A statutory or agreed time limit of a case.
+
+    ``due`` is the last day on which the act is in time; the deadline expires at the end of that
+    day (24:00 Asia/Shanghai).
+    """
+
+    id: int
+    case_id: int
+    kind: str
+    party: str | None
+    status: DeadlineStatus
+    starts_on: date
+    due: date
+    unit: str
+    length: int | None
+    #: The due date is the plain anniversary because the holiday schedule of its year is not
+    #: yet published; it is recomputed (it can only move later) once the calendar covers it.
+    provisional: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    """A snapshot of one case. Reload it (``engine.get``) to see later changes."""
+
+    id: int
+    region: str
+    state: str
+    state_label: str
+    channel: Channel | None
+    version: int
+    resolution: Resolution | None
+    parties: tuple[Party, ...]
+    claims: tuple[Claim, ...]
+    opened_at: datetime
+    updated_at: datetime
+    flow_fingerprint: str
+    worker_count: int
+    is_migrant_worker: bool
+    knew_of_infringement_on: date | None
+    employment_ended_on: date | None
+    received_on: date
+    limitation_expires_on: date | None
+    attributes: dict[str, Any]
+
+    @property
+    def is_collective(self) -> bool:
+        """Ten or more workers sharing a claim (LDMAL 7)."""
+        return self.worker_count >= 10
+
+    @property
+    def terminal(self) -> bool:
+        return self.state in ("closed", "archived")
+
+
+# --- intake -------------------------------------------------------------------------------------
+
+_REGION = re.compile(r"^\d{6}$")
+#: First two digits of the mainland, Hong Kong, Macao and Taiwan division codes (GB/T 2260).
+_PROVINCES = frozenset(
+    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 "
+    "61 62 63 64 65 71 81 82".split()  # noqa: SIM905 - one code table, easier to read
+)
+
+
+class IntakeParty(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: PartyKind
+    role: PartyRole
+    name: str = Field(min_length=1, max_length=200)
+    id_number: str | None = Field(default=None, max_length=32, repr=False)
+    phone: str | None = Field(default=None, max_length=32, repr=False)
+
+    @field_validator("name")
+    @classmethod
+    def _name_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip()
+
+
+class IntakeClaim(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: ClaimKind
+    amount: Decimal = Field(default=Decimal(0), ge=0, max_digits=14, decimal_places=2)
+
+
+class Intake(BaseModel):
+    """What one-stop intake records about a new dispute.
+
+    ``received_on`` defaults to the date of the ``at`` given to ``open_case``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    region: str
+    parties: tuple[IntakeParty, ...] = Field(min_length=1)
+    claims: tuple[IntakeClaim, ...] = Field(min_length=1)
+    worker_count: int | None = Field(default=None, ge=1, le=1_000_000)
+    is_migrant_worker: bool = False
+    employment_ended_on: date | None = None
+    knew_of_infringement_on: date | None = None
+    received_on: date | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("region")
+    @classmethod
+    def _region_code(cls, value: str) -> str:
+        if not _REGION.match(value):
+            raise ValueError("must be a 6-digit administrative division code such as '430102'")
+        if value[:2] not in _PROVINCES:
+            raise ValueError(f"{value[:2]!r} is not a province-level division code")
+        return value
+
+    @model_validator(mode="after")
+    def _parties_and_counts(self) -> Intake:
+        workers = sum(1 for p in self.parties if p.kind is PartyKind.worker)
+        if workers == 0:
+            raise ValueError("parties: a labour dispute needs at least one worker party")
+        if not any(p.kind is PartyKind.employer for p in self.parties):
+            raise ValueError("parties: a labour dispute needs the employer as a party")
+        if self.worker_count is not None and self.worker_count < workers:
+            raise ValueError(
+                f"worker_count: {self.worker_count} is fewer than the {workers} worker parties"
+            )
+        return self
+
+    @property
+    def workers(self) -> int:
+        """The number of workers: ``worker_count`` or, if absent, the worker parties."""
+        if self.worker_count is not None:
+            return self.worker_count
+        return sum(1 for p in self.parties if p.kind is PartyKind.worker)
+
+
+def parse_intake(intake: Intake | dict[str, Any]) -> Intake:
+    """Validate a plain dict (or pass an ``Intake`` through); raise ``InvalidIntake``."""
+    if isinstance(intake, Intake):
+        return intake
+    if not isinstance(intake, dict):
+        raise InvalidIntake("intake", f"expected an Intake or a dict, got {type(intake).__name__}")
+    try:
+        return Intake.model_validate(intake)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        loc = error.get("loc", ())
+        path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(
+            "."
+        )
+        message = str(error.get("msg", "invalid"))
+        message = message.removeprefix("Value error, ")
+        if not path and ":" in message:
+            path, _, message = message.partition(": ")
+        raise InvalidIntake(path or "intake", message) from None

@@ -1,0 +1,66 @@
+"""Internal records: what one command loads from the database and works on.
+
+They are plain mutable dataclasses shared by :mod:`mediation_flow.storage` (which reads and
+writes them) and the flow, deadline and engine code (which decides what changes). They live for
+one command and are then dropped; the public, immutable views are in :mod:`mediation_flow.models`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from mediation_flow.models import DeadlineStatus
+
+__all__ = ["CaseRecord", "DeadlineRecord"]
+
+
+@dataclass(slots=True)
+class CaseRecord:
+    id: int
+    region: str
+    state: str
+    version: int
+    flow_fingerprint: str
+    resolution: str | None
+    worker_count: int
+    is_migrant_worker: bool
+    knew_of_infringement_on: date | None
+    employment_ended_on: date | None
+    received_on: date
+    limitation_started_on: date | None
+    limitation_expires_on: date | None
+    opened_at: datetime
+    updated_at: datetime
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class DeadlineRecord:
+    """One deadline row. ``length`` counts the kind's unit and already includes extensions and
+    suspended days, so ``due`` can always be recomputed from ``starts_on`` and ``length``."""
+
+    id: int | None
+    case_id: int
+    kind: str
+    party: str | None
+    status: DeadlineStatus
+    starts_on: date
+    unit: str
+    length: int | None
+    due: date
+    extended: int = 0
+    paused_on: date | None = None
+    #: The due date is an unrolled anniversary: the calendar of its year is not yet known.
+    provisional: bool = False
+    #: Set when this command changed the record; the repository writes only changed ones.
+    dirty: bool = False
+
+    def set_status(self, status: DeadlineStatus) -> None:
+        self.status = status
+        self.dirty = True
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in (DeadlineStatus.pending, DeadlineStatus.paused)

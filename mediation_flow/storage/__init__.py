@@ -1,0 +1,1 @@
+"""Persistence: SQLModel tables and the repository that writes a command in one transaction."""

@@ -1,0 +1,476 @@
+"""Loading a case and writing state + event + deadlines in one transaction.
+
+The store knows tables and SQL, nothing of flows or guards. The engine reads a case in a read
+transaction, decides, then writes in a write transaction whose ``UPDATE`` carries the version it
+read (optimistic locking): if another command changed the case in between, no row matches and
+:class:`~mediation_flow.errors.ConcurrentUpdate` is raised with nothing written.
+
+SQLite: the connection runs in autocommit mode and this module emits ``BEGIN`` itself, ``BEGIN
+IMMEDIATE`` for writes, so that writers queue on the busy timeout instead of failing to upgrade
+a read lock; files use WAL so that readers never block the writer. PostgreSQL: ``READ
+COMMITTED``; the conditional ``UPDATE`` waits for a concurrent writer of the same row and then
+sees its new version.
+
+The hot path uses SQLAlchemy Core statements: a fire does 2 reads and 3 small writes, and the ORM's
+unit of work cost more than the SQL itself in the benchmark (``benchmarks/``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (
+    Connection,
+    and_,
+    create_engine,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.engine import Engine as SAEngine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.pool import StaticPool
+
+from mediation_flow.errors import ConcurrentUpdate, DatabaseBusy
+from mediation_flow.models import (
+    Claim,
+    ClaimKind,
+    Deadline,
+    DeadlineStatus,
+    Event,
+    Party,
+    PartyKind,
+    PartyRole,
+)
+from mediation_flow.records import CaseRecord, DeadlineRecord
+from mediation_flow.storage.tables import (
+    CaseRow,
+    ClaimRow,
+    DeadlineRow,
+    EventRow,
+    FlowRow,
+    PartyRow,
+    metadata,
+)
+
+__all__ = ["DEFAULT_URL", "Store"]
+
+DEFAULT_URL = "sqlite:///mediation_flow.db"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+cases = CaseRow.__table__  # type: ignore[attr-defined]
+parties = PartyRow.__table__  # type: ignore[attr-defined]
+claims = ClaimRow.__table__  # type: ignore[attr-defined]
+events = EventRow.__table__  # type: ignore[attr-defined]
+deadlines = DeadlineRow.__table__  # type: ignore[attr-defined]
+flows = FlowRow.__table__  # type: ignore[attr-defined]
+
+_CASE_COLUMNS = (
+    cases.c.id,
+    cases.c.region,
+    cases.c.state,
+    cases.c.version,
+    cases.c.flow_fingerprint,
+    cases.c.resolution,
+    cases.c.worker_count,
+    cases.c.is_migrant_worker,
+    cases.c.knew_of_infringement_on,
+    cases.c.employment_ended_on,
+    cases.c.received_on,
+    cases.c.limitation_expires_on,
+    cases.c.opened_at,
+    cases.c.updated_at,
+    cases.c.attributes,
+)
+_DEADLINE_COLUMNS = (
+    deadlines.c.id,
+    deadlines.c.case_id,
+    deadlines.c.kind,
+    deadlines.c.party,
+    deadlines.c.status,
+    deadlines.c.starts_on,
+    deadlines.c.unit,
+    deadlines.c.length,
+    deadlines.c.due,
+    deadlines.c.extended,
+    deadlines.c.paused_on,
+    deadlines.c.provisional,
+)
+
+
+def _normalise_url(url: str) -> str:
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+class Store:
+    """The database of one engine: connections, schema and the statements of a command."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        busy_timeout: float = 5.0,
+        pool_size: int | None = None,
+        statement_timeout_ms: int | None = None,
+        echo: bool = False,
+    ) -> None:
+        self.url = _normalise_url(url or DEFAULT_URL)
+        parsed = make_url(self.url)
+        self.dialect = parsed.get_backend_name()
+        self.is_sqlite = self.dialect == "sqlite"
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.is_sqlite:
+            memory = parsed.database in (None, "", ":memory:")
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": busy_timeout}
+            if memory:
+                kwargs["poolclass"] = StaticPool  # one shared in-memory database
+        else:
+            if pool_size is not None:
+                kwargs["pool_size"] = pool_size
+            if statement_timeout_ms is not None:
+                kwargs["connect_args"] = {
+                    "options": f"-c statement_timeout={int(statement_timeout_ms)}"
+                }
+            kwargs["pool_pre_ping"] = True
+        self.engine: SAEngine = create_engine(self.url, **kwargs)
+        if self.is_sqlite:
+            self._configure_sqlite(memory, busy_timeout)
+
+    def _configure_sqlite(self, memory: bool, busy_timeout: float) -> None:
+        @event.listens_for(self.engine, "connect")
+        def _connect(dbapi_conn: sqlite3.Connection, record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
+            cur = dbapi_conn.cursor()
+            cur.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            cur.execute("PRAGMA foreign_keys = ON")
+            if not memory:
+                cur.execute("PRAGMA journal_mode = WAL")
+                # WAL with synchronous=NORMAL is durable across application crashes; a power
+                # loss may drop the last transactions but never corrupts the database.
+                cur.execute("PRAGMA synchronous = NORMAL")
+            cur.close()
+
+        @event.listens_for(self.engine, "begin")
+        def _begin(conn: Connection) -> None:
+            mode = "IMMEDIATE" if conn.get_execution_options().get("mf_write") else "DEFERRED"
+            conn.exec_driver_sql(f"BEGIN {mode}")
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def create_schema(self) -> None:
+        with self.writing() as conn:
+            metadata.create_all(conn)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def reading(self, conn: Connection | None = None) -> Iterator[Connection]:
+        """A read transaction (a consistent snapshot); always rolled back."""
+        with self._maybe_connect(conn) as c, _translate_errors(), c.begin() as tx:
+            yield c
+            tx.rollback()
+
+    @contextmanager
+    def writing(self, conn: Connection | None = None) -> Iterator[Connection]:
+        """A write transaction: committed when the block ends, rolled back on an exception."""
+        with self._maybe_connect(conn) as c, _translate_errors():
+            c = c.execution_options(mf_write=True)
+            try:
+                with c.begin():
+                    yield c
+            finally:
+                c.execution_options(mf_write=False)
+
+    @contextmanager
+    def _maybe_connect(self, conn: Connection | None) -> Iterator[Connection]:
+        if conn is not None:
+            yield conn
+        else:
+            with self.engine.connect() as c:
+                yield c
+
+    # -- flows ------------------------------------------------------------------------------------
+
+    def register_flow(
+        self, fingerprint: str, name: str, definition: dict[str, Any], at: datetime
+    ) -> None:
+        with self.writing() as conn:
+            exists = conn.execute(
+                select(flows.c.fingerprint).where(flows.c.fingerprint == fingerprint)
+            ).first()
+            if exists is None:
+                conn.execute(
+                    insert(flows).values(
+                        fingerprint=fingerprint,
+                        name=name,
+                        definition=definition,
+                        registered_at=at,
+                    )
+                )
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def load_case(self, conn: Connection, case_id: int) -> CaseRecord | None:
+        row = conn.execute(select(*_CASE_COLUMNS).where(cases.c.id == case_id)).first()
+        if row is None:
+            return None
+        return CaseRecord(
+            id=row.id,
+            region=row.region,
+            state=row.state,
+            version=row.version,
+            flow_fingerprint=row.flow_fingerprint,
+            resolution=row.resolution,
+            worker_count=row.worker_count,
+            is_migrant_worker=row.is_migrant_worker,
+            knew_of_infringement_on=row.knew_of_infringement_on,
+            employment_ended_on=row.employment_ended_on,
+            received_on=row.received_on,
+            limitation_started_on=None,
+            limitation_expires_on=row.limitation_expires_on,
+            opened_at=row.opened_at,
+            updated_at=row.updated_at,
+            attributes=dict(row.attributes or {}),
+        )
+
+    def load_deadlines(self, conn: Connection, case_id: int) -> list[DeadlineRecord]:
+        rows = conn.execute(
+            select(*_DEADLINE_COLUMNS)
+            .where(deadlines.c.case_id == case_id)
+            .order_by(deadlines.c.id)
+        )
+        return [
+            DeadlineRecord(
+                id=r.id,
+                case_id=r.case_id,
+                kind=r.kind,
+                party=r.party,
+                status=DeadlineStatus(r.status),
+                starts_on=r.starts_on,
+                unit=r.unit,
+                length=r.length,
+                due=r.due,
+                extended=r.extended,
+                paused_on=r.paused_on,
+                provisional=r.provisional,
+            )
+            for r in rows
+        ]
+
+    def load_parties(self, conn: Connection, case_id: int) -> tuple[Party, ...]:
+        rows = conn.execute(
+            select(
+                parties.c.kind, parties.c.role, parties.c.name, parties.c.id_number, parties.c.phone
+            )
+            .where(parties.c.case_id == case_id)
+            .order_by(parties.c.position)
+        )
+        return tuple(
+            Party(PartyKind(r.kind), PartyRole(r.role), r.name, r.id_number, r.phone) for r in rows
+        )
+
+    def load_claims(self, conn: Connection, case_id: int) -> tuple[Claim, ...]:
+        rows = conn.execute(
+            select(claims.c.kind, claims.c.amount)
+            .where(claims.c.case_id == case_id)
+            .order_by(claims.c.position)
+        )
+        return tuple(Claim(ClaimKind(r.kind), r.amount) for r in rows)
+
+    def history(self, conn: Connection, case_id: int) -> list[Event]:
+        rows = conn.execute(
+            select(events).where(events.c.case_id == case_id).order_by(events.c.seq)
+        )
+        return [
+            Event(
+                case_id=r.case_id,
+                seq=r.seq,
+                trigger=r.trigger,
+                source=r.source,
+                dest=r.dest,
+                actor_id=r.actor_id,
+                actor_role=r.actor_role,
+                at=r.at.astimezone(SHANGHAI),
+                data=dict(r.data or {}),
+                warnings=tuple(r.warnings or ()),
+            )
+            for r in rows
+        ]
+
+    def case_version(self, conn: Connection, case_id: int) -> int | None:
+        value = conn.execute(select(cases.c.version).where(cases.c.id == case_id)).scalar()
+        return int(value) if value is not None else None
+
+    def due_deadlines(
+        self,
+        conn: Connection,
+        before: date,
+        limit: int,
+        *,
+        after: tuple[date, int] | None = None,
+    ) -> list[tuple[int, int, date]]:
+        """(deadline id, case id, due) of pending deadlines whose due day is before ``before``,
+        oldest first, continuing after the ``(due, id)`` key ``after``. Uses the (status, due)
+        index."""
+        stmt = self.due_ids_query(before, after).limit(limit)
+        return [(r.id, r.case_id, r.due) for r in conn.execute(stmt)]
+
+    def due_ids_query(self, before: date, after: tuple[date, int] | None = None) -> Any:
+        stmt = (
+            select(deadlines.c.id, deadlines.c.case_id, deadlines.c.due)
+            .where(deadlines.c.status == DeadlineStatus.pending.value, deadlines.c.due < before)
+            .order_by(deadlines.c.due, deadlines.c.id)
+        )
+        if after is not None:
+            stmt = stmt.where(
+                or_(
+                    deadlines.c.due > after[0],
+                    and_(deadlines.c.due == after[0], deadlines.c.id > after[1]),
+                )
+            )
+        return stmt
+
+    def due_query(self, before: date, region: str | None = None, kind: str | None = None) -> Any:
+        """The statement behind ``engine.due``: open deadlines due before a day."""
+        stmt = (
+            select(*_DEADLINE_COLUMNS)
+            .where(deadlines.c.status == DeadlineStatus.pending.value, deadlines.c.due < before)
+            .order_by(deadlines.c.due, deadlines.c.id)
+        )
+        if kind is not None:
+            stmt = stmt.where(deadlines.c.kind == kind)
+        if region is not None:
+            stmt = stmt.join(cases, cases.c.id == deadlines.c.case_id).where(
+                cases.c.region.startswith(region, autoescape=True)
+            )
+        return stmt
+
+    def due(
+        self, conn: Connection, before: date, region: str | None, kind: str | None
+    ) -> list[Deadline]:
+        return [to_deadline(r) for r in conn.execute(self.due_query(before, region, kind))]
+
+    def deadlines_of(self, conn: Connection, case_id: int) -> list[Deadline]:
+        return [to_deadline(r) for r in self.load_deadlines(conn, case_id)]
+
+    def count_cases(self, conn: Connection) -> int:
+        return int(conn.execute(select(func.count()).select_from(cases)).scalar_one())
+
+    # -- writing ----------------------------------------------------------------------------------
+
+    def insert_case(
+        self,
+        conn: Connection,
+        values: dict[str, Any],
+        party_rows: Sequence[dict[str, Any]],
+        claim_rows: Sequence[dict[str, Any]],
+    ) -> int:
+        case_id = int(
+            conn.execute(insert(cases).values(**values).returning(cases.c.id)).scalar_one()
+        )
+        conn.execute(insert(parties), [{**p, "case_id": case_id} for p in party_rows])
+        conn.execute(insert(claims), [{**c, "case_id": case_id} for c in claim_rows])
+        return case_id
+
+    def insert_event(self, conn: Connection, event_row: dict[str, Any]) -> None:
+        conn.execute(insert(events).values(**event_row))
+
+    def save(
+        self,
+        conn: Connection,
+        case: CaseRecord,
+        expected_version: int,
+        event_row: dict[str, Any],
+        changed: Sequence[DeadlineRecord],
+    ) -> None:
+        """Write the case's new state and version, its event and its deadline changes.
+
+        Raises ``ConcurrentUpdate`` when the stored version is no longer ``expected_version``;
+        the caller's transaction is then rolled back, so nothing is written.
+        """
+        result = conn.execute(
+            update(cases)
+            .where(cases.c.id == case.id, cases.c.version == expected_version)
+            .values(
+                state=case.state,
+                version=case.version,
+                resolution=case.resolution,
+                limitation_expires_on=case.limitation_expires_on,
+                updated_at=case.updated_at,
+                attributes=case.attributes,
+            )
+        )
+        if result.rowcount != 1:
+            raise ConcurrentUpdate(case.id, expected_version, self.case_version(conn, case.id))
+        try:
+            conn.execute(insert(events).values(**event_row))
+        except IntegrityError as exc:  # a second line of defence: (case_id, seq) is unique
+            raise ConcurrentUpdate(case.id, expected_version, None) from exc
+        new = [d for d in changed if d.id is None]
+        old = [d for d in changed if d.id is not None]
+        if new:
+            conn.execute(insert(deadlines), [_deadline_values(d) for d in new])
+        for d in old:
+            conn.execute(
+                update(deadlines).where(deadlines.c.id == d.id).values(**_deadline_values(d))
+            )
+
+
+def _deadline_values(d: DeadlineRecord) -> dict[str, Any]:
+    return {
+        "case_id": d.case_id,
+        "kind": d.kind,
+        "party": d.party,
+        "status": d.status.value,
+        "starts_on": d.starts_on,
+        "unit": d.unit,
+        "length": d.length,
+        "extended": d.extended,
+        "paused_on": d.paused_on,
+        "due": d.due,
+        "provisional": d.provisional,
+    }
+
+
+def to_deadline(r: Any) -> Deadline:
+    return Deadline(
+        id=r.id,
+        case_id=r.case_id,
+        kind=r.kind,
+        party=r.party,
+        status=DeadlineStatus(r.status),
+        starts_on=r.starts_on,
+        due=r.due,
+        unit=r.unit,
+        length=r.length,
+        provisional=r.provisional,
+    )
+
+
+@contextmanager
+def _translate_errors() -> Iterator[None]:
+    try:
+        yield
+    except OperationalError as exc:
+        orig = exc.orig
+        if isinstance(orig, sqlite3.OperationalError) and "locked" in str(orig):
+            raise DatabaseBusy(str(orig)) from exc
+        raise

@@ -1,0 +1,153 @@
+"""The database tables (SQLModel). Names carry an ``mf_`` prefix so that the tables can live in a
+host system's own database beside its tables.
+
+Timestamps are stored in UTC and come back timezone-aware; dates are plain dates (days in
+China). The hot path reads and writes these tables with SQLAlchemy Core statements
+(:mod:`mediation_flow.storage.repository`); the SQLModel classes define the schema and serve
+ad-hoc queries.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, Numeric, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+__all__ = ["CaseRow", "ClaimRow", "DeadlineRow", "EventRow", "FlowRow", "PartyRow", "metadata"]
+
+metadata = SQLModel.metadata
+
+_JSON = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware datetime stored as UTC (SQLite has no time zones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("timestamps must be timezone-aware")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _ts() -> Any:
+    return Column(UTCDateTime(), nullable=False)
+
+
+def _case_fk() -> Any:
+    return Column(ForeignKey("mf_case.id", ondelete="CASCADE"), nullable=False, index=True)
+
+
+class FlowRow(SQLModel, table=True):
+    """Every flow definition a case was opened under, by fingerprint (for diagnosis)."""
+
+    __tablename__ = "mf_flow"
+
+    fingerprint: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    definition: dict[str, Any] = Field(sa_column=Column(_JSON, nullable=False))
+    registered_at: datetime = Field(sa_column=_ts())
+
+
+class CaseRow(SQLModel, table=True):
+    __tablename__ = "mf_case"
+
+    id: int | None = Field(default=None, primary_key=True)
+    region: str = Field(max_length=6, index=True)
+    state: str = Field(max_length=64, index=True)
+    version: int = Field(default=0)
+    flow_fingerprint: str = Field(max_length=64, foreign_key="mf_flow.fingerprint")
+    resolution: str | None = Field(default=None, max_length=32)
+    worker_count: int
+    is_migrant_worker: bool = False
+    knew_of_infringement_on: date | None = None
+    employment_ended_on: date | None = None
+    received_on: date
+    limitation_expires_on: date | None = None
+    opened_at: datetime = Field(sa_column=_ts())
+    updated_at: datetime = Field(sa_column=_ts())
+    attributes: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(_JSON, nullable=False)
+    )
+
+
+class PartyRow(SQLModel, table=True):
+    __tablename__ = "mf_party"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(sa_column=_case_fk())
+    position: int
+    kind: str = Field(max_length=16)
+    role: str = Field(max_length=16)
+    name: str = Field(max_length=200)
+    id_number: str | None = Field(default=None, max_length=32)
+    phone: str | None = Field(default=None, max_length=32)
+
+
+class ClaimRow(SQLModel, table=True):
+    __tablename__ = "mf_claim"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(sa_column=_case_fk())
+    position: int
+    kind: str = Field(max_length=32)
+    amount: Decimal = Field(sa_column=Column(Numeric(14, 2), nullable=False))
+
+
+class EventRow(SQLModel, table=True):
+    """The append-only history: one row per fired trigger or recorded expiry."""
+
+    __tablename__ = "mf_event"
+    __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_mf_event_case_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(
+        sa_column=Column(ForeignKey("mf_case.id", ondelete="CASCADE"), nullable=False)
+    )
+    seq: int
+    trigger: str = Field(max_length=64)
+    source: str = Field(max_length=64)
+    dest: str = Field(max_length=64)
+    actor_id: str = Field(max_length=128)
+    actor_role: str = Field(max_length=32)
+    at: datetime = Field(sa_column=_ts())
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(_JSON, nullable=False))
+    warnings: list[str] = Field(default_factory=list, sa_column=Column(_JSON, nullable=False))
+
+
+class DeadlineRow(SQLModel, table=True):
+    __tablename__ = "mf_deadline"
+    __table_args__ = (
+        # tick: "every pending deadline due before a day" stays an index range scan, however
+        # many closed cases the table holds.
+        Index("ix_mf_deadline_status_due", "status", "due"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(sa_column=_case_fk())
+    kind: str = Field(max_length=64)
+    party: str | None = Field(default=None, max_length=16)
+    status: str = Field(max_length=16)
+    starts_on: date
+    unit: str = Field(max_length=8)
+    length: int | None = None
+    extended: int = 0
+    paused_on: date | None = None
+    due: date
+    provisional: bool = False
