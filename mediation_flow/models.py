@@ -242,7 +242,7 @@ _REGION = re.compile(r"^\d{6}$")
 #: First two digits of the mainland, Hong Kong, Macao and Taiwan division codes (GB/T 2260).
 _PROVINCES = frozenset(
     "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 "
-    "61 62 63 64 65 71 81 82".split()  # noqa: SIM905 - one code table, easier to read
+    "61 62 63 64 65 71 81 82".split()
 )
 
 

@@ -74,7 +74,7 @@ def _pg_available() -> str | None:
         return f"{type(exc).__name__}: {exc}"
 
 
-_PG_PROBLEM: str | None | bool = False  # False: not probed yet
+_PG_PROBLEM: str | bool | None = False  # False: not probed yet
 
 
 def require_postgres() -> None:

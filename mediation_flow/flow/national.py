@@ -152,7 +152,8 @@ STATES = (
     StateDef("award_revoked", "终局裁决已撤销", "final award revoked", Channel.judicial,
              on_enter=(_start("suit_window", "served_on"),)),
     StateDef("prefiling_mediation", "诉前调解（委派调解）中",
-             "court-delegated pre-filing mediation", Channel.judicial, on_enter=(_start("prefiling_mediation_limit", "accepted_on"),)),
+             "court-delegated pre-filing mediation", Channel.judicial,
+             on_enter=(_start("prefiling_mediation_limit", "accepted_on"),)),
     StateDef("litigation", "诉讼审理中", "in litigation", Channel.judicial),
     StateDef("judicial_mediation", "司法调解中", "court-entrusted mediation", Channel.judicial,
              on_enter=(
