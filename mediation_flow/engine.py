@@ -21,7 +21,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection
 
 from mediation_flow.calendar import DEFAULT_CALENDAR, Calendar
-from mediation_flow.deadlines import apply_transition, limitation_expiry, settle
+from mediation_flow.deadlines import apply_transition
+from mediation_flow.duedates import limitation_expiry, settle
 from mediation_flow.errors import (
     CaseNotFound,
     ConcurrentUpdate,
@@ -184,10 +185,10 @@ class Engine:
             claim_kinds=[c.kind for c in parsed.claims],
             interruptions=[received_on],
         )
-        attributes = {
-            **to_json(parsed.attributes),
-            "limitation_interruptions": [received_on.isoformat()],
-        }
+        attributes: dict[str, Any] = {"limitation_interruptions": [received_on.isoformat()]}
+        if parsed.attributes:
+            # Kept apart from the attributes the flow records, so intake cannot preset them.
+            attributes["intake"] = to_json(parsed.attributes)
         if limitation["provisional"]:
             attributes["limitation_provisional"] = True
         values = {

@@ -36,6 +36,7 @@ __all__ = [
     "PartyRole",
     "Resolution",
     "Role",
+    "Unit",
     "parse_intake",
 ]
 
@@ -121,6 +122,15 @@ class Resolution(StrEnum):
     out_of_scope = "out_of_scope"
     enforced = "enforced"
     abandoned = "abandoned"
+
+
+class Unit(StrEnum):
+    """How a deadline's length is counted (flow.md §4 "Counting")."""
+
+    calendar_days = "cd"
+    working_days = "wd"
+    years = "years"
+    agreed_date = "agreed"
 
 
 class DeadlineStatus(StrEnum):
@@ -273,7 +283,9 @@ class IntakeClaim(BaseModel):
 class Intake(BaseModel):
     """What one-stop intake records about a new dispute.
 
-    ``received_on`` defaults to the date of the ``at`` given to ``open_case``.
+    ``received_on`` defaults to the date of the ``at`` given to ``open_case``. ``attributes``
+    holds anything else the intake desk records (JSON values); the case keeps it under
+    ``case.attributes["intake"]``.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -16,12 +16,11 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
-from enum import StrEnum
 from functools import cached_property
 from typing import Any, Literal
 
 from mediation_flow.errors import FlowDefinitionError
-from mediation_flow.models import Channel, Resolution
+from mediation_flow.models import Channel, Resolution, Unit
 
 __all__ = [
     "DataField",
@@ -32,15 +31,6 @@ __all__ = [
     "TransitionDef",
     "Unit",
 ]
-
-
-class Unit(StrEnum):
-    """How a deadline's length is counted (flow.md §4 "Counting")."""
-
-    calendar_days = "cd"
-    working_days = "wd"
-    years = "years"
-    agreed_date = "agreed"
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from mediation_flow.duedates import settle
 from mediation_flow.errors import FlowDefinitionError, InvalidData
 from mediation_flow.flow.context import Context
 from mediation_flow.models import MONEY_CLAIMS, ClaimKind, DeadlineStatus
@@ -242,9 +243,17 @@ def within(ctx: Context, kind: str) -> Refusal | None:
         return Refusal(f"{whose}{kind} has not started{hint}", deadline=kind)
     if deadline.status == DeadlineStatus.met:
         return Refusal(f"{whose}{kind} was already used", deadline=kind, due=deadline.due)
+    if deadline.status != DeadlineStatus.expired and ctx.today > deadline.due:
+        settle(ctx.calendar, deadline, ctx.case.region)  # a provisional date may now be known
     if deadline.status == DeadlineStatus.expired or ctx.today > deadline.due:
+        unsure = (
+            f" (provisional: the holiday schedule of {deadline.due.year} is not known, and a "
+            f"rest-day roll-over may extend the window; update the calendar)"
+            if deadline.provisional
+            else ""
+        )
         return Refusal(
-            f"{whose}{kind} closed at the end of {deadline.due.isoformat()}",
+            f"{whose}{kind} closed at the end of {deadline.due.isoformat()}{unsure}",
             deadline=kind,
             due=deadline.due,
         )

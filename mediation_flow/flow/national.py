@@ -69,7 +69,7 @@ DEADLINE_KINDS = (
     DeadlineKind("confirmation_decision", "司法确认审查期限", "judicial confirmation decision",
                  CD, 15, ("judicial_confirmation",), "JC-2011 5", max_extension=10),
     DeadlineKind("payment_order_objection", "支付令异议期限", "objection to a payment order",
-                 CD, 15, ("payment_order",), "CPL 227",
+                 CD, 15, ("payment_order",), "CPL 227", per_party=True,
                  expiry=("payment_order_takes_effect",)),
     DeadlineKind("arbitration_acceptance", "仲裁受理审查期限", "decision to accept arbitration",
                  WD, 5, ("arbitration_received",), "LDMAL 29; AR 80",
