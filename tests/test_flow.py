@@ -217,7 +217,7 @@ def test_every_illegal_trigger_is_refused_and_writes_nothing(eng: Engine, state:
 
 def test_an_unknown_trigger_lists_what_is_legal(eng: Engine) -> None:
     case_id = case_in(eng, "mediation_failed")
-    with pytest.raises(IllegalTransition, match="legal triggers: .*apply_arbitration"):
+    with pytest.raises(IllegalTransition, match=r"legal triggers: .*apply_arbitration"):
         eng.fire(case_id, "no_such_trigger", at=DAY)
 
 
@@ -500,7 +500,7 @@ def test_the_award_limit_is_extended_once(eng: Engine) -> None:
 
 def test_unknown_data_fields_are_refused_with_the_accepted_ones(eng: Engine) -> None:
     case_id = case_in(eng, "received")
-    with pytest.raises(InvalidData, match="orgid: not a field .*accepted: .*org_id") as info:
+    with pytest.raises(InvalidData, match=r"orgid: not a field .*accepted: .*org_id") as info:
         eng.fire(case_id, "refer_to_union_mediation", data={"orgid": "U"}, at=DAY)
     assert info.value.field == "orgid"
 
