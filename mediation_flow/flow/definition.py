@@ -187,6 +187,13 @@ class FlowDefinition:
     def transitions_from(self, state_id: str) -> tuple[TransitionDef, ...]:
         return tuple(t for t in self.transitions if state_id in t.sources)
 
+    def find(self, trigger: str, source: str, dest: str) -> TransitionDef | None:
+        """The transition an event ``source --trigger--> dest`` took, if the flow has it."""
+        for t in self.transitions:
+            if t.trigger == trigger and source in t.sources and (t.dest or source) == dest:
+                return t
+        return None
+
     # -- identity ---------------------------------------------------------------------------------
 
     def as_dict(self) -> dict[str, Any]:

@@ -1,0 +1,228 @@
+"""The ``mediation-flow`` command line: the demo, a case, the flow as a table.
+
+The database is ``--db URL`` or ``$MEDIATION_FLOW_DB``, default the SQLite file
+``mediation_flow.db`` in the working directory. As an application, the CLI configures logging:
+warnings only, unless ``--log-json`` asks for every event as JSON lines on standard error.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from typing import Any
+
+import click
+import structlog
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from mediation_flow.engine import SHANGHAI, Engine
+from mediation_flow.errors import MediationFlowError
+from mediation_flow.logging import configure_json_logging
+from mediation_flow.models import Channel
+
+__all__ = ["main"]
+
+_CHANNEL_ORDER = [c.value for c in Channel]
+
+
+def _engine(ctx: click.Context) -> Engine:
+    obj: dict[str, Any] = ctx.ensure_object(dict)
+    if "engine" not in obj:
+        obj["engine"] = ctx.with_resource(Engine(obj["db"]))
+    engine: Engine = obj["engine"]
+    return engine
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--db",
+    envvar="MEDIATION_FLOW_DB",
+    default=None,
+    metavar="URL",
+    help="SQLAlchemy database URL [default: sqlite:///mediation_flow.db]",
+)
+@click.option("--log-json", is_flag=True, help="Write every log event as JSON to stderr.")
+@click.version_option(package_name="mediation-flow")
+@click.pass_context
+def main(ctx: click.Context, db: str | None, log_json: bool) -> None:
+    """mediation_flow: the labour-dispute five-mediation linkage (五调联动) as a workflow."""
+    ctx.ensure_object(dict)["db"] = db
+    if log_json:
+        configure_json_logging(sys.stderr, level="INFO")
+    else:
+        structlog.configure(
+            wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+            logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        )
+
+
+@main.command()
+@click.option("--cases", default=300, show_default=True, help="How many cases to open.")
+@click.option("--seed", default=2025, show_default=True, help="Seed of the synthetic cases.")
+@click.pass_context
+def demo(ctx: click.Context, cases: int, seed: int) -> None:
+    """Open synthetic cases and drive each along a legal path through the linkage."""
+    from mediation_flow.demo import SCENARIOS, run_demo
+
+    console = Console()
+    engine = _engine(ctx)
+    console.print(f"[bold]mediation_flow demo[/]: {cases} cases (seed {seed}) on {engine.url}")
+    started = time.perf_counter()
+    with Progress(
+        TextColumn("simulated days"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("days", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        result = run_demo(engine, cases=cases, seed=seed, progress=progress)
+    elapsed = time.perf_counter() - started
+
+    summary = Table(title="案件与通道 Cases and channels")
+    summary.add_column("channel")
+    summary.add_column("通道")
+    summary.add_column("cases that passed through", justify="right")
+    for name in _CHANNEL_ORDER:
+        summary.add_row(name, Channel(name).label_zh, str(result.channels.get(name, 0)))
+    console.print(summary)
+
+    outcomes = Table(title="结案方式 How the cases were resolved")
+    outcomes.add_column("resolved at / 化解环节")
+    outcomes.add_column("cases", justify="right")
+    outcomes.add_column("share", justify="right")
+    for stage, n in result.resolved_at.most_common():
+        outcomes.add_row(stage, str(n), f"{n / max(result.cases, 1):.0%}")
+    console.print(outcomes)
+
+    scenarios = Table(title="场景 Scenarios")
+    scenarios.add_column("scenario")
+    scenarios.add_column("描述")
+    scenarios.add_column("cases", justify="right")
+    for name, n in sorted(result.scenarios.items(), key=lambda kv: -kv[1]):
+        scenarios.add_row(name, SCENARIOS[name][0], str(n))
+    console.print(scenarios)
+
+    if result.sample_case is not None:
+        _print_path(
+            console, engine, result.sample_case, title="一个案件的路径 The path of one case"
+        )
+    rate = result.transitions / elapsed if elapsed else 0.0
+    console.print(
+        f"{result.cases} cases, {result.transitions} transitions fired by officers, "
+        f"{result.expiries} expiries applied by tick, in {elapsed:.1f} s "
+        f"({rate:.0f} transitions/s). Final states: "
+        + ", ".join(f"{s} {n}" for s, n in result.final_states.most_common())
+    )
+    if result.errors:
+        for line in result.errors:
+            console.print(f"[red]error[/] {line}")
+        raise SystemExit(1)
+
+
+def _print_path(console: Console, engine: Engine, case_id: int, *, title: str) -> None:
+    flow = engine.flow
+    path = Table(title=f"{title}: case {case_id}")
+    for col in ("#", "date", "trigger", "操作", "from", "to"):
+        path.add_column(col)
+    for event in engine.history(case_id):
+        src = flow.state_map.get(event.source)
+        dst = flow.state_map.get(event.dest)
+        edge = flow.find(event.trigger, event.source, event.dest)
+        if edge is not None:
+            label = edge.label_zh
+        elif event.trigger == "open_case":
+            label = "登记"
+        else:
+            expired = event.data.get("expired_deadline", {}).get("kind", "")
+            kind = flow.deadline_map.get(expired)
+            label = f"{kind.label_zh}届满" if kind else event.trigger
+        path.add_row(
+            str(event.seq),
+            event.at.astimezone(SHANGHAI).date().isoformat(),
+            event.trigger,
+            label,
+            src.label_zh if src else "—",
+            dst.label_zh if dst else event.dest,
+        )
+    console.print(path)
+
+
+@main.group()
+def case() -> None:
+    """Look at one case."""
+
+
+@case.command("show")
+@click.argument("case_id", type=int)
+@click.pass_context
+def case_show(ctx: click.Context, case_id: int) -> None:
+    """Show a case: state, parties, claims, deadlines and its history."""
+    console = Console()
+    engine = _engine(ctx)
+    try:
+        c = engine.get(case_id)
+    except MediationFlowError as exc:
+        raise click.ClickException(str(exc)) from exc
+    channel = f"{c.channel.value} ({c.channel.label_zh})" if c.channel else "—"
+    console.print(
+        f"[bold]case {c.id}[/] region {c.region}: {c.state} {c.state_label}, "
+        f"channel {channel}, version {c.version}"
+        + (f", resolution {c.resolution.value}" if c.resolution else "")
+    )
+    for p in c.parties:
+        console.print(f"  {p.role.value} {p.kind.value}: {p.name}")
+    for cl in c.claims:
+        console.print(f"  claim {cl.kind.value}: {cl.amount}")
+    if c.limitation_expires_on:
+        console.print(f"  limitation (仲裁时效) runs to {c.limitation_expires_on}")
+    deadlines = Table(title="deadlines 期限")
+    for col in ("kind", "期限", "party", "status", "starts", "due"):
+        deadlines.add_column(col)
+    kinds = engine.flow.deadline_map
+    for d in engine.deadlines(case_id):
+        label = kinds[d.kind].label_zh if d.kind in kinds else d.kind
+        due = d.due.isoformat() + (" (provisional)" if d.provisional else "")
+        deadlines.add_row(
+            d.kind, label, d.party or "", d.status.value, d.starts_on.isoformat(), due
+        )
+    console.print(deadlines)
+    _print_path(console, engine, case_id, title="history 历史")
+
+
+@main.command()
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.pass_context
+def states(ctx: click.Context, lang: str) -> None:
+    """The flow as tables: its states, then its triggers."""
+    from mediation_flow.flow.national import national_flow
+
+    flow = national_flow()
+    console = Console()
+    table = Table(title=f"states of the {flow.name} flow")
+    for col in ("state", "label", "channel", "terminal", "deadlines started on entry"):
+        table.add_column(col)
+    for s in flow.states:
+        label = s.label_zh if lang == "zh" else s.label_en
+        started = ", ".join(dict.fromkeys(op.kind for op in s.on_enter))
+        table.add_row(
+            s.id, label, s.channel.value if s.channel else "—", "yes" if s.terminal else "", started
+        )
+    console.print(table)
+    triggers = Table(title="triggers")
+    for col in ("trigger", "label", "from", "to", "guards"):
+        triggers.add_column(col)
+    for t in flow.transitions:
+        label = t.label_zh if lang == "zh" else t.label_en
+        triggers.add_row(
+            t.trigger, label, ", ".join(t.sources), t.dest or "(stays)", ", ".join(t.guards)
+        )
+    console.print(triggers)

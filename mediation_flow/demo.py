@@ -1,0 +1,410 @@
+"""A reproducible demonstration: synthetic disputes driven through the linkage.
+
+``run_demo`` opens a seeded set of cases in 2025 and lets simulated time pass day by day: each
+morning ``tick`` applies what expired overnight, then the officers act on the cases scheduled
+for that day. Every case follows one of the scenarios below, a legal path through several
+channels; waits are long enough for the deadlines the scenario relies on to run out, holidays
+included (a 15-day period that ends in the Spring Festival runs on for a week).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from mediation_flow.engine import SHANGHAI, Engine
+from mediation_flow.models import Actor, Role
+
+__all__ = ["SCENARIOS", "DemoResult", "run_demo"]
+
+# (days to wait before the step, trigger, data, actor role). A step whose trigger is None only
+# waits (for a deadline to expire: tick moves the case).
+Step = tuple[int, str | None, dict[str, Any], Role]
+
+W, E = Role.worker, Role.employer
+INTAKE, UNION, PEOPLES = Role.intake_officer, Role.union_mediator, Role.peoples_mediator
+ADMIN, ARB, JUDGE = Role.administrative_mediator, Role.arbitrator, Role.judge
+
+
+def _served(day: str = "{d}") -> dict[str, Any]:
+    return {"served_on": {"worker": day, "employer": day}}
+
+
+def _award(amount: int) -> dict[str, Any]:
+    # 12 x 2,100 (a provincial monthly minimum wage) = 25,200: at most that is final.
+    return {
+        "items": [{"kind": "wages", "amount": str(amount)}],
+        "monthly_minimum_wage": "2100",
+        **_served(),
+    }
+
+
+#: name -> (zh-CN description, weight, steps). "{d}" in data is replaced by the step's date.
+SCENARIOS: dict[str, tuple[str, int, list[Step]]] = {
+    "negotiated": (
+        "协商和解并履行",
+        14,
+        [
+            (0, "refer_to_negotiation", {}, INTAKE),
+            (2, "accept_negotiation", {}, E),
+            (6, "sign_settlement", {"perform_by": "+20"}, W),
+            (18, "confirm_performance", {}, INTAKE),
+        ],
+    ),
+    "silence_then_union": (
+        "协商无回应，转工会调解达成协议",
+        10,
+        [
+            (0, "refer_to_negotiation", {}, INTAKE),
+            (14, None, {}, INTAKE),  # no answer in 5 days: fail_negotiation by tick
+            (
+                1,
+                "refer_to_union_mediation",
+                {"org_id": "企业劳动争议调解委员会", "org_type": "enterprise_committee"},
+                INTAKE,
+            ),
+            (2, "accept_mediation", {}, UNION),
+            (9, "sign_agreement", {"effective_on": "{d}", "perform_by": "+15"}, UNION),
+            (14, "confirm_performance", {}, UNION),
+        ],
+    ),
+    "peoples_confirmed": (
+        "人民调解协议经司法确认后履行",
+        9,
+        [
+            (0, "refer_to_peoples_mediation", {"org_id": "街道人民调解委员会"}, INTAKE),
+            (7, "sign_agreement", {"effective_on": "{d}", "perform_by": "+40"}, PEOPLES),
+            (10, "apply_judicial_confirmation", {"by": "both"}, JUDGE),
+            (12, "confirm_agreement", {"perform_by": "+20"}, JUDGE),
+            (15, "confirm_performance", {}, JUDGE),
+        ],
+    ),
+    "review_enforced": (
+        "调解协议经仲裁审查，出具调解书并强制执行",
+        6,
+        [
+            (
+                0,
+                "refer_to_union_mediation",
+                {"org_id": "区总工会法律服务站", "org_type": "union_legal_station"},
+                INTAKE,
+            ),
+            (10, "sign_agreement", {"effective_on": "{d}", "perform_by": "+10"}, UNION),
+            (5, "apply_arbitration_review", {"by": "both"}, ARB),
+            (4, "issue_mediation_statement", {"perform_by": "+10"}, ARB),
+            (20, "apply_enforcement", {"by": "worker"}, JUDGE),
+            (40, "complete_enforcement", {}, JUDGE),
+        ],
+    ),
+    "mediation_expired": (
+        "行政调解期满未果，仲裁调解结案",
+        10,
+        [
+            (0, "refer_to_administrative_mediation", {"org_id": "乡镇劳动保障所"}, INTAKE),
+            (25, None, {}, INTAKE),  # 15 days pass without agreement: fail_mediation by tick
+            (2, "apply_arbitration", {"by": "worker"}, W),
+            (3, "accept_arbitration", {}, ARB),
+            (5, "start_arbitration_mediation", {"entrusted": True}, ARB),
+            (6, "issue_mediation_statement", {"perform_by": "+15"}, ARB),
+            (20, "confirm_performance", {}, ARB),
+        ],
+    ),
+    "final_award": (
+        "终局裁决，期满生效后强制执行",
+        10,
+        [
+            (0, "apply_arbitration", {"by": "worker"}, W),
+            (2, "accept_arbitration", {}, ARB),
+            (30, "issue_award", _award(16000), ARB),
+            (45, None, {}, ARB),  # suit and revocation windows expire: award_takes_effect
+            (5, "apply_enforcement", {"by": "worker"}, W),
+            (30, "complete_enforcement", {}, JUDGE),
+        ],
+    ),
+    "court_mediation": (
+        "非终局裁决后起诉，法院委托调解结案",
+        9,
+        [
+            (0, "apply_arbitration", {"by": "worker"}, W),
+            (3, "accept_arbitration", {}, ARB),
+            (40, "issue_award", _award(48000), ARB),
+            (10, "file_lawsuit", {"by": "employer"}, E),
+            (
+                20,
+                "refer_to_judicial_mediation",
+                {"procedure": "ordinary", "org_id": "工会驻法院调解室"},
+                JUDGE,
+            ),
+            (10, "issue_court_mediation_statement", {"perform_by": "+20"}, JUDGE),
+            (22, "confirm_performance", {}, JUDGE),
+        ],
+    ),
+    "appeal": (
+        "裁决后诉讼、上诉，终审判决后执行",
+        6,
+        [
+            (
+                0,
+                "refer_to_union_mediation",
+                {"org_id": "产业园区调解站", "org_type": "union_org"},
+                INTAKE,
+            ),
+            (6, "fail_mediation", {"reason": "no_agreement"}, UNION),
+            (3, "apply_arbitration", {"by": "worker"}, W),
+            (2, "accept_arbitration", {}, ARB),
+            (20, "suspend_arbitration", {"reason": "等待工伤认定"}, ARB),
+            (30, "resume_arbitration", {}, ARB),
+            (25, "issue_award", _award(90000), ARB),
+            (12, "file_lawsuit", {"by": "worker"}, W),
+            (60, "deliver_judgment", _served(), JUDGE),
+            (10, "file_appeal", {"by": "employer"}, E),
+            (60, "deliver_final_judgment", {"perform_by": "+10"}, JUDGE),
+            (15, "apply_enforcement", {"by": "worker"}, W),
+            (45, "complete_enforcement", {}, JUDGE),
+        ],
+    ),
+    "payment_order": (
+        "调解协议未履行，支付令生效后履行",
+        6,
+        [
+            (0, "refer_to_peoples_mediation", {"org_id": "社区人民调解委员会"}, INTAKE),
+            (8, "sign_agreement", {"effective_on": "{d}", "perform_by": "+10"}, PEOPLES),
+            (14, "report_breach", {}, W),
+            (2, "apply_payment_order", {"by": "worker"}, W),
+            (5, "serve_payment_order", {"served_on": {"employer": "{d}"}}, JUDGE),
+            (25, None, {}, JUDGE),  # no objection in 15 days: payment_order_takes_effect
+            (10, "confirm_performance", {}, JUDGE),
+        ],
+    ),
+    "withdrawn_suit": (
+        "支付令异议成立转仲裁，非终局裁决后撤诉，裁决生效",
+        5,
+        [
+            (0, "apply_payment_order", {"by": "worker"}, W),
+            (6, "uphold_objection", {}, JUDGE),
+            (2, "accept_arbitration", {}, ARB),
+            (35, "issue_award", _award(30000), ARB),
+            (10, "file_lawsuit", {"by": "employer"}, E),
+            (15, "withdraw_lawsuit", {"by": "employer"}, E),
+            (20, "confirm_performance", {}, JUDGE),
+        ],
+    ),
+    "prefiling": (
+        "法院委派诉前调解，达成协议并司法确认",
+        6,
+        [
+            (0, "refer_to_prefiling_mediation", {"org_id": "法院特邀调解组织"}, JUDGE),
+            (12, "sign_agreement", {"effective_on": "{d}", "perform_by": "+30"}, JUDGE),
+            (8, "apply_judicial_confirmation", {"by": "both"}, JUDGE),
+            (10, "confirm_agreement", {"perform_by": "+10"}, JUDGE),
+            (12, "confirm_performance", {}, JUDGE),
+        ],
+    ),
+    "withdrawn": (
+        "当事人撤回申请",
+        5,
+        [
+            (0, "refer_to_peoples_mediation", {"org_id": "村人民调解委员会"}, INTAKE),
+            (4, "withdraw", {"by": "worker"}, W),
+            (30, "archive", {}, INTAKE),
+        ],
+    ),
+    "out_of_scope": (
+        "不属于劳动争议",
+        4,
+        [
+            (1, "reject_out_of_scope", {}, INTAKE),
+        ],
+    ),
+}
+
+_REGIONS = ("430102", "430111", "510302", "420302", "450203", "520102")
+_SURNAMES = "张王李赵刘陈杨黄周吴徐孙马朱胡郭何林罗高"
+_GIVEN = ("伟", "芳", "娜", "秀英", "敏", "静", "强", "磊", "洋", "勇", "军", "杰", "涛", "明")
+_EMPLOYERS = (
+    "建筑工程有限公司",
+    "餐饮管理有限公司",
+    "电子科技有限公司",
+    "物流有限公司",
+    "服装制造有限公司",
+    "物业服务有限公司",
+)
+_CITIES = ("长沙", "自贡", "十堰", "柳州", "贵阳")
+
+
+@dataclass
+class _Plan:
+    scenario: str
+    steps: list[Step]
+    case_id: int = 0
+    position: int = 0
+    due: date = date.min
+
+
+@dataclass
+class DemoResult:
+    """What the demo did: counts for the summary and the cases it opened."""
+
+    cases: int = 0
+    transitions: int = 0
+    expiries: int = 0
+    case_ids: list[int] = field(default_factory=list)
+    scenarios: Counter[str] = field(default_factory=Counter)
+    final_states: Counter[str] = field(default_factory=Counter)
+    channels: Counter[str] = field(default_factory=Counter)
+    resolved_at: Counter[str] = field(default_factory=Counter)
+    sample_case: int | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+def _intake(rng: random.Random, start: date) -> dict[str, Any]:
+    worker = rng.choice(_SURNAMES) + rng.choice(_GIVEN)
+    employer = rng.choice(_CITIES) + "某" + rng.choice(_EMPLOYERS)
+    ended = start - timedelta(days=rng.randint(5, 120))
+    return {
+        "region": rng.choice(_REGIONS),
+        "parties": [
+            {"kind": "worker", "role": "applicant", "name": worker},
+            {"kind": "employer", "role": "respondent", "name": employer},
+        ],
+        "claims": [{"kind": "wages", "amount": f"{rng.randint(30, 400) * 100}.00"}],
+        "worker_count": rng.choice((1, 1, 1, 2, 3, 12)),
+        "is_migrant_worker": rng.random() < 0.4,
+        "employment_ended_on": ended.isoformat(),
+        "knew_of_infringement_on": ended.isoformat(),
+        "received_on": start.isoformat(),
+    }
+
+
+def _fill(data: dict[str, Any], day: date) -> dict[str, Any]:
+    def value(v: Any) -> Any:
+        if v == "{d}":
+            return day.isoformat()
+        if isinstance(v, str) and v.startswith("+") and v[1:].isdigit():
+            return (day + timedelta(days=int(v[1:]))).isoformat()
+        if isinstance(v, dict):
+            return {k: value(x) for k, x in v.items()}
+        return v
+
+    return {k: value(v) for k, v in data.items()}
+
+
+def _resolved_at(history: list[Any]) -> str:
+    """Which stage produced the outcome (the last binding act in the history)."""
+    labels = {
+        "sign_settlement": "协商和解",
+        "issue_mediation_statement": "仲裁调解",
+        "award_takes_effect": "仲裁裁决",
+        "dismiss_revocation": "仲裁裁决",
+        "issue_court_mediation_statement": "司法调解",
+        "judgment_takes_effect": "判决",
+        "deliver_final_judgment": "判决",
+        "payment_order_takes_effect": "支付令",
+        "confirm_agreement": "司法确认",
+        "withdraw_lawsuit": "仲裁裁决（撤诉后生效）",
+        "withdraw": "撤回",
+        "reject_out_of_scope": "不予受理（非劳动争议）",
+    }
+    mediation = {
+        "union_mediation": "工会调解",
+        "peoples_mediation": "人民调解",
+        "administrative_mediation": "行政调解",
+        "prefiling_mediation": "诉前调解",
+    }
+    outcome = "未结"
+    for event in history:
+        if event.trigger == "sign_agreement":
+            outcome = mediation.get(event.source, "调解")
+        elif event.trigger in labels and (
+            event.trigger != "withdraw_lawsuit" or event.dest == "enforceable"
+        ):
+            outcome = labels[event.trigger]
+    return outcome
+
+
+def run_demo(
+    engine: Engine,
+    *,
+    cases: int = 300,
+    seed: int = 2025,
+    start: date = date(2025, 1, 6),
+    progress: Callable[[int, int], None] | None = None,
+) -> DemoResult:
+    """Open ``cases`` synthetic cases (seeded) from ``start`` on and drive each along its
+    scenario, with ``tick`` run every simulated morning. ``progress(done_days, total_days)`` is
+    called once per simulated day."""
+    rng = random.Random(seed)
+    names = list(SCENARIOS)
+    weights = [SCENARIOS[n][1] for n in names]
+    plans: list[_Plan] = []
+    for i in range(cases):
+        scenario = rng.choices(names, weights)[0]
+        opened = start + timedelta(days=rng.randint(0, 150) + i % 3)
+        plans.append(_Plan(scenario, SCENARIOS[scenario][2], due=opened))
+    result = DemoResult()
+    intakes = {id(p): _intake(rng, p.due) for p in plans}
+    longest_wait = max(sum(step[0] for step in steps) for _, _, steps in SCENARIOS.values())
+    last = max(p.due for p in plans) + timedelta(days=longest_wait + 1)
+    day, total, done = start, (last - start).days + 1, 0
+    pending = list(plans)
+    while pending and day <= last:
+        morning = datetime.combine(day, time(0, 30), SHANGHAI)
+        result.expiries += len(engine.tick(morning))
+        for plan in pending:
+            if plan.due <= day:
+                _advance(engine, plan, intakes[id(plan)], day, result)
+        pending = [p for p in pending if p.position < len(p.steps)]
+        day += timedelta(days=1)
+        done += 1
+        if progress:
+            progress(done, total)
+    if progress:
+        progress(total, total)
+    for plan in plans:
+        case = engine.get(plan.case_id)
+        history = engine.history(plan.case_id)
+        result.final_states[case.state] += 1
+        result.resolved_at[_resolved_at(history)] += 1
+        states = [engine.flow.state_map.get(e.dest) for e in history]
+        for channel in {s.channel for s in states if s is not None and s.channel is not None}:
+            result.channels[channel.value] += 1
+    longest = max(plans, key=lambda p: len(p.steps))
+    result.sample_case = longest.case_id
+    return result
+
+
+def _advance(
+    engine: Engine, plan: _Plan, intake: dict[str, Any], day: date, result: DemoResult
+) -> None:
+    """Open the case if needed, then run every step of the plan that is due by ``day``."""
+    at = datetime.combine(day, time(10, 0), SHANGHAI)
+    if plan.case_id == 0:
+        case = engine.open_case(intake, actor=Actor("intake-desk", Role.intake_officer), at=at)
+        plan.case_id = case.id
+        result.cases += 1
+        result.case_ids.append(case.id)
+        result.scenarios[plan.scenario] += 1
+        plan.due = day + timedelta(days=plan.steps[0][0])
+    while plan.position < len(plan.steps) and plan.due <= day:
+        _wait, trigger, data, role = plan.steps[plan.position]
+        plan.position += 1
+        if trigger is not None:
+            try:
+                engine.fire(
+                    plan.case_id,
+                    trigger,
+                    data=_fill(data, day),
+                    actor=Actor(f"{role.value}-1", role),
+                    at=at,
+                )
+                result.transitions += 1
+            except Exception as exc:  # the demo finishes and reports what went wrong
+                result.errors.append(f"case {plan.case_id} ({plan.scenario}): {exc}")
+                plan.position = len(plan.steps)
+                return
+        if plan.position < len(plan.steps):
+            plan.due = day + timedelta(days=plan.steps[plan.position][0])

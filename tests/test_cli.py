@@ -1,0 +1,95 @@
+"""The mediation-flow command: the demo, case show, states."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from mediation_flow import Engine
+from mediation_flow.cli import main
+from mediation_flow.demo import SCENARIOS, run_demo
+from tests.conftest import at
+
+
+def test_the_demo_drives_every_scenario_to_its_end_without_errors() -> None:
+    with Engine("sqlite://") as engine:
+        result = run_demo(engine, cases=120, seed=7)
+        assert result.errors == []
+        assert result.cases == 120
+        assert set(result.scenarios) == set(SCENARIOS)
+        # Every case ended: closed (or archived after closing).
+        assert set(result.final_states) <= {"closed", "archived"}
+        assert sum(result.final_states.values()) == 120
+        # Expiries did real work: mediation ran out, awards took effect, orders too.
+        assert result.expiries > 0
+        assert {"仲裁裁决", "支付令", "协商和解", "司法调解", "判决"} <= set(result.resolved_at)
+        assert {"union", "peoples", "administrative", "arbitration", "judicial"} == set(
+            result.channels
+        )
+
+
+def test_the_demo_is_reproducible() -> None:
+    with Engine("sqlite://") as a, Engine("sqlite://") as b:
+        first, second = run_demo(a, cases=40, seed=3), run_demo(b, cases=40, seed=3)
+        assert first.resolved_at == second.resolved_at
+        assert [e.trigger for e in a.history(first.sample_case or 0)] == [
+            e.trigger for e in b.history(second.sample_case or 0)
+        ]
+
+
+def test_demo_command_prints_the_summary_and_a_path(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'demo.db'}"
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(main, ["--db", db, "demo", "--cases", "30"])
+    assert result.exit_code == 0, result.output
+    for text in (
+        "Cases and channels",
+        "工会调解",
+        "How the cases were resolved",
+        "The path of one case",
+        "30 cases",
+    ):
+        assert text in result.output
+
+
+def test_case_show_prints_deadlines_and_history(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'show.db'}"
+    with Engine(db) as engine:
+        case = engine.open_case(
+            {
+                "region": "430102",
+                "parties": [
+                    {"kind": "worker", "role": "applicant", "name": "李四"},
+                    {"kind": "employer", "role": "respondent", "name": "某物流有限公司"},
+                ],
+                "claims": [{"kind": "wages", "amount": "5000"}],
+            },
+            at=at(2025, 3, 3),
+        )
+        engine.fire(case.id, "apply_arbitration", data={"by": "worker"}, at=at(2025, 3, 3))
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(
+        main, ["--db", db, "case", "show", str(case.id)]
+    )
+    assert result.exit_code == 0, result.output
+    for text in (
+        "arbitration_received",
+        "李四",
+        "arbitration_acceptance",
+        "2025-03-10",
+        "申请仲裁",
+    ):
+        assert text in result.output
+    missing = CliRunner(env={"COLUMNS": "200"}).invoke(main, ["--db", db, "case", "show", "999"])
+    assert missing.exit_code == 1
+    assert "case 999 not found" in missing.output
+
+
+@pytest.mark.parametrize(("lang", "text"), [("zh", "仲裁中止"), ("en", "arbitration suspended")])
+def test_states_prints_the_flow(lang: str, text: str, tmp_path: Path) -> None:
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(
+        main, ["--db", f"sqlite:///{tmp_path / 's.db'}", "states", "--lang", lang]
+    )
+    assert result.exit_code == 0, result.output
+    assert text in result.output
+    assert "award_nonfinal" in result.output
