@@ -28,10 +28,21 @@ from mediation_flow.errors import (
     InvalidData,
     InvalidIntake,
     MediationFlowError,
+    PluginError,
     TransitionError,
     UnknownFlow,
 )
-from mediation_flow.flow import FlowDefinition, national_flow
+from mediation_flow.flow import (
+    DataField,
+    DeadlineKind,
+    DeadlineOp,
+    FlowDefinition,
+    StateDef,
+    TransitionDef,
+    Unit,
+    national_flow,
+)
+from mediation_flow.hookspecs import hookimpl
 from mediation_flow.logging import configure_json_logging
 from mediation_flow.models import (
     SYSTEM,
@@ -50,12 +61,14 @@ from mediation_flow.models import (
     Resolution,
     Role,
 )
+from mediation_flow.plugins import AttributeSpec, Route
 
 __version__ = "0.1.0"
 
 __all__ = [
     "SYSTEM",
     "Actor",
+    "AttributeSpec",
     "Calendar",
     "CalendarNotAvailable",
     "Case",
@@ -64,8 +77,11 @@ __all__ = [
     "Claim",
     "ClaimKind",
     "ConcurrentUpdate",
+    "DataField",
     "DatabaseBusy",
     "Deadline",
+    "DeadlineKind",
+    "DeadlineOp",
     "DeadlineStatus",
     "Engine",
     "Event",
@@ -80,15 +96,21 @@ __all__ = [
     "Party",
     "PartyKind",
     "PartyRole",
+    "PluginError",
     "Resolution",
     "Role",
+    "Route",
+    "StateDef",
+    "TransitionDef",
     "TransitionError",
+    "Unit",
     "UnknownFlow",
     "__version__",
     "add_calendar_days",
     "add_working_days",
     "add_years",
     "configure_json_logging",
+    "hookimpl",
     "is_working_day",
     "national_flow",
     "retry_on_conflict",

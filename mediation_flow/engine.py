@@ -26,10 +26,12 @@ from mediation_flow.duedates import limitation_expiry, settle
 from mediation_flow.errors import (
     CaseNotFound,
     ConcurrentUpdate,
+    FlowDefinitionError,
     GuardFailed,
     IllegalTransition,
     InvalidData,
     InvalidIntake,
+    PluginError,
     UnknownFlow,
 )
 from mediation_flow.flow import guards as _guards
@@ -51,6 +53,7 @@ from mediation_flow.models import (
     Resolution,
     parse_intake,
 )
+from mediation_flow.plugins import PluginInfo, Plugins, Route
 from mediation_flow.records import CaseRecord, DeadlineRecord
 from mediation_flow.storage.repository import Store
 
@@ -74,12 +77,20 @@ class Engine:
     the make-up-day setting, schedules of years newer than the installed calendar package).
     ``flows`` adds flow definitions the engine knows besides its own, so that cases opened under
     them still run.
+
+    ``plugins`` are regional plugins (:mod:`mediation_flow.hookspecs`) besides those found through
+    the ``mediation_flow.plugins`` entry points (``entry_points=False`` skips those). Each region
+    runs under its own flow: ``flow`` (default: the national flow) extended by the plugins that
+    serve the region. A plugin that fails to load or breaks the statutory floor raises
+    ``PluginError`` here, at start-up.
     """
 
     def __init__(
         self,
         url: str | None = None,
         *,
+        plugins: Iterable[object] = (),
+        entry_points: bool = True,
         clock: Callable[[], datetime] | None = None,
         calendar: Calendar | None = None,
         flow: FlowDefinition | None = None,
@@ -98,19 +109,21 @@ class Engine:
             echo=echo,
         )
         self._clock = clock or _now
-        self.calendar = calendar or DEFAULT_CALENDAR
-        self._flow = compile_flow(flow or national_flow())
-        self._flows: dict[str, CompiledFlow] = {self._flow.fingerprint: self._flow}
-        for extra in flows:
-            compiled = compile_flow(extra)
-            self._flows[compiled.fingerprint] = compiled
         self._log = get_logger()
+        self._plugins = Plugins(plugins, entry_points=entry_points)
+        self.calendar = self._plugins.calendar(calendar or DEFAULT_CALENDAR)
+        self._base = flow or national_flow()
+        self._flow = compile_flow(self._base)
+        self._flows: dict[str, CompiledFlow] = {self._flow.fingerprint: self._flow}
+        self._region_flows: dict[str, CompiledFlow] = {}
         if create_schema:
             self._store.create_schema()
-        at = self._at(None)
-        for compiled in self._flows.values():
-            d = compiled.definition
-            self._store.register_flow(compiled.fingerprint, d.name, d.as_dict(), at)
+        self._register(self._flow)
+        for extra in flows:
+            self._register(compile_flow(extra))
+        # Build every plugin's flow now, so that a broken plugin fails at start-up.
+        for region in self._plugins.declared_regions():
+            self._compiled_for(region)
 
     # -- housekeeping -----------------------------------------------------------------------------
 
@@ -143,11 +156,60 @@ class Engine:
     def _day(at: datetime) -> date:
         return at.astimezone(SHANGHAI).date()
 
+    @property
+    def plugins(self) -> list[PluginInfo]:
+        """The loaded plugins, with the regions they serve and the hooks they implement."""
+        return self._plugins.info()
+
+    def flow_for(self, region: str) -> FlowDefinition:
+        """The flow new cases of ``region`` (a 6-digit division code) are opened under."""
+        return self._compiled_for(region).definition
+
+    def _compiled_for(self, region: str) -> CompiledFlow:
+        compiled = self._region_flows.get(region)
+        if compiled is None:
+            if not self._plugins.serving(region):
+                compiled = self._flow
+            else:
+                definition = self._plugins.build_flow(self._base, region)
+                try:
+                    compiled = compile_flow(definition)
+                except FlowDefinitionError as exc:
+                    plugins = ", ".join(definition.plugins) or "?"
+                    raise PluginError(
+                        plugins, f"the flow for {region} does not compile: {exc}"
+                    ) from exc
+                if compiled.fingerprint not in self._flows:
+                    self._register(compiled)
+            self._region_flows[region] = compiled
+        return compiled
+
+    def _register(self, compiled: CompiledFlow) -> None:
+        self._flows[compiled.fingerprint] = compiled
+        d = compiled.definition
+        self._store.register_flow(compiled.fingerprint, d.name, d.as_dict(), self._at(None))
+
     def _flow_of(self, case: CaseRecord) -> CompiledFlow:
-        try:
-            return self._flows[case.flow_fingerprint]
-        except KeyError:
-            raise UnknownFlow(case.id, case.flow_fingerprint, tuple(self._flows)) from None
+        compiled = self._flows.get(case.flow_fingerprint)
+        if compiled is None and self._compiled_for(case.region).fingerprint == (
+            case.flow_fingerprint
+        ):
+            compiled = self._flows[case.flow_fingerprint]
+        if compiled is None:
+            raise UnknownFlow(case.id, case.flow_fingerprint, tuple(self._flows))
+        return compiled
+
+    def _veto(self, ctx: Context, tdef: TransitionDef) -> None:
+        vetoed = self._plugins.veto(ctx.case.region, ctx, tdef)
+        if vetoed is not None:
+            plugin, reason = vetoed
+            raise GuardFailed(
+                case_id=ctx.case.id,
+                state=ctx.state,
+                trigger=ctx.trigger,
+                guard=f"{plugin}:veto",
+                reason=reason,
+            )
 
     # -- commands ---------------------------------------------------------------------------------
 
@@ -175,7 +237,9 @@ class Engine:
             raise InvalidIntake(
                 "knew_of_infringement_on", f"{knew} is after the receipt date {received_on}"
             )
-        flow = self._flow.definition
+        compiled = self._compiled_for(parsed.region)
+        flow = compiled.definition
+        extra = self._plugins.check_attributes(parsed.region, parsed.attributes)
         # LDMAL 27 ¶2: the first claim interrupts the limitation period.
         limitation = limitation_expiry(
             self.calendar,
@@ -186,16 +250,16 @@ class Engine:
             interruptions=[received_on],
         )
         attributes: dict[str, Any] = {"limitation_interruptions": [received_on.isoformat()]}
-        if parsed.attributes:
+        if extra:
             # Kept apart from the attributes the flow records, so intake cannot preset them.
-            attributes["intake"] = to_json(parsed.attributes)
+            attributes["intake"] = to_json(extra)
         if limitation["provisional"]:
             attributes["limitation_provisional"] = True
         values = {
             "region": parsed.region,
             "state": flow.initial,
             "version": 1,
-            "flow_fingerprint": self._flow.fingerprint,
+            "flow_fingerprint": compiled.fingerprint,
             "resolution": None,
             "worker_count": parsed.workers,
             "is_migrant_worker": parsed.is_migrant_worker,
@@ -225,21 +289,19 @@ class Engine:
         with self._store.connect() as conn:
             with self._store.writing(conn):
                 case_id = self._store.insert_case(conn, values, party_rows, claim_rows)
-                self._store.insert_event(
-                    conn,
-                    {
-                        "case_id": case_id,
-                        "seq": 1,
-                        "trigger": "open_case",
-                        "source": "",
-                        "dest": flow.initial,
-                        "actor_id": actor.id,
-                        "actor_role": actor.role.value,
-                        "at": at,
-                        "data": {"received_on": received_on.isoformat()},
-                        "warnings": [],
-                    },
-                )
+                opened = {
+                    "case_id": case_id,
+                    "seq": 1,
+                    "trigger": "open_case",
+                    "source": "",
+                    "dest": flow.initial,
+                    "actor_id": actor.id,
+                    "actor_role": actor.role.value,
+                    "at": at,
+                    "data": {"received_on": received_on.isoformat()},
+                    "warnings": [],
+                }
+                self._store.insert_event(conn, opened)
             case = self._get(conn, case_id)
         self._log.info(
             "case_opened",
@@ -249,7 +311,22 @@ class Engine:
             actor_role=actor.role.value,
             duration_ms=round((time.perf_counter() - started) * 1000, 3),
         )
+        self._plugins.after_commit(case.region, case, self._event(opened), self._log)
         return case
+
+    def suggest_routes(self, intake: Intake | dict[str, Any]) -> list[Route]:
+        """Suggested first steps for a dispute, each with a reason: the region's plugins'
+        suggestions first, then the national default. The officer decides."""
+        parsed = parse_intake(intake)
+        routes = self._plugins.routes(parsed, parsed.region)
+        # ENMP 8; Op-71: negotiation first, mediation always optional (LDMAL 5).
+        routes.append(
+            Route(
+                "refer_to_negotiation",
+                "协商优先：双方可先行协商和解；调解自愿，也可直接申请仲裁（劳动争议调解仲裁法第4、5条）",
+            )
+        )
+        return routes
 
     def fire(
         self,
@@ -280,13 +357,26 @@ class Engine:
                 flow = self._flow_of(case)
                 ctx = self._context(conn, flow, case, trigger, data or {}, actor, at)
                 tdef, dest = flow.fire(ctx)
+                self._veto(ctx, tdef)
                 version = case.version
                 event_row = self._apply(ctx, tdef, dest)
                 parties, claims = ctx.parties, ctx.claims
-            with self._store.writing(conn):
-                self._store.save(conn, case, version, event_row, ctx.deadlines)
+            event = self._commit(conn, ctx, version, event_row)
         self._log_transition(ctx, event_row, started)
-        return self._view(flow, case, parties, claims)
+        view = self._view(flow, case, parties, claims)
+        self._plugins.after_commit(case.region, view, event, self._log)
+        return view
+
+    def _commit(
+        self, conn: Connection, ctx: Context, version: int, event_row: dict[str, Any]
+    ) -> Event:
+        """Write state + event + deadlines, then the plugins' in-transaction work; one
+        transaction."""
+        event = self._event(event_row)
+        with self._store.writing(conn):
+            self._store.save(conn, ctx.case, version, event_row, ctx.deadlines)
+            self._plugins.in_transaction(ctx.case.region, ctx, event, conn)
+        return event
 
     def tick(self, at: datetime | None = None, *, batch_size: int = 500) -> list[Event]:
         """Apply every expiry due before ``at``: each deadline whose due day ended before ``at``
@@ -361,6 +451,7 @@ class Engine:
                     )
                     try:
                         tdef, dest = flow.fire(ctx)
+                        self._veto(ctx, tdef)
                     except GuardFailed:
                         continue  # e.g. the other party's window still runs
                     event_row = self._apply(ctx, tdef, dest)
@@ -379,10 +470,11 @@ class Engine:
                         parse=False,
                     )
                     event_row = self._record(ctx, dest=case.state, data={})
-            with self._store.writing(conn):
-                self._store.save(conn, case, version, event_row, ctx.deadlines)
+            event = self._commit(conn, ctx, version, event_row)
         self._log_transition(ctx, event_row, started)
-        return self._event(event_row)
+        if self._plugins.pm.get_plugins():
+            self._plugins.after_commit(case.region, self.get(case_id), event, self._log)
+        return event
 
     # -- queries ----------------------------------------------------------------------------------
 
@@ -425,7 +517,8 @@ class Engine:
                 )
                 ctx.dry_run = True
                 try:
-                    flow.fire(ctx)
+                    tdef, _dest = flow.fire(ctx)
+                    self._veto(ctx, tdef)
                 except (GuardFailed, InvalidData):
                     continue
                 legal.append(trigger)

@@ -10,6 +10,7 @@ message that says what went wrong and what to do for people::
     ├── CaseNotFound           no case with that id
     ├── UnknownFlow            the case was opened under a flow definition this engine lacks
     ├── FlowDefinitionError    a flow definition is inconsistent (unknown state, guard, ...)
+    │   └── PluginError        a plugin failed to load, or broke the statutory floor
     ├── CalendarNotAvailable   the holiday schedule of a year is not known
     ├── ConcurrentUpdate       someone else changed the case first; reload and retry
     ├── DatabaseBusy           the database stayed locked past the busy timeout
@@ -36,6 +37,7 @@ __all__ = [
     "InvalidData",
     "InvalidIntake",
     "MediationFlowError",
+    "PluginError",
     "TransitionError",
     "UnknownFlow",
 ]
@@ -94,6 +96,18 @@ class UnknownFlow(MediationFlowError):
 
 class FlowDefinitionError(MediationFlowError):
     """A flow definition is inconsistent: an unknown state, guard, effect or deadline kind."""
+
+
+class PluginError(FlowDefinitionError):
+    """A plugin failed to load or to build its flow, or its flow breaks the statutory floor.
+
+    ``plugin`` names the plugin and ``rule`` says which rule it broke (or what failed).
+    """
+
+    def __init__(self, plugin: str, rule: str) -> None:
+        self.plugin = plugin
+        self.rule = rule
+        super().__init__(f"plugin {plugin!r}: {rule}")
 
 
 class CalendarNotAvailable(MediationFlowError, LookupError):

@@ -51,6 +51,15 @@ def make_intake(**overrides: Any) -> dict[str, Any]:
     return intake
 
 
+@pytest.fixture(autouse=True)
+def _reset_logging() -> Iterator[None]:
+    """The CLI configures structlog globally, as an application does; undo it after each test."""
+    yield
+    import structlog
+
+    structlog.reset_defaults()
+
+
 @pytest.fixture
 def intake() -> Callable[..., dict[str, Any]]:
     return make_intake

@@ -212,19 +212,22 @@ class Store:
     def register_flow(
         self, fingerprint: str, name: str, definition: dict[str, Any], at: datetime
     ) -> None:
-        with self.writing() as conn:
-            exists = conn.execute(
-                select(flows.c.fingerprint).where(flows.c.fingerprint == fingerprint)
-            ).first()
-            if exists is None:
-                conn.execute(
-                    insert(flows).values(
-                        fingerprint=fingerprint,
-                        name=name,
-                        definition=definition,
-                        registered_at=at,
+        try:
+            with self.writing() as conn:
+                exists = conn.execute(
+                    select(flows.c.fingerprint).where(flows.c.fingerprint == fingerprint)
+                ).first()
+                if exists is None:
+                    conn.execute(
+                        insert(flows).values(
+                            fingerprint=fingerprint,
+                            name=name,
+                            definition=definition,
+                            registered_at=at,
+                        )
                     )
-                )
+        except IntegrityError:
+            pass  # another process registered the same flow at the same moment
 
     # -- reading ----------------------------------------------------------------------------------
 

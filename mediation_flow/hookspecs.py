@@ -1,0 +1,181 @@
+"""The plugin contract: every hook a regional plugin may implement.
+
+A plugin is any object (a module, a class instance) with a ``name``, the ``regions`` it serves
+(administrative division prefixes such as ``"43"`` for Hunan or ``"5203"`` for one city; empty
+for every region) and one or more of the functions below, decorated with ``@hookimpl``::
+
+    from mediation_flow import hookimpl
+
+    class ParkMediation:
+        name = "example-park"
+        regions = ("510302",)
+
+        @hookimpl
+        def extend_flow(self, flow, region):
+            return flow.extend(states=[...], transitions=[...], plugin=self.name)
+
+Hooks are called only for the plugins that serve the case's region. The flow hooks run once per
+region when its flow is compiled; the others run on every command. ``docs/plugins.md`` has a
+tutorial and a longer example of each hook.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from mediation_flow.flow.context import Context
+    from mediation_flow.flow.definition import FlowDefinition, TransitionDef
+    from mediation_flow.models import Case, Event, Intake
+    from mediation_flow.plugins import AttributeSpec, Route
+
+__all__ = ["hookimpl", "hookspec"]
+
+PROJECT = "mediation_flow"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def extend_flow(flow: FlowDefinition, region: str) -> FlowDefinition | None:
+    """Return ``flow`` with this plugin's states, transitions and deadline kinds added.
+
+    When: once per region, when the region's flow is compiled (at start-up or on first use).
+    Plugins run in registration order, each receiving the previous one's result.
+
+    Arguments: ``flow``, the definition so far; ``region``, the 6-digit division code whose flow
+    is being built. Return: a new definition (use ``flow.extend(..., plugin=self.name)``), or
+    ``None`` to leave it unchanged.
+
+    Rules (the statutory floor, checked at compile time; a breach raises ``PluginError``): every
+    state and every ``(trigger, source, destination)`` of the national flow stays; no statutory
+    deadline kind gets a shorter length or another unit; the national deadline ops of a state or
+    transition stay. Plugins may add steps, handoffs, internal targets and reminders.
+
+    Example (Da'an: a park mediation station before the channels)::
+
+        @hookimpl
+        def extend_flow(self, flow, region):
+            return flow.extend(
+                plugin=self.name,
+                states=[StateDef("park_mediation", "园区调解站调解中", "park station mediation")],
+                transitions=[TransitionDef("refer_to_park_station", ("received",),
+                                           "park_mediation", "转园区调解站", "refer to the park")],
+            )
+    """
+
+
+@hookspec
+def suggest_route(intake: Intake, region: str) -> Route | None:
+    """Suggest the first step for a new case, with a reason an officer can read.
+
+    When: ``engine.suggest_routes(intake)`` (before or after ``open_case``). All suggestions are
+    returned, plugins' first, the national default last; the officer decides.
+
+    Return: a :class:`~mediation_flow.plugins.Route` (a trigger legal from ``received``, the data
+    to give it, a reason in zh-CN) or ``None``.
+
+    Example (Hunan: migrant workers' wage arrears go to the fast-track tribunal)::
+
+        @hookimpl
+        def suggest_route(self, intake, region):
+            if intake.is_migrant_worker and {c.kind for c in intake.claims} == {"wages"}:
+                return Route("apply_arbitration", "农民工欠薪案件，建议直接申请仲裁并进入速裁庭",
+                             data={"by": "worker"})
+            return None
+    """
+
+
+@hookspec
+def veto_transition(ctx: Context, transition: TransitionDef) -> str | None:
+    """Refuse a transition the machine would take: return the reason, or ``None`` to allow.
+
+    When: on every ``fire`` and expiry, after the flow's own guards passed and before anything is
+    written. A reason raises ``GuardFailed`` with ``guard="<plugin>:veto"``.
+
+    Arguments: ``ctx``, the command (``ctx.case``, ``ctx.data``, ``ctx.actor``, ``ctx.today``,
+    ``ctx.deadlines``); ``transition``, the edge about to be taken.
+
+    Example (Shiyan: arbitration accepts only a complete element-based filing)::
+
+        @hookimpl
+        def veto_transition(self, ctx, transition):
+            if transition.trigger == "accept_arbitration":
+                missing = REQUIRED - set(ctx.case.attributes.get("elements", []))
+                if missing:
+                    return "要素式立案材料不全：" + "、".join(sorted(missing))
+            return None
+    """
+
+
+@hookspec
+def regional_rest_days() -> Mapping[str, Iterable[date]] | None:
+    """Regional rest days, by division prefix, added to the national calendar.
+
+    When: once, when the engine starts. A rest day is not a working day in its region, and a
+    calendar-day deadline that ends on it rolls over (flow.md §4).
+
+    Example (Guangxi's two-day 三月三 holiday)::
+
+        @hookimpl
+        def regional_rest_days(self):
+            return {"45": [date(2025, 3, 31), date(2025, 4, 1)]}
+    """
+
+
+@hookspec
+def in_transaction(ctx: Context, event: Event, connection: Connection) -> None:
+    """React inside the transaction of a transition; may write to the database.
+
+    When: after the engine wrote the case's state, event and deadlines, before the commit. Any
+    exception rolls the whole command back (nothing is written) and reaches the caller.
+
+    Arguments: ``ctx``, the command; ``event``, the event being written; ``connection``, the
+    SQLAlchemy connection of the transaction (write your own tables with it).
+
+    Example (Guizhou: record which liaison arbitrator follows a mediation)::
+
+        @hookimpl
+        def in_transaction(self, ctx, event, connection):
+            if event.trigger == "refer_to_peoples_mediation":
+                connection.execute(liaison.insert().values(case_id=event.case_id, ...))
+    """
+
+
+@hookspec
+def after_commit(case: Case, event: Event) -> None:
+    """React after a transition was committed: notifications, referrals to other systems.
+
+    When: after the commit of every fired trigger and expiry. A failure is logged
+    (``after_commit_failed`` with the plugin's name) and never undoes the transition.
+
+    Example (Liudong: hand a worker whose employment ended to the re-employment service)::
+
+        @hookimpl
+        def after_commit(self, case, event):
+            if event.trigger == "refer_to_reemployment":
+                reemployment_service.notify(case.id, case.region)
+    """
+
+
+@hookspec
+def case_attributes(region: str) -> Mapping[str, AttributeSpec] | None:
+    """Declare the extra case attributes a region records at intake.
+
+    When: on ``open_case`` for a case of the region. The intake's ``attributes`` are checked
+    against the declarations of the region's plugins (type, allowed values, required); a bad
+    value raises ``InvalidIntake`` naming ``attributes.<name>``. Undeclared attributes are kept.
+
+    Example (Da'an: which first-line mediation point the dispute came from)::
+
+        @hookimpl
+        def case_attributes(self, region):
+            return {"grassroots_point": AttributeSpec(
+                "text", "基层调解点", choices=("企业", "社区", "园区"))}
+    """
