@@ -7,6 +7,7 @@ warnings only, unless ``--log-json`` asks for every event as JSON lines on stand
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 import time
@@ -31,9 +32,25 @@ _CHANNEL_ORDER = [c.value for c in Channel]
 def _engine(ctx: click.Context) -> Engine:
     obj: dict[str, Any] = ctx.ensure_object(dict)
     if "engine" not in obj:
-        obj["engine"] = ctx.with_resource(Engine(obj["db"]))
+        try:
+            plugins = [_load_plugin(spec) for spec in obj.get("plugins", ())]
+            obj["engine"] = ctx.with_resource(Engine(obj["db"], plugins=plugins))
+        except MediationFlowError as exc:
+            raise click.ClickException(str(exc)) from exc
     engine: Engine = obj["engine"]
     return engine
+
+
+def _load_plugin(spec: str) -> object:
+    """``package.module:ClassOrObject`` -> the plugin (a class is instantiated)."""
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise click.BadParameter(f"{spec!r}: expected 'module:Plugin'", param_hint="--plugin")
+    try:
+        obj = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise click.BadParameter(f"{spec!r}: {exc}", param_hint="--plugin") from exc
+    return obj() if isinstance(obj, type) else obj
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -44,12 +61,21 @@ def _engine(ctx: click.Context) -> Engine:
     metavar="URL",
     help="SQLAlchemy database URL [default: sqlite:///mediation_flow.db]",
 )
+@click.option(
+    "--plugin",
+    "plugins",
+    multiple=True,
+    metavar="MODULE:PLUGIN",
+    help="Load a plugin besides the installed ones (repeatable).",
+)
 @click.option("--log-json", is_flag=True, help="Write every log event as JSON to stderr.")
 @click.version_option(package_name="mediation-flow")
 @click.pass_context
-def main(ctx: click.Context, db: str | None, log_json: bool) -> None:
+def main(ctx: click.Context, db: str | None, plugins: tuple[str, ...], log_json: bool) -> None:
     """mediation_flow: the labour-dispute five-mediation linkage (五调联动) as a workflow."""
-    ctx.ensure_object(dict)["db"] = db
+    obj = ctx.ensure_object(dict)
+    obj["db"] = db
+    obj["plugins"] = plugins
     if log_json:
         configure_json_logging(sys.stderr, level="INFO")
     else:
@@ -62,14 +88,30 @@ def main(ctx: click.Context, db: str | None, log_json: bool) -> None:
 @main.command()
 @click.option("--cases", default=300, show_default=True, help="How many cases to open.")
 @click.option("--seed", default=2025, show_default=True, help="Seed of the synthetic cases.")
+@click.option(
+    "--region",
+    metavar="CODE",
+    default=None,
+    help="Open every case in this 6-digit region, with its plugins' scenarios.",
+)
 @click.pass_context
-def demo(ctx: click.Context, cases: int, seed: int) -> None:
+def demo(ctx: click.Context, cases: int, seed: int, region: str | None) -> None:
     """Open synthetic cases and drive each along a legal path through the linkage."""
     from mediation_flow.demo import SCENARIOS, run_demo
 
     console = Console()
     engine = _engine(ctx)
-    console.print(f"[bold]mediation_flow demo[/]: {cases} cases (seed {seed}) on {engine.url}")
+    where = f" in region {region}" if region else ""
+    console.print(
+        f"[bold]mediation_flow demo[/]: {cases} cases{where} (seed {seed}) on {engine.url}"
+    )
+    if region:
+        serving = [
+            p.name
+            for p in engine.plugins
+            if not p.regions or any(region.startswith(r) for r in p.regions)
+        ]
+        console.print(f"plugins for {region}: {', '.join(serving) or 'none (national flow)'}")
     started = time.perf_counter()
     with Progress(
         TextColumn("simulated days"),
@@ -84,7 +126,7 @@ def demo(ctx: click.Context, cases: int, seed: int) -> None:
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        result = run_demo(engine, cases=cases, seed=seed, progress=progress)
+        result = run_demo(engine, cases=cases, seed=seed, region=region, progress=progress)
     elapsed = time.perf_counter() - started
 
     summary = Table(title="案件与通道 Cases and channels")
@@ -107,8 +149,9 @@ def demo(ctx: click.Context, cases: int, seed: int) -> None:
     scenarios.add_column("scenario")
     scenarios.add_column("描述")
     scenarios.add_column("cases", justify="right")
+    known = {**SCENARIOS, **(engine.demo_scenarios(region) if region else {})}
     for name, n in sorted(result.scenarios.items(), key=lambda kv: -kv[1]):
-        scenarios.add_row(name, SCENARIOS[name][0], str(n))
+        scenarios.add_row(name, known[name].description, str(n))
     console.print(scenarios)
 
     if result.sample_case is not None:
@@ -154,6 +197,25 @@ def _print_path(console: Console, engine: Engine, case_id: int, *, title: str) -
             dst.label_zh if dst else event.dest,
         )
     console.print(path)
+
+
+@main.command("plugins")
+@click.pass_context
+def plugins_command(ctx: click.Context) -> None:
+    """List the loaded plugins and the regions they serve."""
+    console = Console()
+    engine = _engine(ctx)
+    if not engine.plugins:
+        console.print("no plugins loaded: every region runs the national flow")
+        return
+    table = Table(title="plugins")
+    for col in ("plugin", "regions", "hooks", "loaded from"):
+        table.add_column(col)
+    for info in engine.plugins:
+        table.add_row(
+            info.name, ", ".join(info.regions) or "all", ", ".join(info.hooks), info.source
+        )
+    console.print(table)
 
 
 @main.group()

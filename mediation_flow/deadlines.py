@@ -41,11 +41,7 @@ def apply_transition(ctx: Context, tdef: TransitionDef, dest: str) -> None:
     if tdef.dest is not None:
         for d in ctx.deadlines:
             if d.is_open and dest not in ctx.flow.deadline_map[d.kind].alive_in:
-                # A deadline whose day passed before the case moved on expired, even if no
-                # tick has run since; the others are cancelled: the case left the stage.
-                d.set_status(
-                    DeadlineStatus.expired if d.due < ctx.today else DeadlineStatus.cancelled
-                )
+                _close(ctx, d)
         for op in ctx.flow.state(dest).on_enter:
             _apply(ctx, op)
 
@@ -58,7 +54,7 @@ def _apply(ctx: Context, op: DeadlineOp) -> None:
         _start(ctx, kind, op)
     elif op.op == "restart":
         for d in ctx.open_deadlines(kind.id):
-            d.set_status(DeadlineStatus.cancelled)
+            _close(ctx, d)
         _start(ctx, kind, op)
     elif op.op == "meet":
         party = ctx.by if kind.per_party and ctx.by in ("worker", "employer") else None
@@ -66,7 +62,7 @@ def _apply(ctx: Context, op: DeadlineOp) -> None:
             d.set_status(DeadlineStatus.met)
     elif op.op == "cancel":
         for d in ctx.open_deadlines(kind.id):
-            d.set_status(DeadlineStatus.cancelled)
+            _close(ctx, d)
     elif op.op == "extend":
         days = int(ctx.data.get("days", kind.max_extension))
         for d in ctx.open_deadlines(kind.id):
@@ -88,6 +84,14 @@ def _apply(ctx: Context, op: DeadlineOp) -> None:
                 _lengthen(ctx, d, suspended)
     else:  # pragma: no cover - DeadlineOp.op is a Literal
         raise ValueError(f"unknown deadline op {op.op!r}")
+
+
+def _close(ctx: Context, d: DeadlineRecord) -> None:
+    """Close an open deadline the case no longer waits for: ``expired`` if its day passed before
+    the case moved on (even if no tick has run since), else ``cancelled``. A paused deadline's
+    clock stood still, so it cannot have expired."""
+    ran_out = d.status == DeadlineStatus.pending and d.due < ctx.today
+    d.set_status(DeadlineStatus.expired if ran_out else DeadlineStatus.cancelled)
 
 
 def _lengthen(ctx: Context, d: DeadlineRecord, days: int) -> None:
@@ -134,10 +138,10 @@ def _start_dates(
         dates: dict[str, date] = ctx.data.get(op.start) or {}
         return [(p, dates[p]) for p in op.parties if p in dates]
     if op.start == "event":
-        return [(None, ctx.today)]
+        return [(None, ctx.event_day)]
     value: Any = ctx.data.get(op.start)
     if value is None:
         # An agreed date that was not agreed opens nothing; any other period counts from the
         # event date when its start date is not given.
-        return [] if kind.unit == Unit.agreed_date else [(None, ctx.today)]
+        return [] if kind.unit == Unit.agreed_date else [(None, ctx.event_day)]
     return [(None, value)]

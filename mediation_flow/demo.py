@@ -19,11 +19,24 @@ from typing import Any
 from mediation_flow.engine import SHANGHAI, Engine
 from mediation_flow.models import Actor, Role
 
-__all__ = ["SCENARIOS", "DemoResult", "run_demo"]
+__all__ = ["SCENARIOS", "DemoResult", "Scenario", "Step", "run_demo"]
 
-# (days to wait before the step, trigger, data, actor role). A step whose trigger is None only
-# waits (for a deadline to expire: tick moves the case).
+#: (days to wait after the previous step, trigger, data, actor role). A step whose trigger is
+#: None only waits (for a deadline to expire: tick moves the case). In data, "{d}" is the step's
+#: date and "+N" the date N days later.
 Step = tuple[int, str | None, dict[str, Any], Role]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A legal path for the demo: a zh-CN description, a weight (how often it is drawn), the
+    steps, and intake fields it needs (``{"is_migrant_worker": True}``)."""
+
+    description: str
+    weight: int
+    steps: list[Step]
+    intake: dict[str, Any] = field(default_factory=dict)
+
 
 W, E = Role.worker, Role.employer
 INTAKE, UNION, PEOPLES = Role.intake_officer, Role.union_mediator, Role.peoples_mediator
@@ -43,9 +56,8 @@ def _award(amount: int) -> dict[str, Any]:
     }
 
 
-#: name -> (zh-CN description, weight, steps). "{d}" in data is replaced by the step's date.
-SCENARIOS: dict[str, tuple[str, int, list[Step]]] = {
-    "negotiated": (
+SCENARIOS: dict[str, Scenario] = {
+    "negotiated": Scenario(
         "协商和解并履行",
         14,
         [
@@ -55,7 +67,7 @@ SCENARIOS: dict[str, tuple[str, int, list[Step]]] = {
             (18, "confirm_performance", {}, INTAKE),
         ],
     ),
-    "silence_then_union": (
+    "silence_then_union": Scenario(
         "协商无回应，转工会调解达成协议",
         10,
         [
@@ -72,7 +84,7 @@ SCENARIOS: dict[str, tuple[str, int, list[Step]]] = {
             (14, "confirm_performance", {}, UNION),
         ],
     ),
-    "peoples_confirmed": (
+    "peoples_confirmed": Scenario(
         "人民调解协议经司法确认后履行",
         9,
         [
@@ -83,7 +95,7 @@ SCENARIOS: dict[str, tuple[str, int, list[Step]]] = {
             (15, "confirm_performance", {}, JUDGE),
         ],
     ),
-    "review_enforced": (
+    "review_enforced": Scenario(
         "调解协议经仲裁审查，出具调解书并强制执行",
         6,
         [
@@ -100,7 +112,7 @@ SCENARIOS: dict[str, tuple[str, int, list[Step]]] = {
             (40, "complete_enforcement", {}, JUDGE),
         ],
     ),
-    "mediation_expired": (
+    "mediation_expired": Scenario(
         "行政调解期满未果，仲裁调解结案",
         10,
         [
@@ -113,7 +125,7 @@ SCENARIOS: dict[str, tuple[str, int, list[Step]]] = {
             (20, "confirm_performance", {}, ARB),
         ],
     ),
-    "final_award": (
+    "final_award": Scenario(
         "终局裁决，期满生效后强制执行",
         10,
         [
@@ -125,7 +137,7 @@ SCENARIOS: dict[str, tuple[str, int, list[Step]]] = {
             (30, "complete_enforcement", {}, JUDGE),
         ],
     ),
-    "court_mediation": (
+    "court_mediation": Scenario(
         "非终局裁决后起诉，法院委托调解结案",
         9,
         [
@@ -143,7 +155,7 @@ SCENARIOS: dict[str, tuple[str, int, list[Step]]] = {
             (22, "confirm_performance", {}, JUDGE),
         ],
     ),
-    "appeal": (
+    "appeal": Scenario(
         "裁决后诉讼、上诉，终审判决后执行",
         6,
         [
@@ -167,7 +179,7 @@ SCENARIOS: dict[str, tuple[str, int, list[Step]]] = {
             (45, "complete_enforcement", {}, JUDGE),
         ],
     ),
-    "payment_order": (
+    "payment_order": Scenario(
         "调解协议未履行，支付令生效后履行",
         6,
         [
@@ -180,7 +192,7 @@ SCENARIOS: dict[str, tuple[str, int, list[Step]]] = {
             (10, "confirm_performance", {}, JUDGE),
         ],
     ),
-    "withdrawn_suit": (
+    "withdrawn_suit": Scenario(
         "支付令异议成立转仲裁，非终局裁决后撤诉，裁决生效",
         5,
         [
@@ -193,7 +205,7 @@ SCENARIOS: dict[str, tuple[str, int, list[Step]]] = {
             (20, "confirm_performance", {}, JUDGE),
         ],
     ),
-    "prefiling": (
+    "prefiling": Scenario(
         "法院委派诉前调解，达成协议并司法确认",
         6,
         [
@@ -204,7 +216,7 @@ SCENARIOS: dict[str, tuple[str, int, list[Step]]] = {
             (12, "confirm_performance", {}, JUDGE),
         ],
     ),
-    "withdrawn": (
+    "withdrawn": Scenario(
         "当事人撤回申请",
         5,
         [
@@ -213,7 +225,7 @@ SCENARIOS: dict[str, tuple[str, int, list[Step]]] = {
             (30, "archive", {}, INTAKE),
         ],
     ),
-    "out_of_scope": (
+    "out_of_scope": Scenario(
         "不属于劳动争议",
         4,
         [
@@ -261,12 +273,12 @@ class DemoResult:
     errors: list[str] = field(default_factory=list)
 
 
-def _intake(rng: random.Random, start: date) -> dict[str, Any]:
+def _intake(rng: random.Random, start: date, region: str | None) -> dict[str, Any]:
     worker = rng.choice(_SURNAMES) + rng.choice(_GIVEN)
     employer = rng.choice(_CITIES) + "某" + rng.choice(_EMPLOYERS)
     ended = start - timedelta(days=rng.randint(5, 120))
     return {
-        "region": rng.choice(_REGIONS),
+        "region": region or rng.choice(_REGIONS),
         "parties": [
             {"kind": "worker", "role": "applicant", "name": worker},
             {"kind": "employer", "role": "respondent", "name": employer},
@@ -332,22 +344,29 @@ def run_demo(
     cases: int = 300,
     seed: int = 2025,
     start: date = date(2025, 1, 6),
+    region: str | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> DemoResult:
     """Open ``cases`` synthetic cases (seeded) from ``start`` on and drive each along its
-    scenario, with ``tick`` run every simulated morning. ``progress(done_days, total_days)`` is
-    called once per simulated day."""
+    scenario, with ``tick`` run every simulated morning. With ``region``, every case is opened
+    there and the scenarios of the region's plugins (hook ``demo_scenarios``) join the national
+    ones. ``progress(done_days, total_days)`` is called once per simulated day."""
     rng = random.Random(seed)
-    names = list(SCENARIOS)
-    weights = [SCENARIOS[n][1] for n in names]
+    scenarios = dict(SCENARIOS)
+    if region is not None:
+        scenarios.update(engine.demo_scenarios(region))
+    names = list(scenarios)
+    weights = [scenarios[n].weight for n in names]
     plans: list[_Plan] = []
     for i in range(cases):
         scenario = rng.choices(names, weights)[0]
         opened = start + timedelta(days=rng.randint(0, 150) + i % 3)
-        plans.append(_Plan(scenario, SCENARIOS[scenario][2], due=opened))
+        plans.append(_Plan(scenario, scenarios[scenario].steps, due=opened))
     result = DemoResult()
-    intakes = {id(p): _intake(rng, p.due) for p in plans}
-    longest_wait = max(sum(step[0] for step in steps) for _, _, steps in SCENARIOS.values())
+    intakes = {
+        id(p): {**_intake(rng, p.due, region), **scenarios[p.scenario].intake} for p in plans
+    }
+    longest_wait = max(sum(step[0] for step in sc.steps) for sc in scenarios.values())
     last = max(p.due for p in plans) + timedelta(days=longest_wait + 1)
     day, total, done = start, (last - start).days + 1, 0
     pending = list(plans)

@@ -40,6 +40,7 @@ from mediation_flow.flow.context import Context
 from mediation_flow.flow.data import parse_data, to_json
 from mediation_flow.flow.definition import FlowDefinition, TransitionDef
 from mediation_flow.flow.effects import apply_effect
+from mediation_flow.flow.guards import limitation_day
 from mediation_flow.flow.national import national_flow
 from mediation_flow.logging import get_logger
 from mediation_flow.models import (
@@ -327,6 +328,10 @@ class Engine:
             )
         )
         return routes
+
+    def demo_scenarios(self, region: str) -> dict[str, Any]:
+        """The demo scenarios of the plugins that serve ``region``."""
+        return self._plugins.demo_scenarios(region)
 
     def fire(
         self,
@@ -641,7 +646,8 @@ class Engine:
     def _interrupt_limitation(self, ctx: Context, attributes: dict[str, Any]) -> None:
         # LDMAL 27 ¶2: the period restarts from the interruption, if it was still running.
         case = ctx.case
-        stops = [*attributes.get("limitation_interruptions", []), ctx.today.isoformat()]
+        day = limitation_day(ctx)
+        stops = [*attributes.get("limitation_interruptions", []), day.isoformat()]
         attributes["limitation_interruptions"] = stops
         limitation = limitation_expiry(
             self.calendar,

@@ -30,6 +30,7 @@ import pluggy
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
+    from mediation_flow.demo import Scenario
     from mediation_flow.flow.context import Context
     from mediation_flow.flow.definition import FlowDefinition, TransitionDef
     from mediation_flow.models import Case, Event, Intake
@@ -178,4 +179,24 @@ def case_attributes(region: str) -> Mapping[str, AttributeSpec] | None:
         def case_attributes(self, region):
             return {"grassroots_point": AttributeSpec(
                 "text", "基层调解点", choices=("企业", "社区", "园区"))}
+    """
+
+
+@hookspec
+def demo_scenarios(region: str) -> Mapping[str, Scenario] | None:
+    """Scenarios that show the region's own steps in ``mediation-flow demo --region CODE``.
+
+    When: once per demo run with ``--region``. Names should carry the plugin's prefix.
+
+    Return: ``{name: Scenario(description_zh, weight, steps, intake)}``; see
+    :class:`mediation_flow.demo.Scenario` for the step format.
+
+    Example::
+
+        @hookimpl
+        def demo_scenarios(self, region):
+            return {"daan_park": Scenario("园区调解站化解", 20, [
+                (0, "refer_to_park_station", {"org_id": "工业园区调解站"}, Role.union_mediator),
+                (6, "sign_agreement", {"effective_on": "{d}"}, Role.union_mediator),
+            ])}
     """

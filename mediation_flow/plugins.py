@@ -262,6 +262,12 @@ class Plugins:
                 out.append(Route(route.trigger, route.reason, dict(route.data), name))
         return out
 
+    def demo_scenarios(self, region: str) -> dict[str, Any]:
+        scenarios: dict[str, Any] = {}
+        for _name, fn in self._impls("demo_scenarios", region):
+            scenarios.update(fn(region=region) or {})
+        return scenarios
+
     def attributes(self, region: str) -> dict[str, tuple[str, AttributeSpec]]:
         specs: dict[str, tuple[str, AttributeSpec]] = {}
         for name, fn in self._impls("case_attributes", region):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +45,15 @@ class Context:
     @property
     def state(self) -> str:
         return self.case.state
+
+    @property
+    def event_day(self) -> date:
+        """The day the act takes effect: today, or for a transition fired by an expiry the day
+        after the due day (a deadline expires at the end of its due day, flow.md §4), however
+        late ``tick`` ran."""
+        if self.expiring is not None:
+            return self.expiring.due + timedelta(days=1)
+        return self.today
 
     @property
     def by(self) -> str | None:

@@ -28,6 +28,7 @@ __all__ = [
     "award_finality",
     "check_guard",
     "condition",
+    "limitation_day",
     "register_condition",
     "register_guard",
     "register_warning",
@@ -366,7 +367,14 @@ def limitation_expired(ctx: Context) -> bool:
     """LDMAL 27; AR 30: the limitation period has run out. Arbitration may not refuse a case for
     it (it is the respondent's defence), so this only warns."""
     expires = ctx.case.limitation_expires_on
-    return expires is not None and ctx.today > expires
+    return expires is not None and limitation_day(ctx) > expires
+
+
+def limitation_day(ctx: Context) -> date:
+    """The day an application interrupts the limitation period: the day the body received it
+    (``data["received_on"]``), else the day of the event (LDMAL 27 ¶2)."""
+    received = ctx.data.get("received_on")
+    return received if isinstance(received, date) else ctx.event_day
 
 
 @register_condition("order_rests_on_agreement")
