@@ -29,6 +29,7 @@ from mediation_flow.errors import (
     InvalidIntake,
     MediationFlowError,
     PluginError,
+    SchemaMismatch,
     TransitionError,
     UnknownFlow,
 )
@@ -100,6 +101,7 @@ __all__ = [
     "Resolution",
     "Role",
     "Route",
+    "SchemaMismatch",
     "StateDef",
     "TransitionDef",
     "TransitionError",

@@ -219,6 +219,84 @@ def plugins_command(ctx: click.Context) -> None:
 
 
 @main.group()
+def db() -> None:
+    """The database schema: upgrade, downgrade, current, stamp."""
+
+
+def _store(ctx: click.Context) -> Any:
+    from mediation_flow.storage.repository import Store
+
+    return ctx.with_resource(_Disposing(Store(ctx.ensure_object(dict)["db"])))
+
+
+class _Disposing:
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def __enter__(self) -> Any:
+        return self.store
+
+    def __exit__(self, *exc: object) -> None:
+        self.store.dispose()
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+@click.pass_context
+def db_upgrade(ctx: click.Context, revision: str) -> None:
+    """Migrate the schema up to REVISION (default: the newest)."""
+    from mediation_flow.storage import schema
+
+    store = _store(ctx)
+    with store.writing() as conn:
+        schema.upgrade(conn, revision)
+        click.echo(f"schema at {schema.current_revision(conn)} (head {schema.head_revision()})")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+@click.pass_context
+def db_downgrade(ctx: click.Context, revision: str) -> None:
+    """Migrate the schema down to REVISION ('base' drops every mediation_flow table)."""
+    from mediation_flow.storage import schema
+
+    store = _store(ctx)
+    with store.writing() as conn:
+        schema.downgrade(conn, revision)
+        click.echo(f"schema at {schema.current_revision(conn) or 'base'}")
+
+
+@db.command("current")
+@click.pass_context
+def db_current(ctx: click.Context) -> None:
+    """Print the schema revision of the database and the one this release needs."""
+    from mediation_flow.storage import schema
+
+    store = _store(ctx)
+    with store.reading() as conn:
+        current = schema.current_revision(conn)
+    head = schema.head_revision()
+    state = "up to date" if current == head else "run 'mediation-flow db upgrade'"
+    click.echo(f"database: {current or 'none'}; this release needs: {head} ({state})")
+
+
+@db.command("stamp")
+@click.argument("revision")
+@click.pass_context
+def db_stamp(ctx: click.Context, revision: str) -> None:
+    """Record REVISION as the schema's revision without migrating (for a database whose tables
+    already match it)."""
+    from alembic import command
+
+    from mediation_flow.storage import schema
+
+    store = _store(ctx)
+    with store.writing() as conn:
+        command.stamp(schema._config(conn), revision)
+        click.echo(f"schema stamped at {schema.current_revision(conn)}")
+
+
+@main.group()
 def case() -> None:
     """Look at one case."""
 

@@ -79,6 +79,10 @@ class Engine:
     ``flows`` adds flow definitions the engine knows besides its own, so that cases opened under
     them still run.
 
+    An empty database gets the schema (unless ``create_schema=False``); a database whose schema
+    is older than this release raises ``SchemaMismatch`` naming the command to run
+    (``mediation-flow db upgrade``).
+
     ``plugins`` are regional plugins (:mod:`mediation_flow.hookspecs`) besides those found through
     the ``mediation_flow.plugins`` entry points (``entry_points=False`` skips those). Each region
     runs under its own flow: ``flow`` (default: the national flow) extended by the plugins that
@@ -117,8 +121,7 @@ class Engine:
         self._flow = compile_flow(self._base)
         self._flows: dict[str, CompiledFlow] = {self._flow.fingerprint: self._flow}
         self._region_flows: dict[str, CompiledFlow] = {}
-        if create_schema:
-            self._store.create_schema()
+        self._store.ensure_schema(create=create_schema)
         self._register(self._flow)
         for extra in flows:
             self._register(compile_flow(extra))

@@ -14,6 +14,7 @@ message that says what went wrong and what to do for people::
     ├── CalendarNotAvailable   the holiday schedule of a year is not known
     ├── ConcurrentUpdate       someone else changed the case first; reload and retry
     ├── DatabaseBusy           the database stayed locked past the busy timeout
+    ├── SchemaMismatch         the database schema is not the one this release needs
     └── TransitionError        a trigger cannot be fired now
         ├── IllegalTransition  the trigger is not legal in the case's state
         └── GuardFailed        the trigger is legal here but a guard refused it
@@ -38,6 +39,7 @@ __all__ = [
     "InvalidIntake",
     "MediationFlowError",
     "PluginError",
+    "SchemaMismatch",
     "TransitionError",
     "UnknownFlow",
 ]
@@ -154,6 +156,18 @@ class DatabaseBusy(MediationFlowError):
         super().__init__(
             f"the database is locked by another writer and stayed locked past the busy "
             f"timeout ({detail}); nothing was written: retry later, or raise busy_timeout"
+        )
+
+
+class SchemaMismatch(MediationFlowError):
+    """The database's schema revision is not the one this release needs; the message says
+    which command to run."""
+
+    def __init__(self, current: str | None, needed: str, advice: str) -> None:
+        self.current = current
+        self.needed = needed
+        super().__init__(
+            f"database schema revision {current or 'none'}, this release needs {needed}: {advice}"
         )
 
 

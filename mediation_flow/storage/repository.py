@@ -52,6 +52,7 @@ from mediation_flow.models import (
     PartyRole,
 )
 from mediation_flow.records import CaseRecord, DeadlineRecord
+from mediation_flow.storage.schema import ensure_schema
 from mediation_flow.storage.tables import (
     CaseRow,
     ClaimRow,
@@ -59,7 +60,6 @@ from mediation_flow.storage.tables import (
     EventRow,
     FlowRow,
     PartyRow,
-    metadata,
 )
 
 __all__ = ["DEFAULT_URL", "Store"]
@@ -169,9 +169,11 @@ class Store:
 
     # -- lifecycle --------------------------------------------------------------------------------
 
-    def create_schema(self) -> None:
+    def ensure_schema(self, *, create: bool) -> None:
+        """Create the schema in an empty database (``create``), else insist on the current
+        revision (:mod:`mediation_flow.storage.schema`)."""
         with self.writing() as conn:
-            metadata.create_all(conn)
+            ensure_schema(conn, create=create)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -1,0 +1,99 @@
+"""Schema migrations: the migrated schema equals the models, on SQLite and PostgreSQL; the
+engine refuses a schema it cannot use, with the command to run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from click.testing import CliRunner
+
+from mediation_flow import Engine, SchemaMismatch
+from mediation_flow.cli import main
+from mediation_flow.storage import schema
+from mediation_flow.storage.repository import Store
+from mediation_flow.storage.tables import metadata
+from tests.conftest import at, make_intake
+
+
+def test_the_migrations_build_exactly_the_models_schema(db_url: str) -> None:
+    store = Store(db_url)
+    try:
+        with store.writing() as conn:
+            schema.upgrade(conn, "head")
+        with store.reading() as conn:
+            context = MigrationContext.configure(
+                conn, opts={"compare_type": True, "version_table": schema.VERSION_TABLE}
+            )
+            assert compare_metadata(context, metadata) == []
+            assert schema.current_revision(conn) == schema.head_revision()
+        with store.writing() as conn:
+            schema.downgrade(conn, "base")
+        with store.reading() as conn:
+            from sqlalchemy import inspect
+
+            assert [
+                t
+                for t in inspect(conn).get_table_names()
+                if t.startswith("mf_") and t != schema.VERSION_TABLE
+            ] == []
+    finally:
+        store.dispose()
+
+
+def test_a_migrated_database_runs_cases(db_url: str) -> None:
+    store = Store(db_url)
+    with store.writing() as conn:
+        schema.upgrade(conn, "head")
+    store.dispose()
+    with Engine(db_url, create_schema=False) as engine:
+        case = engine.open_case(make_intake(), at=at(2025, 3, 3))
+        assert engine.fire(case.id, "refer_to_negotiation", at=at(2025, 3, 3)).version == 2
+
+
+def test_an_empty_database_is_refused_without_create_schema(tmp_path: Any) -> None:
+    with pytest.raises(SchemaMismatch, match="run 'mediation-flow --db URL db upgrade'"):
+        Engine(f"sqlite:///{tmp_path / 'empty.db'}", create_schema=False)
+
+
+def test_an_older_schema_is_refused_with_the_command_to_run(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    Engine(url).close()
+    # A release whose head is a later revision than the database's.
+    monkeypatch.setattr(schema, "head_revision", lambda: "0099")
+    with pytest.raises(
+        SchemaMismatch,
+        match="older than this release needs; run 'mediation-flow --db URL db upgrade'",
+    ) as info:
+        Engine(url)
+    assert (info.value.current, info.value.needed) == ("0001", "0099")
+
+
+def test_a_newer_schema_is_refused(tmp_path: Any) -> None:
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    Engine(url).close()
+    store = Store(url)
+    with store.writing() as conn:
+        from sqlalchemy import text
+
+        conn.execute(text(f"UPDATE {schema.VERSION_TABLE} SET version_num = 'ffff'"))
+    store.dispose()
+    with pytest.raises(SchemaMismatch, match="newer than this release"):
+        Engine(url)
+
+
+def test_the_db_commands_work_as_documented(tmp_path: Any) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    runner = CliRunner()
+    current = runner.invoke(main, ["--db", url, "db", "current"])
+    assert "database: none" in current.output
+    upgraded = runner.invoke(main, ["--db", url, "db", "upgrade"])
+    assert upgraded.exit_code == 0, upgraded.output
+    assert f"schema at {schema.head_revision()}" in upgraded.output
+    assert "up to date" in runner.invoke(main, ["--db", url, "db", "current"]).output
+    down = runner.invoke(main, ["--db", url, "db", "downgrade", "base"])
+    assert "schema at base" in down.output
