@@ -386,103 +386,134 @@ class Engine:
             self._plugins.in_transaction(ctx.case.region, ctx, event, conn)
         return event
 
-    def tick(self, at: datetime | None = None, *, batch_size: int = 500) -> list[Event]:
-        """Apply every expiry due before ``at``: each deadline whose due day ended before ``at``
-        fires its expiry trigger (as the ``system`` actor) or records its expiry event, each in
-        its own transaction. Running it twice fires nothing twice. Returns the new events.
+    def tick(self, at: datetime | None = None, *, limit: int | None = None) -> list[Event]:
+        """Apply every expiry due before ``at``; return the new events.
 
-        A deadline that another worker changed first is skipped (that worker applied it).
+        Each deadline whose due day ended before ``at`` fires its expiry trigger (as the
+        ``system`` actor) or records its expiry event. Each expiry is claimed, decided and written
+        in its own transaction: on PostgreSQL the deadline row is claimed with ``FOR UPDATE SKIP
+        LOCKED``, so any number of workers may tick at once and each expiry happens exactly once;
+        a worker killed mid-batch loses nothing (its open transaction rolls back and another
+        worker claims the deadline). On SQLite, writers take turns (``BEGIN IMMEDIATE``).
+        Running ``tick`` twice fires nothing twice. ``limit`` caps the expiries of one call.
         """
         at = self._at(at, "tick")
         today = self._day(at)
         produced: list[Event] = []
         after: tuple[date, int] | None = None
-        while True:
-            with self._store.reading() as conn:
-                batch = self._store.due_deadlines(conn, today, batch_size, after=after)
-            if not batch:
+        conflicts: dict[int, int] = {}
+        while limit is None or len(produced) < limit:
+            try:
+                claimed = self._expire_next(today, at, after)
+            except ConcurrentUpdate as exc:
+                # A command changed the case while this expiry was being decided: decide again
+                # on the new state, at most three times, then leave it to the next tick.
+                key = getattr(exc, "deadline_key", None)
+                if key is not None:
+                    conflicts[key[1]] = conflicts.get(key[1], 0) + 1
+                    if conflicts[key[1]] >= 3:
+                        after = key
+                continue
+            if claimed is None:
                 return produced
-            for deadline_id, case_id, due in batch:
-                after = (due, deadline_id)
-                for _attempt in range(3):
-                    try:
-                        event = self._expire(deadline_id, case_id, at)
-                    except ConcurrentUpdate:
-                        continue
-                    if event is not None:
-                        produced.append(event)
-                    break
+            after, event = claimed
+            if event is not None:
+                produced.append(event)
+        return produced
 
-    def _expire(self, deadline_id: int, case_id: int, at: datetime) -> Event | None:
+    def _expire_next(
+        self, today: date, at: datetime, after: tuple[date, int] | None
+    ) -> tuple[tuple[date, int], Event | None] | None:
+        """Claim the next due deadline after the key ``after`` and apply its expiry, in one
+        transaction. Returns the deadline's key and the event (None if nothing was due to
+        happen), or None when no deadline is due."""
         started = time.perf_counter()
-        today = self._day(at)
-        with self._store.connect() as conn:
-            with self._store.reading(conn):
-                case = self._store.load_case(conn, case_id)
-                if case is None:
-                    return None
-                deadlines = self._store.load_deadlines(conn, case_id)
-                expiring = next((d for d in deadlines if d.id == deadline_id), None)
-                if expiring is None or expiring.status != DeadlineStatus.pending:
-                    return None  # already handled: tick is idempotent
-                flow = self._flow_of(case)
-                if expiring.provisional:
-                    settle(self.calendar, expiring, case.region)
-                    if expiring.provisional:
-                        self._log.warning(
-                            "deadline_provisional",
-                            case_id=case_id,
-                            deadline=expiring.kind,
-                            due=expiring.due.isoformat(),
-                            hint="update chinese-calendar or Calendar.with_schedule()",
-                        )
-                        return None
-                if expiring.due >= today:
-                    return None
-                kind = flow.definition.deadline_map[expiring.kind]
-                expiring.set_status(DeadlineStatus.expired)
-                version = case.version
-                event_row = None
-                for trigger in kind.expiry:
-                    if trigger not in flow.legal_triggers(case.state):
-                        continue
-                    ctx = self._context(
-                        conn,
-                        flow,
-                        case,
-                        trigger,
-                        dict(kind.expiry_data),
-                        SYSTEM,
-                        at,
-                        deadlines=deadlines,
-                        expiring=expiring,
-                    )
-                    try:
-                        tdef, dest = flow.fire(ctx)
-                        self._veto(ctx, tdef)
-                    except GuardFailed:
-                        continue  # e.g. the other party's window still runs
-                    event_row = self._apply(ctx, tdef, dest)
-                    break
-                if event_row is None:
-                    ctx = self._context(
-                        conn,
-                        flow,
-                        case,
-                        kind.expiry_event,
-                        {},
-                        SYSTEM,
-                        at,
-                        deadlines=deadlines,
-                        expiring=expiring,
-                        parse=False,
-                    )
-                    event_row = self._record(ctx, dest=case.state, data={})
-            event = self._commit(conn, ctx, version, event_row)
+        with self._store.connect() as conn, self._store.writing(conn):
+            claim = self._store.claim_due(conn, today, after)
+            if claim is None:
+                return None
+            deadline_id, case_id, due = claim
+            key = (due, deadline_id)
+            try:
+                prepared = self._prepare_expiry(conn, deadline_id, case_id, today, at)
+                if prepared is None:
+                    return key, None
+                ctx, version, event_row = prepared
+                event = self._event(event_row)
+                self._store.save(conn, ctx.case, version, event_row, ctx.deadlines)
+                self._plugins.in_transaction(ctx.case.region, ctx, event, conn)
+            except ConcurrentUpdate as exc:
+                exc.deadline_key = key  # type: ignore[attr-defined]
+                raise
         self._log_transition(ctx, event_row, started)
         if self._plugins.pm.get_plugins():
-            self._plugins.after_commit(case.region, self.get(case_id), event, self._log)
-        return event
+            self._plugins.after_commit(ctx.case.region, self.get(case_id), event, self._log)
+        return key, event
+
+    def _prepare_expiry(
+        self, conn: Connection, deadline_id: int, case_id: int, today: date, at: datetime
+    ) -> tuple[Context, int, dict[str, Any]] | None:
+        self._store.lock_case(conn, case_id)
+        case = self._store.load_case(conn, case_id)
+        if case is None:
+            return None
+        deadlines = self._store.load_deadlines(conn, case_id)
+        expiring = next((d for d in deadlines if d.id == deadline_id), None)
+        if expiring is None or expiring.status != DeadlineStatus.pending:
+            return None  # already handled: tick is idempotent
+        flow = self._flow_of(case)
+        if expiring.provisional:
+            settle(self.calendar, expiring, case.region)
+            if expiring.provisional:
+                self._log.warning(
+                    "deadline_provisional",
+                    case_id=case_id,
+                    deadline=expiring.kind,
+                    due=expiring.due.isoformat(),
+                    hint="update chinese-calendar or register the year with "
+                    "Calendar.with_schedule()",
+                )
+                return None
+            if expiring.due >= today:
+                # The settled due date is later: save it and let a later tick expire it.
+                self._store.save_deadline(conn, expiring)
+                return None
+        kind = flow.definition.deadline_map[expiring.kind]
+        expiring.set_status(DeadlineStatus.expired)
+        version = case.version
+        for trigger in kind.expiry:
+            if trigger not in flow.legal_triggers(case.state):
+                continue
+            ctx = self._context(
+                conn,
+                flow,
+                case,
+                trigger,
+                dict(kind.expiry_data),
+                SYSTEM,
+                at,
+                deadlines=deadlines,
+                expiring=expiring,
+            )
+            try:
+                tdef, dest = flow.fire(ctx)
+                self._veto(ctx, tdef)
+            except GuardFailed:
+                continue  # e.g. the other party's window still runs
+            return ctx, version, self._apply(ctx, tdef, dest)
+        ctx = self._context(
+            conn,
+            flow,
+            case,
+            kind.expiry_event,
+            {},
+            SYSTEM,
+            at,
+            deadlines=deadlines,
+            expiring=expiring,
+            parse=False,
+        )
+        return ctx, version, self._record(ctx, dest=case.state, data={})
 
     # -- queries ----------------------------------------------------------------------------------
 
@@ -673,7 +704,12 @@ class Engine:
             d = ctx.expiring
             data = {
                 **data,
-                "expired_deadline": {"kind": d.kind, "party": d.party, "due": d.due.isoformat()},
+                "expired_deadline": {
+                    "id": d.id,
+                    "kind": d.kind,
+                    "party": d.party,
+                    "due": d.due.isoformat(),
+                },
             }
         return {
             "case_id": case.id,

@@ -64,7 +64,13 @@ def expire(
     event = events[0]
     assert (event.case_id, event.actor_id, event.actor_role) == (case_id, "system", "system")
     assert event.source == state
-    assert event.data["expired_deadline"] == {"kind": kind, "party": party, "due": due.isoformat()}
+    expired = deadline(engine, case_id, kind, party)
+    assert event.data["expired_deadline"] == {
+        "id": expired.id,
+        "kind": kind,
+        "party": party,
+        "due": due.isoformat(),
+    }
     assert engine.history(case_id)[-1] == event
     assert deadline(engine, case_id, kind, party).status == DeadlineStatus.expired
 
@@ -366,12 +372,15 @@ def test_tick_reads_the_day_in_shanghai_whatever_the_time_zone_of_at(engine: Eng
     assert [(e.case_id, e.trigger) for e in events] == [(case_id, "fail_negotiation")]
 
 
-def test_tick_works_through_every_batch(engine: Engine) -> None:
-    # Five negotiations asked Mon 06-09, all answers due Mon 06-16; batches of two.
+def test_tick_limit_caps_one_call_and_the_next_call_goes_on(engine: Engine) -> None:
+    # Five negotiations asked Mon 06-09, all answers due Mon 06-16; at most two per call.
     cases = [in_negotiation(engine, at(2025, 6, 9)) for _ in range(5)]
-    events = engine.tick(just_after(date(2025, 6, 16)), batch_size=2)
+    moment = just_after(date(2025, 6, 16))
+    events = [*engine.tick(moment, limit=2), *engine.tick(moment, limit=2)]
+    assert len(events) == 4
+    events += engine.tick(moment, limit=2)
     assert [(e.case_id, e.trigger) for e in events] == [(c, "fail_negotiation") for c in cases]
-    assert engine.tick(just_after(date(2025, 6, 16)), batch_size=2) == []
+    assert engine.tick(moment) == []
 
 
 # --- reminders: an event is recorded, the state stays --------------------------------------------

@@ -37,7 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine as SAEngine
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.pool import StaticPool
 
 from mediation_flow.errors import ConcurrentUpdate, DatabaseBusy
@@ -338,6 +338,29 @@ class Store:
         stmt = self.due_ids_query(before, after).limit(limit)
         return [(r.id, r.case_id, r.due) for r in conn.execute(stmt)]
 
+    def claim_due(
+        self, conn: Connection, before: date, after: tuple[date, int] | None
+    ) -> tuple[int, int, date] | None:
+        """Claim the next pending deadline due before ``before`` (after the key ``after``):
+        ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so concurrent workers claim different rows; on
+        SQLite the write transaction already excludes other writers."""
+        stmt = self.due_ids_query(before, after).limit(1)
+        if not self.is_sqlite:
+            stmt = stmt.with_for_update(skip_locked=True)
+        row = conn.execute(stmt).first()
+        return (row.id, row.case_id, row.due) if row is not None else None
+
+    def lock_case(self, conn: Connection, case_id: int) -> None:
+        """Lock the case row before deciding an expiry (PostgreSQL; ``NOWAIT``): a command
+        holding it makes the expiry step back (``ConcurrentUpdate``) instead of deadlocking."""
+        if not self.is_sqlite:
+            conn.execute(
+                select(cases.c.id).where(cases.c.id == case_id).with_for_update(nowait=True)
+            )
+
+    def save_deadline(self, conn: Connection, d: DeadlineRecord) -> None:
+        conn.execute(update(deadlines).where(deadlines.c.id == d.id).values(**_deadline_values(d)))
+
     def due_ids_query(self, before: date, after: tuple[date, int] | None = None) -> Any:
         stmt = (
             select(deadlines.c.id, deadlines.c.case_id, deadlines.c.due)
@@ -470,12 +493,19 @@ def to_deadline(r: Any) -> Deadline:
     )
 
 
+#: PostgreSQL SQLSTATEs that mean "another transaction got there first": serialization
+#: failure, deadlock detected, lock not available (NOWAIT).
+_CONFLICTS = {"40001", "40P01", "55P03"}
+
+
 @contextmanager
 def _translate_errors() -> Iterator[None]:
     try:
         yield
-    except OperationalError as exc:
+    except DBAPIError as exc:
         orig = exc.orig
         if isinstance(orig, sqlite3.OperationalError) and "locked" in str(orig):
             raise DatabaseBusy(str(orig)) from exc
+        if getattr(orig, "sqlstate", None) in _CONFLICTS:
+            raise ConcurrentUpdate(0, 0, None) from exc
         raise
