@@ -172,7 +172,7 @@ def demo(ctx: click.Context, cases: int, seed: int, region: str | None) -> None:
 
 
 def _print_path(console: Console, engine: Engine, case_id: int, *, title: str) -> None:
-    flow = engine.flow
+    flow = engine.flow_for(engine.get(case_id).region)
     path = Table(title=f"{title}: case {case_id}")
     for col in ("#", "date", "trigger", "操作", "from", "to"):
         path.add_column(col)
@@ -327,7 +327,7 @@ def case_show(ctx: click.Context, case_id: int) -> None:
     deadlines = Table(title="deadlines 期限")
     for col in ("kind", "期限", "party", "status", "starts", "due"):
         deadlines.add_column(col)
-    kinds = engine.flow.deadline_map
+    kinds = engine.flow_for(c.region).deadline_map
     for d in engine.deadlines(case_id):
         label = kinds[d.kind].label_zh if d.kind in kinds else d.kind
         due = d.due.isoformat() + (" (provisional)" if d.provisional else "")
@@ -340,12 +340,18 @@ def case_show(ctx: click.Context, case_id: int) -> None:
 
 @main.command()
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option(
+    "--region",
+    metavar="CODE",
+    default=None,
+    help="The flow of this 6-digit region, with its plugins' additions.",
+)
 @click.pass_context
-def states(ctx: click.Context, lang: str) -> None:
+def states(ctx: click.Context, lang: str, region: str | None) -> None:
     """The flow as tables: its states, then its triggers."""
     from mediation_flow.flow.national import national_flow
 
-    flow = national_flow()
+    flow = _engine(ctx).flow_for(region) if region else national_flow()
     console = Console()
     table = Table(title=f"states of the {flow.name} flow")
     for col in ("state", "label", "channel", "terminal", "deadlines started on entry"):

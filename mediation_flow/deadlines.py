@@ -57,9 +57,12 @@ def _apply(ctx: Context, op: DeadlineOp) -> None:
             _close(ctx, d)
         _start(ctx, kind, op)
     elif op.op == "meet":
+        # The act met the deadline if it came by the due day; a late act finds it expired
+        # (a paused clock cannot run out).
         party = ctx.by if kind.per_party and ctx.by in ("worker", "employer") else None
         for d in ctx.open_deadlines(kind.id, party):
-            d.set_status(DeadlineStatus.met)
+            late = d.status == DeadlineStatus.pending and d.due < ctx.today
+            d.set_status(DeadlineStatus.expired if late else DeadlineStatus.met)
     elif op.op == "cancel":
         for d in ctx.open_deadlines(kind.id):
             _close(ctx, d)

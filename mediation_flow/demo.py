@@ -388,7 +388,8 @@ def run_demo(
         history = engine.history(plan.case_id)
         result.final_states[case.state] += 1
         result.resolved_at[_resolved_at(history)] += 1
-        states = [engine.flow.state_map.get(e.dest) for e in history]
+        flow = engine.flow_for(case.region)
+        states = [flow.state_map.get(e.dest) for e in history]
         for channel in {s.channel for s in states if s is not None and s.channel is not None}:
             result.channels[channel.value] += 1
     longest = max(plans, key=lambda p: len(p.steps))

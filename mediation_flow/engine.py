@@ -680,8 +680,10 @@ class Engine:
     def _interrupt_limitation(self, ctx: Context, attributes: dict[str, Any]) -> None:
         # LDMAL 27 ¶2: the period restarts from the interruption, if it was still running.
         case = ctx.case
-        day = limitation_day(ctx)
-        stops = [*attributes.get("limitation_interruptions", []), day.isoformat()]
+        day = limitation_day(ctx).isoformat()
+        stops = list(attributes.get("limitation_interruptions", []))
+        if day not in stops:
+            stops.append(day)
         attributes["limitation_interruptions"] = stops
         limitation = limitation_expiry(
             self.calendar,

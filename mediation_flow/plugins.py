@@ -1,6 +1,7 @@
 """Regional plugins: loading, region scoping, the statutory floor, and calling the hooks.
 
-Plugins come from the ``mediation_flow.plugins`` entry-point group and from ``Engine(plugins=...)``.
+Plugins come from ``Engine(plugins=...)`` and from the ``mediation_flow.plugins`` entry-point
+group; a plugin passed explicitly replaces an installed one whose entry point has its name.
 Each serves the regions whose division code starts with one of its ``regions`` prefixes (all
 regions when it declares none). A broken plugin (it fails to import, has no name, declares a bad
 prefix, implements a hook with the wrong arguments, or its flow breaks the statutory floor)
@@ -120,6 +121,10 @@ class Plugins:
 
     def _load_entry_points(self) -> None:
         for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            if self.pm.has_plugin(ep.name):
+                # The host passed its own instance (configured, say, with a notifier): it
+                # takes the place of the installed one of the same name.
+                continue
             try:
                 obj = ep.load()
                 plugin = obj() if isinstance(obj, type) else obj

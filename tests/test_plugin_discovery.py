@@ -34,6 +34,19 @@ def test_a_broken_entry_point_stops_the_engine_with_its_name(
     Engine("sqlite://", entry_points=False).close()
 
 
+def test_an_explicit_plugin_replaces_the_installed_one_of_the_same_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fake_distribution(tmp_path, "installed_region", "template = no_such_module:Plugin")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from mediation_flow_template import TemplatePlugin
+
+    mine = TemplatePlugin()
+    with Engine("sqlite://", plugins=[mine]) as engine:
+        (info,) = engine.plugins
+        assert (info.name, info.source) == ("template", "Engine(plugins=...)")
+
+
 def test_a_pip_installed_plugin_is_discovered_through_its_entry_point(tmp_path: Path) -> None:
     target = tmp_path / "site"
     install = subprocess.run(

@@ -15,7 +15,14 @@ from typing import Any
 
 from mediation_flow.models import ClaimKind, PartyKind
 
-__all__ = ["COMMON_FIELDS", "DATA_TYPES", "as_date", "parse_data", "to_json"]
+__all__ = [
+    "COMMON_FIELDS",
+    "DATA_TYPES",
+    "as_date",
+    "parse_data",
+    "register_data_type",
+    "to_json",
+]
 
 Parser = Callable[[Any, Mapping[str, Any]], Any]
 
@@ -130,6 +137,20 @@ DATA_TYPES: dict[str, Parser] = {
     "procedure": _choice("ordinary", "simple"),
     "failure_reason": _choice("refused", "no_agreement", "expired", "confirmation_rejected"),
 }
+
+
+def register_data_type(name: str) -> Callable[[Parser], Parser]:
+    """Decorator: register a data field type ``parse(value, data) -> value`` (raise
+    ``ValueError`` with a reason). Plugins prefix the name with theirs: ``"shiyan.elements"``."""
+
+    def deco(fn: Parser) -> Parser:
+        if name in DATA_TYPES and DATA_TYPES[name] is not fn:
+            raise ValueError(f"data type {name!r} is already registered")
+        DATA_TYPES[name] = fn
+        return fn
+
+    return deco
+
 
 #: Fields every trigger accepts.
 COMMON_FIELDS = {"by": "by", "note": "text"}

@@ -71,8 +71,9 @@ class DeadlineOp:
       per-party kind, ``start`` names a per-party date field and one deadline opens for each
       party in ``parties`` whose date is given. For an agreed-date kind, the date *is* the due
       date and the deadline opens only when the field is given.
-    - ``meet``: the act came in time: pending deadlines of ``kind`` become ``met`` (for a
-      per-party kind, only the acting party's, from ``data["by"]``).
+    - ``meet``: the act was done: open deadlines of ``kind`` become ``met``, or ``expired`` if
+      their due day had already passed (for a per-party kind, only the acting party's, from
+      ``data["by"]``).
     - ``cancel``: pending deadlines of ``kind`` become ``cancelled``.
     - ``restart``: cancel the open deadline of ``kind`` and start a new one from ``start``.
     - ``extend``: lengthen the open deadline of ``kind`` by ``data["days"]`` (default: the kind's

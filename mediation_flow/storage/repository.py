@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import (
     Connection,
     and_,
+    bindparam,
     create_engine,
     event,
     func,
@@ -105,6 +106,59 @@ _DEADLINE_COLUMNS = (
     deadlines.c.paused_on,
     deadlines.c.provisional,
 )
+
+# The hot path's statements, built once with bound parameters: building a statement with
+# .values(**row) on every command made SQLAlchemy coerce each value and key its cache anew,
+# and cost the engine ~40% of its rate in the benchmark (benchmarks/README.md).
+_SELECT_CASE = select(*_CASE_COLUMNS).where(cases.c.id == bindparam("case_id"))
+_SELECT_DEADLINES = (
+    select(*_DEADLINE_COLUMNS)
+    .where(deadlines.c.case_id == bindparam("case_id"))
+    .order_by(deadlines.c.id)
+)
+_SELECT_PARTIES = (
+    select(parties.c.kind, parties.c.role, parties.c.name, parties.c.id_number, parties.c.phone)
+    .where(parties.c.case_id == bindparam("case_id"))
+    .order_by(parties.c.position)
+)
+_SELECT_CLAIMS = (
+    select(claims.c.kind, claims.c.amount)
+    .where(claims.c.case_id == bindparam("case_id"))
+    .order_by(claims.c.position)
+)
+_CASE_CHANGES = (
+    "state",
+    "version",
+    "resolution",
+    "limitation_expires_on",
+    "updated_at",
+    "attributes",
+)
+_UPDATE_CASE = (
+    update(cases)
+    .where(cases.c.id == bindparam("b_id"), cases.c.version == bindparam("b_version"))
+    .values({name: bindparam(name) for name in _CASE_CHANGES})
+)
+_DEADLINE_FIELDS = (
+    "case_id",
+    "kind",
+    "party",
+    "status",
+    "starts_on",
+    "unit",
+    "length",
+    "extended",
+    "paused_on",
+    "due",
+    "provisional",
+)
+_UPDATE_DEADLINE = (
+    update(deadlines)
+    .where(deadlines.c.id == bindparam("b_id"))
+    .values({name: bindparam(name) for name in _DEADLINE_FIELDS})
+)
+_INSERT_EVENT = insert(events)
+_INSERT_DEADLINE = insert(deadlines)
 
 
 def _normalise_url(url: str) -> str:
@@ -234,7 +288,7 @@ class Store:
     # -- reading ----------------------------------------------------------------------------------
 
     def load_case(self, conn: Connection, case_id: int) -> CaseRecord | None:
-        row = conn.execute(select(*_CASE_COLUMNS).where(cases.c.id == case_id)).first()
+        row = conn.execute(_SELECT_CASE, {"case_id": case_id}).first()
         if row is None:
             return None
         return CaseRecord(
@@ -257,11 +311,7 @@ class Store:
         )
 
     def load_deadlines(self, conn: Connection, case_id: int) -> list[DeadlineRecord]:
-        rows = conn.execute(
-            select(*_DEADLINE_COLUMNS)
-            .where(deadlines.c.case_id == case_id)
-            .order_by(deadlines.c.id)
-        )
+        rows = conn.execute(_SELECT_DEADLINES, {"case_id": case_id})
         return [
             DeadlineRecord(
                 id=r.id,
@@ -281,23 +331,13 @@ class Store:
         ]
 
     def load_parties(self, conn: Connection, case_id: int) -> tuple[Party, ...]:
-        rows = conn.execute(
-            select(
-                parties.c.kind, parties.c.role, parties.c.name, parties.c.id_number, parties.c.phone
-            )
-            .where(parties.c.case_id == case_id)
-            .order_by(parties.c.position)
-        )
+        rows = conn.execute(_SELECT_PARTIES, {"case_id": case_id})
         return tuple(
             Party(PartyKind(r.kind), PartyRole(r.role), r.name, r.id_number, r.phone) for r in rows
         )
 
     def load_claims(self, conn: Connection, case_id: int) -> tuple[Claim, ...]:
-        rows = conn.execute(
-            select(claims.c.kind, claims.c.amount)
-            .where(claims.c.case_id == case_id)
-            .order_by(claims.c.position)
-        )
+        rows = conn.execute(_SELECT_CLAIMS, {"case_id": case_id})
         return tuple(Claim(ClaimKind(r.kind), r.amount) for r in rows)
 
     def history(self, conn: Connection, case_id: int) -> list[Event]:
@@ -359,7 +399,7 @@ class Store:
             )
 
     def save_deadline(self, conn: Connection, d: DeadlineRecord) -> None:
-        conn.execute(update(deadlines).where(deadlines.c.id == d.id).values(**_deadline_values(d)))
+        conn.execute(_UPDATE_DEADLINE, [{"b_id": d.id, **_deadline_values(d)}])
 
     def due_ids_query(self, before: date, after: tuple[date, int] | None = None) -> Any:
         stmt = (
@@ -419,7 +459,7 @@ class Store:
         return case_id
 
     def insert_event(self, conn: Connection, event_row: dict[str, Any]) -> None:
-        conn.execute(insert(events).values(**event_row))
+        conn.execute(_INSERT_EVENT, event_row)
 
     def save(
         self,
@@ -434,32 +474,22 @@ class Store:
         Raises ``ConcurrentUpdate`` when the stored version is no longer ``expected_version``;
         the caller's transaction is then rolled back, so nothing is written.
         """
+        changes = {name: getattr(case, name) for name in _CASE_CHANGES}
         result = conn.execute(
-            update(cases)
-            .where(cases.c.id == case.id, cases.c.version == expected_version)
-            .values(
-                state=case.state,
-                version=case.version,
-                resolution=case.resolution,
-                limitation_expires_on=case.limitation_expires_on,
-                updated_at=case.updated_at,
-                attributes=case.attributes,
-            )
+            _UPDATE_CASE, {"b_id": case.id, "b_version": expected_version, **changes}
         )
         if result.rowcount != 1:
             raise ConcurrentUpdate(case.id, expected_version, self.case_version(conn, case.id))
         try:
-            conn.execute(insert(events).values(**event_row))
+            conn.execute(_INSERT_EVENT, event_row)
         except IntegrityError as exc:  # a second line of defence: (case_id, seq) is unique
             raise ConcurrentUpdate(case.id, expected_version, None) from exc
-        new = [d for d in changed if d.id is None]
-        old = [d for d in changed if d.id is not None]
+        new = [_deadline_values(d) for d in changed if d.dirty and d.id is None]
+        old = [{"b_id": d.id, **_deadline_values(d)} for d in changed if d.dirty and d.id]
         if new:
-            conn.execute(insert(deadlines), [_deadline_values(d) for d in new])
-        for d in old:
-            conn.execute(
-                update(deadlines).where(deadlines.c.id == d.id).values(**_deadline_values(d))
-            )
+            conn.execute(_INSERT_DEADLINE, new)
+        if old:
+            conn.execute(_UPDATE_DEADLINE, old)
 
 
 def _deadline_values(d: DeadlineRecord) -> dict[str, Any]:
