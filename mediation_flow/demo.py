@@ -305,7 +305,7 @@ def _fill(data: dict[str, Any], day: date) -> dict[str, Any]:
     return {k: value(v) for k, v in data.items()}
 
 
-def _resolved_at(history: list[Any]) -> str:
+def _resolved_at(history: list[Any], flow: Any) -> str:
     """Which stage produced the outcome (the last binding act in the history)."""
     labels = {
         "sign_settlement": "协商和解",
@@ -330,7 +330,8 @@ def _resolved_at(history: list[Any]) -> str:
     outcome = "未结"
     for event in history:
         if event.trigger == "sign_agreement":
-            outcome = mediation.get(event.source, "调解")
+            source = flow.state_map.get(event.source)
+            outcome = mediation.get(event.source) or (source.label_zh if source else "调解")
         elif event.trigger in labels and (
             event.trigger != "withdraw_lawsuit" or event.dest == "enforceable"
         ):
@@ -387,8 +388,8 @@ def run_demo(
         case = engine.get(plan.case_id)
         history = engine.history(plan.case_id)
         result.final_states[case.state] += 1
-        result.resolved_at[_resolved_at(history)] += 1
         flow = engine.flow_for(case.region)
+        result.resolved_at[_resolved_at(history, flow)] += 1
         states = [flow.state_map.get(e.dest) for e in history]
         for channel in {s.channel for s in states if s is not None and s.channel is not None}:
             result.channels[channel.value] += 1

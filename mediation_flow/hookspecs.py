@@ -8,7 +8,7 @@ for every region) and one or more of the functions below, decorated with ``@hook
 
     class ParkMediation:
         name = "example-park"
-        regions = ("510302",)
+        regions = ("510304",)
 
         @hookimpl
         def extend_flow(self, flow, region):
