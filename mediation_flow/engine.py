@@ -362,6 +362,14 @@ class Engine:
                 case = self._load(conn, case_id)
                 if expected_version is not None and case.version != expected_version:
                     raise ConcurrentUpdate(case_id, expected_version, case.version)
+                if at < case.updated_at:
+                    # A history is recorded in order; a past act is dated by its data
+                    # (received_on, served_on, ...), not by recording it in the past.
+                    raise InvalidData(
+                        trigger, "at", f"{at.isoformat()} is before the case's last event "
+                        f"({case.updated_at.astimezone(SHANGHAI).isoformat()}); commands are "
+                        "recorded in order"
+                    )
                 flow = self._flow_of(case)
                 ctx = self._context(conn, flow, case, trigger, data or {}, actor, at)
                 tdef, dest = flow.fire(ctx)
@@ -462,6 +470,7 @@ class Engine:
         if expiring is None or expiring.status != DeadlineStatus.pending:
             return None  # already handled: tick is idempotent
         flow = self._flow_of(case)
+        at = max(at, case.updated_at)  # the history stays in order
         if expiring.provisional:
             settle(self.calendar, expiring, case.region)
             if expiring.provisional:

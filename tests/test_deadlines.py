@@ -692,7 +692,9 @@ def test_suit_window_due_is_the_first_non_rest_day_from_day_15(
         case_id,
         "serve_award",
         data={"party": "worker", "served_on": served},
-        at=at(served.year, served.month, served.day, 18),
+        # Recorded after every service date the strategy draws: a case's history is written
+        # in order, and service dates are data.
+        at=at(2025, 12, 31, 18),
     )
     window = deadline(engine, case_id, "suit_window", "worker")
     assert window.starts_on == served

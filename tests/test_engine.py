@@ -277,3 +277,18 @@ def test_configure_json_logging_writes_json_lines(engine: Engine) -> None:
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert [line["event"] for line in lines] == ["case_opened", "transition"]
     assert lines[1]["trigger"] == "withdraw" and lines[1]["level"] == "info"
+
+
+def test_commands_on_a_case_are_recorded_in_order(engine: Engine) -> None:
+    case = engine.open_case(make_intake(), at=at(2025, 3, 5))
+    with pytest.raises(InvalidData, match="before the case's last event"):
+        engine.fire(case.id, "refer_to_negotiation", at=at(2025, 3, 4))
+    # A past act is dated by its data instead.
+    engine.fire(
+        case.id,
+        "apply_arbitration",
+        at=at(2025, 3, 6),
+        data={"by": "worker", "received_on": "2025-03-04"},
+    )
+    (acceptance,) = engine.deadlines(case.id)
+    assert acceptance.starts_on.isoformat() == "2025-03-04"
