@@ -24,6 +24,21 @@ PG_URL = os.environ.get("MEDIATION_FLOW_PG_URL", "postgresql://postgres@127.0.0.
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--stress-seconds",
+        type=float,
+        default=8.0,
+        help="how long the stress test's workers run (default 8; e.g. 300 for a long run)",
+    )
+
+
+@pytest.fixture
+def stress_seconds(request: pytest.FixtureRequest) -> float:
+    value: float = request.config.getoption("--stress-seconds")
+    return value
+
+
 def at(year: int, month: int, day: int, hour: int = 9, minute: int = 0) -> datetime:
     """A moment in China (Asia/Shanghai)."""
     return datetime(year, month, day, hour, minute, tzinfo=SHANGHAI)
