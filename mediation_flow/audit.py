@@ -40,12 +40,12 @@ def replay(flow: FlowDefinition, events: Sequence[Event]) -> Replay:
             state = event.dest
             continue
         if event.source != state:
-            problems.append(f"{where}: starts from {event.source!r} but the case was in "
-                            f"{state!r}")
+            problems.append(f"{where}: starts from {event.source!r} but the case was in {state!r}")
         if event.trigger in reminders and event.source == event.dest:
             pass  # an expiry recorded without a transition
         elif flow.find(event.trigger, event.source, event.dest) is None:
-            problems.append(f"{where}: the flow has no edge {event.source} --{event.trigger}--> "
-                            f"{event.dest}")
+            problems.append(
+                f"{where}: the flow has no edge {event.source} --{event.trigger}--> {event.dest}"
+            )
         state = event.dest
     return Replay(state, problems)

@@ -366,9 +366,11 @@ class Engine:
                     # A history is recorded in order; a past act is dated by its data
                     # (received_on, served_on, ...), not by recording it in the past.
                     raise InvalidData(
-                        trigger, "at", f"{at.isoformat()} is before the case's last event "
+                        trigger,
+                        "at",
+                        f"{at.isoformat()} is before the case's last event "
                         f"({case.updated_at.astimezone(SHANGHAI).isoformat()}); commands are "
-                        "recorded in order"
+                        "recorded in order",
                     )
                 flow = self._flow_of(case)
                 ctx = self._context(conn, flow, case, trigger, data or {}, actor, at)

@@ -53,7 +53,7 @@ from mediation_flow.models import (
     PartyRole,
 )
 from mediation_flow.records import CaseRecord, DeadlineRecord
-from mediation_flow.storage.schema import ensure_schema
+from mediation_flow.storage.schema import current_revision, ensure_schema, head_revision
 from mediation_flow.storage.tables import (
     CaseRow,
     ClaimRow,
@@ -226,6 +226,11 @@ class Store:
     def ensure_schema(self, *, create: bool) -> None:
         """Create the schema in an empty database (``create``), else insist on the current
         revision (:mod:`mediation_flow.storage.schema`)."""
+        # Starting an engine takes no write lock when the schema is already current, so it does
+        # not queue behind busy writers.
+        with self.reading() as conn:
+            if current_revision(conn) == head_revision():
+                return
         with self.writing() as conn:
             ensure_schema(conn, create=create)
 
@@ -268,11 +273,13 @@ class Store:
     def register_flow(
         self, fingerprint: str, name: str, definition: dict[str, Any], at: datetime
     ) -> None:
+        exists_query = select(flows.c.fingerprint).where(flows.c.fingerprint == fingerprint)
+        with self.reading() as conn:
+            if conn.execute(exists_query).first() is not None:
+                return
         try:
             with self.writing() as conn:
-                exists = conn.execute(
-                    select(flows.c.fingerprint).where(flows.c.fingerprint == fingerprint)
-                ).first()
+                exists = conn.execute(exists_query).first()
                 if exists is None:
                     conn.execute(
                         insert(flows).values(
