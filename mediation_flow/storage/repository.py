@@ -53,7 +53,7 @@ from mediation_flow.models import (
     PartyRole,
 )
 from mediation_flow.records import CaseRecord, DeadlineRecord
-from mediation_flow.storage.schema import current_revision, ensure_schema, head_revision
+from mediation_flow.storage import schema
 from mediation_flow.storage.tables import (
     CaseRow,
     ClaimRow,
@@ -229,10 +229,10 @@ class Store:
         # Starting an engine takes no write lock when the schema is already current, so it does
         # not queue behind busy writers.
         with self.reading() as conn:
-            if current_revision(conn) == head_revision():
+            if schema.current_revision(conn) == schema.head_revision():
                 return
         with self.writing() as conn:
-            ensure_schema(conn, create=create)
+            schema.ensure_schema(conn, create=create)
 
     def dispose(self) -> None:
         self.engine.dispose()
