@@ -11,6 +11,7 @@ import importlib
 import logging
 import sys
 import time
+from datetime import datetime
 from typing import Any
 
 import click
@@ -197,6 +198,47 @@ def _print_path(console: Console, engine: Engine, case_id: int, *, title: str) -
             dst.label_zh if dst else event.dest,
         )
     console.print(path)
+
+
+@main.command()
+@click.option(
+    "--at",
+    "at_text",
+    metavar="ISO",
+    default=None,
+    help="The moment to tick at (ISO 8601 with a UTC offset) [default: now].",
+)
+@click.option(
+    "--every",
+    type=float,
+    default=None,
+    metavar="SECONDS",
+    help="Keep ticking every SECONDS until interrupted (a worker process).",
+)
+@click.pass_context
+def tick(ctx: click.Context, at_text: str | None, every: float | None) -> None:
+    """Apply the expiries that are due: automatic transitions and reminders.
+
+    Any number of tick workers may run at once against PostgreSQL; each expiry happens once.
+    """
+    engine = _engine(ctx)
+    at = None
+    if at_text is not None:
+        try:
+            at = datetime.fromisoformat(at_text)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--at") from exc
+    while True:
+        try:
+            events = engine.tick(at)
+        except MediationFlowError as exc:
+            raise click.ClickException(str(exc)) from exc
+        for event in events:
+            click.echo(f"case {event.case_id}: {event.trigger} ({event.source} -> {event.dest})")
+        click.echo(f"{len(events)} expiries applied")
+        if every is None:
+            return
+        time.sleep(every)
 
 
 @main.command("plugins")

@@ -93,3 +93,30 @@ def test_states_prints_the_flow(lang: str, text: str, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert text in result.output
     assert "award_nonfinal" in result.output
+
+
+def test_tick_command_applies_what_is_due(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'tick.db'}"
+    with Engine(db) as engine:
+        case = engine.open_case(
+            {
+                "region": "430102",
+                "parties": [
+                    {"kind": "worker", "role": "applicant", "name": "王五"},
+                    {"kind": "employer", "role": "respondent", "name": "某餐饮管理有限公司"},
+                ],
+                "claims": [{"kind": "wages", "amount": "3000"}],
+            },
+            at=at(2025, 3, 3),
+        )
+        engine.fire(case.id, "refer_to_negotiation", at=at(2025, 3, 3))
+    runner = CliRunner(env={"COLUMNS": "200"})
+    # negotiation_answer: due Mon 2025-03-10 (5 cd, rolled over from Sat 03-08).
+    early = runner.invoke(main, ["--db", db, "tick", "--at", "2025-03-10T23:59+08:00"])
+    assert "0 expiries applied" in early.output
+    due = runner.invoke(main, ["--db", db, "tick", "--at", "2025-03-11T00:01+08:00"])
+    assert due.exit_code == 0, due.output
+    assert f"case {case.id}: fail_negotiation (negotiation -> negotiation_failed)" in due.output
+    bad = runner.invoke(main, ["--db", db, "tick", "--at", "2025-03-11T00:01"])
+    assert bad.exit_code == 1
+    assert "timezone-aware" in bad.output
