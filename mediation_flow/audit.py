@@ -1,16 +1,67 @@
-"""Replaying a case's history: the state its events lead to, and whatever in the history the
-flow cannot explain (a gap in the sequence, an event whose source is not the state before it,
-an edge the flow does not have)."""
+"""The tamper-evident history: hashing events into a chain, replaying a history through its
+flow, and verifying a case.
+
+Each event row carries ``hash = SHA-256(previous event's hash, this event's canonical content)``
+and the case row carries the hash of its last event, the head of the chain. Editing an event's
+content breaks its hash; deleting, inserting or reordering events breaks the chain at the next
+event (or at the head); the open_case event holds a digest of the parties and claims, so editing
+them shows too. Replaying the events through the flow checks that the stored state is the one
+the history leads to.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
 
 from mediation_flow.flow.definition import FlowDefinition
-from mediation_flow.models import Event
+from mediation_flow.models import Claim, Event, Party
 
-__all__ = ["Replay", "replay"]
+__all__ = ["Replay", "Verification", "event_hash", "intake_digest", "replay", "verify_case"]
+
+_EVENT_FIELDS = (
+    "case_id",
+    "seq",
+    "trigger",
+    "source",
+    "dest",
+    "actor_id",
+    "actor_role",
+    "at",
+    "data",
+    "warnings",
+)
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _at(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def event_hash(previous: str | None, event: Mapping[str, Any]) -> str:
+    """The chain hash of an event (an event row or the fields of an :class:`Event`)."""
+    content = {name: event[name] for name in _EVENT_FIELDS}
+    content["at"] = _at(content["at"])
+    content["warnings"] = list(content["warnings"] or ())
+    payload = (previous or "") + "\n" + _canonical(content)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def intake_digest(parties: Iterable[Party | Any], claims: Iterable[Claim | Any]) -> str:
+    """A digest of a case's parties and claims, stored in its open_case event."""
+    content = {
+        "parties": [[str(p.kind), str(p.role), p.name, p.id_number, p.phone] for p in parties],
+        "claims": [[str(c.kind), str(Decimal(c.amount).quantize(Decimal("0.01")))] for c in claims],
+    }
+    return hashlib.sha256(_canonical(content).encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -49,3 +100,74 @@ def replay(flow: FlowDefinition, events: Sequence[Event]) -> Replay:
             )
         state = event.dest
     return Replay(state, problems)
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The result of verifying one case: ``ok``, or the problems, each naming the event."""
+
+    case_id: int
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_case(
+    flow: FlowDefinition,
+    case_id: int,
+    state: str,
+    head: str | None,
+    events: Sequence[Event],
+    parties: Sequence[Party],
+    claims: Sequence[Claim],
+) -> Verification:
+    """Check a case's hash chain, its intake digest and its state against its history."""
+    problems: list[str] = []
+    previous: str | None = None
+    for event in events:
+        if event.hash is None:
+            problems.append(
+                f"event {event.seq} ({event.trigger}) has no hash (written before "
+                f"the hash chain existed, or the hash was removed)"
+            )
+            previous = None
+            continue
+        if event.hash != event_hash(previous, _fields(event)):
+            problems.append(
+                f"event {event.seq} ({event.trigger}): hash mismatch: the event was edited, or "
+                f"an event before it was deleted, inserted or reordered"
+            )
+        previous = event.hash
+    if events and head != events[-1].hash:
+        problems.append(
+            f"the case's chain head does not match its last event {events[-1].seq}: "
+            f"events after it were deleted, or the head was changed"
+        )
+    if events and events[0].trigger == "open_case":
+        digest = events[0].data.get("intake_digest")
+        if digest is not None and digest != intake_digest(parties, claims):
+            problems.append("the parties or claims differ from those recorded at intake (event 1)")
+    outcome = replay(flow, events)
+    problems.extend(outcome.problems)
+    if outcome.state is not None and outcome.state != state:
+        problems.append(
+            f"the stored state {state!r} is not the state the history leads to ({outcome.state!r})"
+        )
+    return Verification(case_id, problems)
+
+
+def _fields(event: Event) -> dict[str, Any]:
+    return {
+        "case_id": event.case_id,
+        "seq": event.seq,
+        "trigger": event.trigger,
+        "source": event.source,
+        "dest": event.dest,
+        "actor_id": event.actor_id,
+        "actor_role": event.actor_role,
+        "at": event.at,
+        "data": event.data,
+        "warnings": event.warnings,
+    }

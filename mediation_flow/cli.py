@@ -241,6 +241,35 @@ def tick(ctx: click.Context, at_text: str | None, every: float | None) -> None:
         time.sleep(every)
 
 
+@main.command()
+@click.argument("case_ids", type=int, nargs=-1)
+@click.option("--all", "check_all", is_flag=True, help="Verify every case.")
+@click.pass_context
+def verify(ctx: click.Context, case_ids: tuple[int, ...], check_all: bool) -> None:
+    """Check the tamper-evident history of cases: hashes, chain, intake digest, replayed state.
+
+    Exits 1 if any case has a problem, naming the case and the event.
+    """
+    if not case_ids and not check_all:
+        raise click.UsageError("give case ids, or --all")
+    engine = _engine(ctx)
+    try:
+        failed = (
+            engine.verify_all()
+            if check_all
+            else [v for v in map(engine.verify, case_ids) if not v.ok]
+        )
+    except MediationFlowError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for verification in failed:
+        for problem in verification.problems:
+            click.echo(f"case {verification.case_id}: {problem}")
+    if failed:
+        click.echo(f"{len(failed)} case(s) failed verification")
+        raise SystemExit(1)
+    click.echo("every case verified: hashes, chain, intake and state agree")
+
+
 @main.command("plugins")
 @click.pass_context
 def plugins_command(ctx: click.Context) -> None:

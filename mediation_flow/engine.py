@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
+from mediation_flow.audit import Verification, event_hash, intake_digest, verify_case
 from mediation_flow.calendar import DEFAULT_CALENDAR, Calendar
 from mediation_flow.deadlines import apply_transition
 from mediation_flow.duedates import limitation_expiry, settle
@@ -293,7 +294,7 @@ class Engine:
         with self._store.connect() as conn:
             with self._store.writing(conn):
                 case_id = self._store.insert_case(conn, values, party_rows, claim_rows)
-                opened = {
+                opened: dict[str, Any] = {
                     "case_id": case_id,
                     "seq": 1,
                     "trigger": "open_case",
@@ -302,10 +303,15 @@ class Engine:
                     "actor_id": actor.id,
                     "actor_role": actor.role.value,
                     "at": at,
-                    "data": {"received_on": received_on.isoformat()},
+                    "data": {
+                        "received_on": received_on.isoformat(),
+                        "intake_digest": intake_digest(parsed.parties, parsed.claims),
+                    },
                     "warnings": [],
                 }
+                head = opened["hash"] = event_hash(None, opened)
                 self._store.insert_event(conn, opened)
+                self._store.set_event_hash(conn, case_id, head)
             case = self._get(conn, case_id)
         self._log.info(
             "case_opened",
@@ -545,6 +551,30 @@ class Engine:
             self._load(conn, case_id)
             return self._store.deadlines_of(conn, case_id)
 
+    def verify(self, case_id: int) -> Verification:
+        """Check a case's tamper-evident history: every event's hash and the chain between them,
+        the parties and claims against the digest taken at intake, and the stored state against
+        the state its history leads to. ``verification.problems`` names each broken event."""
+        with self._store.connect() as conn, self._store.reading(conn):
+            case = self._load(conn, case_id)
+            flow = self._flows.get(case.flow_fingerprint)
+            definition = flow.definition if flow else self.flow_for(case.region)
+            return verify_case(
+                definition,
+                case.id,
+                case.state,
+                case.event_hash,
+                self._store.history(conn, case_id),
+                self._store.load_parties(conn, case_id),
+                self._store.load_claims(conn, case_id),
+            )
+
+    def verify_all(self) -> list[Verification]:
+        """:meth:`verify` every case; returns the verifications with problems."""
+        with self._store.connect() as conn, self._store.reading(conn):
+            ids = self._store.case_ids(conn)
+        return [v for v in (self.verify(case_id) for case_id in ids) if not v.ok]
+
     def triggers(
         self, case_id: int, *, actor: Actor | None = None, at: datetime | None = None
     ) -> list[str]:
@@ -724,7 +754,7 @@ class Engine:
                     "due": d.due.isoformat(),
                 },
             }
-        return {
+        row = {
             "case_id": case.id,
             "seq": case.version,
             "trigger": ctx.trigger,
@@ -736,6 +766,8 @@ class Engine:
             "data": data,
             "warnings": list(ctx.warnings),
         }
+        row["hash"] = case.event_hash = event_hash(case.event_hash, row)
+        return row
 
     def _log_transition(self, ctx: Context, row: dict[str, Any], started: float) -> None:
         self._log.info(
@@ -764,6 +796,7 @@ class Engine:
             at=row["at"].astimezone(SHANGHAI),
             data=row["data"],
             warnings=tuple(row["warnings"]),
+            hash=row.get("hash"),
         )
 
     @staticmethod

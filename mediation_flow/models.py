@@ -188,6 +188,8 @@ class Event:
     at: datetime
     data: dict[str, Any]
     warnings: tuple[str, ...] = ()
+    #: The event's link in the case's hash chain (:mod:`mediation_flow.audit`).
+    hash: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,8 @@ class CaseRecord:
     opened_at: datetime
     updated_at: datetime
     attributes: dict[str, Any] = field(default_factory=dict)
+    #: The hash of the last event: the head of the case's hash chain.
+    event_hash: str | None = None
 
 
 @dataclass(slots=True)

@@ -63,6 +63,7 @@ def test_an_older_schema_is_refused_with_the_command_to_run(
 ) -> None:
     url = f"sqlite:///{tmp_path / 'old.db'}"
     Engine(url).close()
+    current = schema.head_revision()
     # A release whose head is a later revision than the database's.
     monkeypatch.setattr(schema, "head_revision", lambda: "0099")
     with pytest.raises(
@@ -70,7 +71,36 @@ def test_an_older_schema_is_refused_with_the_command_to_run(
         match="older than this release needs; run 'mediation-flow --db URL db upgrade'",
     ) as info:
         Engine(url)
-    assert (info.value.current, info.value.needed) == ("0001", "0099")
+    assert (info.value.current, info.value.needed) == (current, "0099")
+
+
+def test_a_database_of_the_first_release_upgrades_and_keeps_its_cases(db_url: str) -> None:
+    store = Store(db_url)
+    with store.writing() as conn:
+        schema.upgrade(conn, "0001")
+        from sqlalchemy import text
+
+        conn.execute(
+            text(
+                "INSERT INTO mf_flow (fingerprint, name, definition, registered_at) "
+                "VALUES ('f0', 'national', '{}', '2025-03-03 01:00:00+00')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO mf_case (id, region, state, version, flow_fingerprint, worker_count, "
+                "is_migrant_worker, received_on, opened_at, updated_at, attributes) VALUES "
+                "(7, '430102', 'received', 1, 'f0', 1, false, '2025-03-03', "
+                "'2025-03-03 01:00:00+00', '2025-03-03 01:00:00+00', '{}')"
+            )
+        )
+    store.dispose()
+    with pytest.raises(SchemaMismatch, match="db upgrade"):
+        Engine(db_url)
+    result = CliRunner().invoke(main, ["--db", db_url, "db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    with Engine(db_url) as engine:
+        assert engine.get(7).state == "received"
 
 
 def test_a_newer_schema_is_refused(tmp_path: Any) -> None:

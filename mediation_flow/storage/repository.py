@@ -88,6 +88,7 @@ _CASE_COLUMNS = (
     cases.c.employment_ended_on,
     cases.c.received_on,
     cases.c.limitation_expires_on,
+    cases.c.event_hash,
     cases.c.opened_at,
     cases.c.updated_at,
     cases.c.attributes,
@@ -127,6 +128,7 @@ _SELECT_CLAIMS = (
     .order_by(claims.c.position)
 )
 _CASE_CHANGES = (
+    "event_hash",
     "state",
     "version",
     "resolution",
@@ -315,6 +317,7 @@ class Store:
             opened_at=row.opened_at,
             updated_at=row.updated_at,
             attributes=dict(row.attributes or {}),
+            event_hash=row.event_hash,
         )
 
     def load_deadlines(self, conn: Connection, case_id: int) -> list[DeadlineRecord]:
@@ -363,6 +366,7 @@ class Store:
                 at=r.at.astimezone(SHANGHAI),
                 data=dict(r.data or {}),
                 warnings=tuple(r.warnings or ()),
+                hash=r.hash,
             )
             for r in rows
         ]
@@ -467,6 +471,12 @@ class Store:
 
     def insert_event(self, conn: Connection, event_row: dict[str, Any]) -> None:
         conn.execute(_INSERT_EVENT, event_row)
+
+    def set_event_hash(self, conn: Connection, case_id: int, head: str) -> None:
+        conn.execute(update(cases).where(cases.c.id == case_id).values(event_hash=head))
+
+    def case_ids(self, conn: Connection) -> list[int]:
+        return [row.id for row in conn.execute(select(cases.c.id).order_by(cases.c.id))]
 
     def save(
         self,

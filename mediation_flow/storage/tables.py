@@ -19,7 +19,16 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
-__all__ = ["CaseRow", "ClaimRow", "DeadlineRow", "EventRow", "FlowRow", "PartyRow", "metadata"]
+__all__ = [
+    "CaseRow",
+    "ClaimRow",
+    "DeadlineRow",
+    "EventRow",
+    "FlowRow",
+    "IdempotencyRow",
+    "PartyRow",
+    "metadata",
+]
 
 metadata = SQLModel.metadata
 
@@ -85,6 +94,8 @@ class CaseRow(SQLModel, table=True):
     attributes: dict[str, Any] = Field(
         default_factory=dict, sa_column=Column(_JSON, nullable=False)
     )
+    #: The hash of the case's last event: the head of its hash chain (mediation_flow.audit).
+    event_hash: str | None = Field(default=None, max_length=64)
 
 
 class PartyRow(SQLModel, table=True):
@@ -129,6 +140,20 @@ class EventRow(SQLModel, table=True):
     at: datetime = Field(sa_column=_ts())
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(_JSON, nullable=False))
     warnings: list[str] = Field(default_factory=list, sa_column=Column(_JSON, nullable=False))
+    #: SHA-256 over the previous event's hash and this event's canonical content.
+    hash: str | None = Field(default=None, max_length=64)
+
+
+class IdempotencyRow(SQLModel, table=True):
+    """Commands fired with an idempotency key: the request's digest and the result."""
+
+    __tablename__ = "mf_idempotency"
+
+    key: str = Field(primary_key=True, max_length=200)
+    case_id: int = Field(sa_column=_case_fk())
+    request: str = Field(max_length=64)
+    result: dict[str, Any] = Field(sa_column=Column(_JSON, nullable=False))
+    created_at: datetime = Field(sa_column=_ts())
 
 
 class DeadlineRow(SQLModel, table=True):
