@@ -12,6 +12,8 @@ Time is an argument: every command takes ``at`` (timezone-aware); without it, th
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
@@ -29,6 +31,7 @@ from mediation_flow.errors import (
     ConcurrentUpdate,
     FlowDefinitionError,
     GuardFailed,
+    IdempotencyConflict,
     IllegalTransition,
     InvalidData,
     InvalidIntake,
@@ -57,7 +60,7 @@ from mediation_flow.models import (
 )
 from mediation_flow.plugins import PluginInfo, Plugins, Route
 from mediation_flow.records import CaseRecord, DeadlineRecord
-from mediation_flow.storage.repository import Store
+from mediation_flow.storage.repository import DuplicateKey, Store
 
 __all__ = ["SHANGHAI", "Engine", "retry_on_conflict"]
 
@@ -351,54 +354,142 @@ class Engine:
         at: datetime | None = None,
         data: Mapping[str, Any] | None = None,
         expected_version: int | None = None,
+        idempotency_key: str | None = None,
     ) -> Case:
         """Fire ``trigger`` on a case and return the case as it is afterwards.
 
         ``data`` carries what the trigger needs (flow.md §3). ``expected_version``, when given,
         makes the command refuse with ``ConcurrentUpdate`` unless the case is still at that
-        version (the version the caller showed an officer, say). Raises ``CaseNotFound``,
-        ``IllegalTransition``, ``GuardFailed``, ``InvalidData``, ``ConcurrentUpdate``; nothing is
-        written when it raises.
+        version (the version the caller showed an officer, say). ``idempotency_key`` makes a
+        retried command safe: the same key with the same command (case, trigger, data, actor)
+        applies once and every retry returns the same result; the same key with another command
+        raises ``IdempotencyConflict``. Raises ``CaseNotFound``, ``IllegalTransition``,
+        ``GuardFailed``, ``InvalidData``, ``ConcurrentUpdate``; nothing is written when it
+        raises.
         """
         started = time.perf_counter()
         actor = actor or SYSTEM
         at = self._at(at, trigger)
+        request = None
+        if idempotency_key is not None:
+            if not isinstance(idempotency_key, str) or not 0 < len(idempotency_key) <= 200:
+                raise InvalidData(
+                    trigger, "idempotency_key", "must be a string of 1 to 200 characters"
+                )
+            request = request_digest(case_id, trigger, data or {}, actor)
         with self._store.connect() as conn:
-            with self._store.reading(conn):
-                case = self._load(conn, case_id)
-                if expected_version is not None and case.version != expected_version:
-                    raise ConcurrentUpdate(case_id, expected_version, case.version)
-                if at < case.updated_at:
-                    # A history is recorded in order; a past act is dated by its data
-                    # (received_on, served_on, ...), not by recording it in the past.
-                    raise InvalidData(
-                        trigger,
-                        "at",
-                        f"{at.isoformat()} is before the case's last event "
-                        f"({case.updated_at.astimezone(SHANGHAI).isoformat()}); commands are "
-                        "recorded in order",
-                    )
-                flow = self._flow_of(case)
-                ctx = self._context(conn, flow, case, trigger, data or {}, actor, at)
-                tdef, dest = flow.fire(ctx)
-                self._veto(ctx, tdef)
-                version = case.version
-                event_row = self._apply(ctx, tdef, dest)
-                parties, claims = ctx.parties, ctx.claims
-            event = self._commit(conn, ctx, version, event_row)
+            if idempotency_key is not None:
+                replayed = self._replay_idempotent(conn, idempotency_key, request, case_id)
+                if replayed is not None:
+                    return replayed
+            try:
+                return self._fire(
+                    conn,
+                    case_id,
+                    trigger,
+                    actor,
+                    at,
+                    data,
+                    expected_version,
+                    idempotency_key,
+                    request,
+                    started,
+                )
+            except (ConcurrentUpdate, DuplicateKey):
+                # A retry of the same command may have committed in the meantime.
+                if idempotency_key is not None:
+                    replayed = self._replay_idempotent(conn, idempotency_key, request, case_id)
+                    if replayed is not None:
+                        return replayed
+                raise
+
+    def _replay_idempotent(
+        self, conn: Connection, key: str, request: str | None, case_id: int
+    ) -> Case | None:
+        with self._store.reading(conn):
+            prior = self._store.idempotency(conn, key)
+            if prior is None:
+                return None
+            if prior["request"] != request or prior["case_id"] != case_id:
+                raise IdempotencyConflict(key, prior["case_id"])
+            case = self._load(conn, case_id)
+            snapshot = prior["result"]
+            case.state, case.version = snapshot["state"], snapshot["version"]
+            case.resolution, case.attributes = snapshot["resolution"], snapshot["attributes"]
+            case.updated_at = datetime.fromisoformat(snapshot["updated_at"])
+            expires = snapshot["limitation_expires_on"]
+            case.limitation_expires_on = date.fromisoformat(expires) if expires else None
+            return self._view(
+                self._flow_of(case),
+                case,
+                self._store.load_parties(conn, case_id),
+                self._store.load_claims(conn, case_id),
+            )
+
+    def _fire(
+        self,
+        conn: Connection,
+        case_id: int,
+        trigger: str,
+        actor: Actor,
+        at: datetime,
+        data: Mapping[str, Any] | None,
+        expected_version: int | None,
+        idempotency_key: str | None,
+        request: str | None,
+        started: float,
+    ) -> Case:
+        with self._store.reading(conn):
+            case = self._load(conn, case_id)
+            if expected_version is not None and case.version != expected_version:
+                raise ConcurrentUpdate(case_id, expected_version, case.version)
+            if at < case.updated_at:
+                # A history is recorded in order; a past act is dated by its data
+                # (received_on, served_on, ...), not by recording it in the past.
+                raise InvalidData(
+                    trigger,
+                    "at",
+                    f"{at.isoformat()} is before the case's last event "
+                    f"({case.updated_at.astimezone(SHANGHAI).isoformat()}); commands are "
+                    "recorded in order",
+                )
+            flow = self._flow_of(case)
+            ctx = self._context(conn, flow, case, trigger, data or {}, actor, at)
+            tdef, dest = flow.fire(ctx)
+            self._veto(ctx, tdef)
+            version = case.version
+            event_row = self._apply(ctx, tdef, dest)
+            parties, claims = ctx.parties, ctx.claims
+        idempotent = None
+        if idempotency_key is not None:
+            idempotent = {
+                "key": idempotency_key,
+                "case_id": case_id,
+                "request": request,
+                "created_at": at,
+                "result": _snapshot(case),
+            }
+        event = self._commit(conn, ctx, version, event_row, idempotent)
         self._log_transition(ctx, event_row, started)
         view = self._view(flow, case, parties, claims)
         self._plugins.after_commit(case.region, view, event, self._log)
         return view
 
     def _commit(
-        self, conn: Connection, ctx: Context, version: int, event_row: dict[str, Any]
+        self,
+        conn: Connection,
+        ctx: Context,
+        version: int,
+        event_row: dict[str, Any],
+        idempotent: dict[str, Any] | None = None,
     ) -> Event:
-        """Write state + event + deadlines, then the plugins' in-transaction work; one
-        transaction."""
+        """Write state + event + deadlines (and the idempotency key), then the plugins'
+        in-transaction work; one transaction."""
         event = self._event(event_row)
         with self._store.writing(conn):
             self._store.save(conn, ctx.case, version, event_row, ctx.deadlines)
+            if idempotent is not None:
+                self._store.insert_idempotency(conn, idempotent)
             self._plugins.in_transaction(ctx.case.region, ctx, event, conn)
         return event
 
@@ -841,3 +932,30 @@ def retry_on_conflict(command: Callable[[], T], *, attempts: int = 3) -> T:
             if attempt == attempts - 1:
                 raise
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def request_digest(case_id: int, trigger: str, data: Mapping[str, Any], actor: Actor) -> str:
+    """What makes two commands "the same" for an idempotency key (the moment does not count:
+    a retry comes later)."""
+    content = {
+        "case_id": case_id,
+        "trigger": trigger,
+        "data": to_json(data),
+        "actor": [actor.id, actor.role.value],
+    }
+    canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _snapshot(case: CaseRecord) -> dict[str, Any]:
+    """The result an idempotent retry returns."""
+    return {
+        "state": case.state,
+        "version": case.version,
+        "resolution": case.resolution,
+        "attributes": case.attributes,
+        "updated_at": case.updated_at.isoformat(),
+        "limitation_expires_on": (
+            case.limitation_expires_on.isoformat() if case.limitation_expires_on else None
+        ),
+    }

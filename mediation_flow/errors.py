@@ -13,6 +13,7 @@ message that says what went wrong and what to do for people::
     │   └── PluginError        a plugin failed to load, or broke the statutory floor
     ├── CalendarNotAvailable   the holiday schedule of a year is not known
     ├── ConcurrentUpdate       someone else changed the case first; reload and retry
+    ├── IdempotencyConflict    an idempotency key was used for a different command
     ├── DatabaseBusy           the database stayed locked past the busy timeout
     ├── SchemaMismatch         the database schema is not the one this release needs
     └── TransitionError        a trigger cannot be fired now
@@ -34,6 +35,7 @@ __all__ = [
     "DatabaseBusy",
     "FlowDefinitionError",
     "GuardFailed",
+    "IdempotencyConflict",
     "IllegalTransition",
     "InvalidData",
     "InvalidIntake",
@@ -145,6 +147,19 @@ class ConcurrentUpdate(MediationFlowError):
         super().__init__(
             f"case {case_id} was changed by someone else (expected version {expected_version}, "
             f"{now}); nothing was written: reload the case and try again"
+        )
+
+
+class IdempotencyConflict(MediationFlowError):
+    """An idempotency key came back with a different command than the one it was first used
+    for. Nothing was written; a new command needs a new key."""
+
+    def __init__(self, key: str, case_id: int) -> None:
+        self.key = key
+        self.case_id = case_id
+        super().__init__(
+            f"idempotency key {key!r} was already used for a different command (on case "
+            f"{case_id}); nothing was written: give each distinct command its own key"
         )
 
 

@@ -60,10 +60,16 @@ from mediation_flow.storage.tables import (
     DeadlineRow,
     EventRow,
     FlowRow,
+    IdempotencyRow,
     PartyRow,
 )
 
-__all__ = ["DEFAULT_URL", "Store"]
+__all__ = ["DEFAULT_URL", "DuplicateKey", "Store"]
+
+
+class DuplicateKey(Exception):
+    """Another transaction stored the same idempotency key first (internal)."""
+
 
 DEFAULT_URL = "sqlite:///mediation_flow.db"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -74,6 +80,7 @@ claims = ClaimRow.__table__  # type: ignore[attr-defined]
 events = EventRow.__table__  # type: ignore[attr-defined]
 deadlines = DeadlineRow.__table__  # type: ignore[attr-defined]
 flows = FlowRow.__table__  # type: ignore[attr-defined]
+idempotency = IdempotencyRow.__table__  # type: ignore[attr-defined]
 
 _CASE_COLUMNS = (
     cases.c.id,
@@ -471,6 +478,23 @@ class Store:
 
     def insert_event(self, conn: Connection, event_row: dict[str, Any]) -> None:
         conn.execute(_INSERT_EVENT, event_row)
+
+    def insert_idempotency(self, conn: Connection, row: dict[str, Any]) -> None:
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(idempotency), row)
+        except IntegrityError as exc:
+            raise DuplicateKey(row["key"]) from exc
+
+    def idempotency(self, conn: Connection, key: str) -> dict[str, Any] | None:
+        row = conn.execute(
+            select(idempotency.c.case_id, idempotency.c.request, idempotency.c.result).where(
+                idempotency.c.key == key
+            )
+        ).first()
+        if row is None:
+            return None
+        return {"case_id": row.case_id, "request": row.request, "result": dict(row.result)}
 
     def set_event_hash(self, conn: Connection, case_id: int, head: str) -> None:
         conn.execute(update(cases).where(cases.c.id == case_id).values(event_hash=head))
