@@ -29,6 +29,7 @@ from mediation_flow.errors import (
     InvalidData,
     InvalidIntake,
     MediationFlowError,
+    PermissionDenied,
     PluginError,
     SchemaMismatch,
     TransitionError,
@@ -64,6 +65,7 @@ from mediation_flow.models import (
     Role,
 )
 from mediation_flow.plugins import AttributeSpec, Route
+from mediation_flow.policy import Policy
 
 __version__ = "0.1.0"
 
@@ -99,7 +101,9 @@ __all__ = [
     "Party",
     "PartyKind",
     "PartyRole",
+    "PermissionDenied",
     "PluginError",
+    "Policy",
     "Resolution",
     "Role",
     "Route",

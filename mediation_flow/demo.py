@@ -210,7 +210,8 @@ SCENARIOS: dict[str, Scenario] = {
         6,
         [
             (0, "refer_to_prefiling_mediation", {"org_id": "法院特邀调解组织"}, JUDGE),
-            (12, "sign_agreement", {"effective_on": "{d}", "perform_by": "+30"}, JUDGE),
+            # Court-delegated mediation is run by the court's invited mediator.
+            (12, "sign_agreement", {"effective_on": "{d}", "perform_by": "+30"}, PEOPLES),
             (8, "apply_judicial_confirmation", {"by": "both"}, JUDGE),
             (10, "confirm_agreement", {"perform_by": "+10"}, JUDGE),
             (12, "confirm_performance", {}, JUDGE),
@@ -255,6 +256,23 @@ class _Plan:
     case_id: int = 0
     position: int = 0
     due: date = date.min
+    accounts: dict[str, str | None] = field(default_factory=dict)
+
+
+_MEDIATORS = (Role.union_mediator, Role.peoples_mediator, Role.administrative_mediator)
+
+
+def _actor(engine: Engine, plan: _Plan, role: Role, trigger: str, data: dict[str, Any]) -> Actor:
+    """Who performs a step: the party itself (its account), a mediator of the organisation
+    the case is (or is being) referred to, or an official."""
+    if role in (Role.worker, Role.employer):
+        return Actor(plan.accounts.get(role.value) or f"{role.value}-{plan.case_id}", role)
+    if role in _MEDIATORS:
+        # The organisation handling the case acts (and hands it on); with none yet, the one
+        # the referral names takes it.
+        org = engine.get(plan.case_id).attributes.get("org_id") or data.get("org_id")
+        return Actor(f"{role.value}@{org}", role, org_id=org)
+    return Actor(f"{role.value}-1", role)
 
 
 @dataclass
@@ -273,15 +291,20 @@ class DemoResult:
     errors: list[str] = field(default_factory=list)
 
 
-def _intake(rng: random.Random, start: date, region: str | None) -> dict[str, Any]:
+def _intake(rng: random.Random, start: date, region: str | None, n: int) -> dict[str, Any]:
     worker = rng.choice(_SURNAMES) + rng.choice(_GIVEN)
     employer = rng.choice(_CITIES) + "某" + rng.choice(_EMPLOYERS)
     ended = start - timedelta(days=rng.randint(5, 120))
     return {
         "region": region or rng.choice(_REGIONS),
         "parties": [
-            {"kind": "worker", "role": "applicant", "name": worker},
-            {"kind": "employer", "role": "respondent", "name": employer},
+            {"kind": "worker", "role": "applicant", "name": worker, "account": f"worker-{n}"},
+            {
+                "kind": "employer",
+                "role": "respondent",
+                "name": employer,
+                "account": f"employer-{n}",
+            },
         ],
         "claims": [{"kind": "wages", "amount": f"{rng.randint(30, 400) * 100}.00"}],
         "worker_count": rng.choice((1, 1, 1, 2, 3, 12)),
@@ -365,7 +388,8 @@ def run_demo(
         plans.append(_Plan(scenario, scenarios[scenario].steps, due=opened))
     result = DemoResult()
     intakes = {
-        id(p): {**_intake(rng, p.due, region), **scenarios[p.scenario].intake} for p in plans
+        id(p): {**_intake(rng, p.due, region, n), **scenarios[p.scenario].intake}
+        for n, p in enumerate(plans)
     }
     longest_wait = max(sum(step[0] for step in sc.steps) for sc in scenarios.values())
     last = max(p.due for p in plans) + timedelta(days=longest_wait + 1)
@@ -405,6 +429,7 @@ def _advance(
     at = datetime.combine(day, time(10, 0), SHANGHAI)
     if plan.case_id == 0:
         case = engine.open_case(intake, actor=Actor("intake-desk", Role.intake_officer), at=at)
+        plan.accounts = {p["kind"]: p.get("account") for p in intake["parties"]}
         plan.case_id = case.id
         result.cases += 1
         result.case_ids.append(case.id)
@@ -419,7 +444,7 @@ def _advance(
                     plan.case_id,
                     trigger,
                     data=_fill(data, day),
-                    actor=Actor(f"{role.value}-1", role),
+                    actor=_actor(engine, plan, role, trigger, data),
                     at=at,
                 )
                 result.transitions += 1

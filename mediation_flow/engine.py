@@ -35,6 +35,7 @@ from mediation_flow.errors import (
     IllegalTransition,
     InvalidData,
     InvalidIntake,
+    PermissionDenied,
     PluginError,
     UnknownFlow,
 )
@@ -56,9 +57,11 @@ from mediation_flow.models import (
     Event,
     Intake,
     Resolution,
+    Role,
     parse_intake,
 )
 from mediation_flow.plugins import PluginInfo, Plugins, Route
+from mediation_flow.policy import CaseScope, Policy
 from mediation_flow.records import CaseRecord, DeadlineRecord
 from mediation_flow.storage.repository import DuplicateKey, Store
 
@@ -87,6 +90,10 @@ class Engine:
     is older than this release raises ``SchemaMismatch`` naming the command to run
     (``mediation-flow db upgrade``).
 
+    ``policy`` decides who may fire and read what (:mod:`mediation_flow.policy`; the national
+    policy by default). Commands and reads take an ``actor``; without one they run as the
+    trusted ``system`` actor, which a host must not hand to its users.
+
     ``plugins`` are regional plugins (:mod:`mediation_flow.hookspecs`) besides those found through
     the ``mediation_flow.plugins`` entry points (``entry_points=False`` skips those). Each region
     runs under its own flow: ``flow`` (default: the national flow) extended by the plugins that
@@ -100,6 +107,7 @@ class Engine:
         *,
         plugins: Iterable[object] = (),
         entry_points: bool = True,
+        policy: Policy | None = None,
         clock: Callable[[], datetime] | None = None,
         calendar: Calendar | None = None,
         flow: FlowDefinition | None = None,
@@ -119,6 +127,7 @@ class Engine:
         )
         self._clock = clock or _now
         self._log = get_logger()
+        self.policy = policy or Policy()
         self._plugins = Plugins(plugins, entry_points=entry_points)
         self.calendar = self._plugins.calendar(calendar or DEFAULT_CALENDAR)
         self._base = flow or national_flow()
@@ -245,6 +254,7 @@ class Engine:
             raise InvalidIntake(
                 "knew_of_infringement_on", f"{knew} is after the receipt date {received_on}"
             )
+        self._authorize_intake(actor, parsed)
         compiled = self._compiled_for(parsed.region)
         flow = compiled.definition
         extra = self._plugins.check_attributes(parsed.region, parsed.attributes)
@@ -287,6 +297,7 @@ class Engine:
                 "name": p.name,
                 "id_number": p.id_number,
                 "phone": p.phone,
+                "account": p.account,
             }
             for i, p in enumerate(parsed.parties)
         ]
@@ -326,6 +337,21 @@ class Engine:
         )
         self._plugins.after_commit(case.region, case, self._event(opened), self._log)
         return case
+
+    def _authorize_intake(self, actor: Actor, intake: Intake) -> None:
+        if actor.role is Role.system:
+            return
+        reason = None
+        if actor.region and not intake.region.startswith(actor.region):
+            reason = f"region {intake.region} is outside the actor's scope {actor.region}"
+        elif actor.role in (Role.worker, Role.employer) and not any(
+            p.kind.value == actor.role.value and p.account == actor.id for p in intake.parties
+        ):
+            reason = f"a {actor.role.value} opens only their own case (a party with their account)"
+        if reason is not None:
+            raise PermissionDenied(
+                actor.id, actor.role.value, "open a case in region", None, reason
+            )
 
     def suggest_routes(self, intake: Intake | dict[str, Any]) -> list[Route]:
         """Suggested first steps for a dispute, each with a reason: the region's plugins'
@@ -455,6 +481,13 @@ class Engine:
                 )
             flow = self._flow_of(case)
             ctx = self._context(conn, flow, case, trigger, data or {}, actor, at)
+            if actor.role is not Role.system:
+                scope = self._scope(case, ctx.parties)
+                reason = self._fire_refusal(actor, scope, trigger, data or {}, flow.definition)
+                if reason is not None:
+                    raise PermissionDenied(
+                        actor.id, actor.role.value, f"fire {trigger!r} on", case_id, reason
+                    )
             tdef, dest = flow.fire(ctx)
             self._veto(ctx, tdef)
             version = case.version
@@ -625,22 +658,53 @@ class Engine:
 
     # -- queries ----------------------------------------------------------------------------------
 
-    def get(self, case_id: int) -> Case:
-        """The case as stored now. Raises ``CaseNotFound``."""
+    def get(self, case_id: int, *, actor: Actor | None = None) -> Case:
+        """The case as stored now. Raises ``CaseNotFound``, or ``PermissionDenied`` when
+        ``actor`` may not read it (no actor: the trusted system)."""
         with self._store.connect() as conn, self._store.reading(conn):
-            return self._get(conn, case_id)
+            case = self._get(conn, case_id)
+            self._authorize_read(actor, case)
+            return case
 
-    def history(self, case_id: int) -> list[Event]:
+    def history(self, case_id: int, *, actor: Actor | None = None) -> list[Event]:
         """Every event of the case, oldest first."""
         with self._store.connect() as conn, self._store.reading(conn):
-            self._load(conn, case_id)
+            self._authorize_read(actor, self._get(conn, case_id))
             return self._store.history(conn, case_id)
 
-    def deadlines(self, case_id: int) -> list[Deadline]:
+    def deadlines(self, case_id: int, *, actor: Actor | None = None) -> list[Deadline]:
         """Every deadline of the case, whatever its status, in the order they were started."""
         with self._store.connect() as conn, self._store.reading(conn):
-            self._load(conn, case_id)
+            self._authorize_read(actor, self._get(conn, case_id))
             return self._store.deadlines_of(conn, case_id)
+
+    def cases(
+        self,
+        *,
+        actor: Actor | None = None,
+        region: str | None = None,
+        state: str | None = None,
+        limit: int = 100,
+        after: int = 0,
+    ) -> list[Case]:
+        """Cases, oldest id first, that ``actor`` may read: of a region prefix and in a state if
+        given; ``after`` a case id, ``limit`` at most (pages)."""
+        out: list[Case] = []
+        with self._store.connect() as conn, self._store.reading(conn):
+            while len(out) < limit:
+                ids = self._store.case_ids(
+                    conn, region=region, state=state, after=after, limit=limit
+                )
+                if not ids:
+                    break
+                for case_id in ids:
+                    after = case_id
+                    case = self._get(conn, case_id)
+                    if self._read_refusal(actor, case) is None:
+                        out.append(case)
+                        if len(out) == limit:
+                            break
+        return out
 
     def verify(self, case_id: int) -> Verification:
         """Check a case's tamper-evident history: every event's hash and the chain between them,
@@ -673,16 +737,20 @@ class Engine:
 
         A guard that depends only on what the command will say (which party acts, a wage IOU
         flag) does not hide a trigger; one that depends on the case (a closed window, the claim
-        kinds) does.
+        kinds) does. With ``actor``, only the triggers that actor may fire are listed.
         """
         at = self._at(at, "triggers")
         actor = actor or SYSTEM
         with self._store.connect() as conn, self._store.reading(conn):
             case = self._load(conn, case_id)
             flow = self._flow_of(case)
+            scope = self._scope(case, self._store.load_parties(conn, case_id))
+            self._authorize_read(actor, scope)
             deadlines = self._store.load_deadlines(conn, case_id)
             legal = []
             for trigger in flow.legal_triggers(case.state):
+                if self._fire_refusal(actor, scope, trigger, {}, flow.definition):
+                    continue
                 ctx = self._context(
                     conn, flow, case, trigger, {}, actor, at, deadlines=deadlines, parse=False
                 )
@@ -709,6 +777,45 @@ class Engine:
             return self._store.due(conn, day, region, kind)
 
     # -- internals --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _scope(case: CaseRecord | Case, parties: Any) -> CaseScope:
+        org = case.attributes.get("org_id")
+        return CaseScope(
+            case.id, case.region, case.state, org if isinstance(org, str) else None, tuple(parties)
+        )
+
+    def _read_refusal(self, actor: Actor | None, case: Case | CaseScope) -> str | None:
+        if actor is None or actor.role is Role.system:
+            return None
+        scope = case if isinstance(case, CaseScope) else self._scope(case, case.parties)
+        reason = self.policy.read_refusal(actor, scope)
+        if reason is None:
+            vetoed = self._plugins.authorize(actor, scope, None)
+            reason = f"{vetoed[1]} (plugin {vetoed[0]})" if vetoed else None
+        return reason
+
+    def _authorize_read(self, actor: Actor | None, case: Case | CaseScope) -> None:
+        reason = self._read_refusal(actor, case)
+        if reason is not None:
+            assert actor is not None
+            raise PermissionDenied(actor.id, actor.role.value, "read", case.id, reason)
+
+    def _fire_refusal(
+        self,
+        actor: Actor,
+        scope: CaseScope,
+        trigger: str,
+        data: Mapping[str, Any],
+        flow: FlowDefinition,
+    ) -> str | None:
+        if actor.role is Role.system:
+            return None
+        reason = self.policy.fire_refusal(actor, scope, trigger, data, flow)
+        if reason is None:
+            vetoed = self._plugins.authorize(actor, scope, trigger)
+            reason = f"{vetoed[1]} (plugin {vetoed[0]})" if vetoed else None
+        return reason
 
     def _load(self, conn: Connection, case_id: int) -> CaseRecord:
         case = self._store.load_case(conn, case_id)

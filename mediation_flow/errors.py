@@ -14,6 +14,7 @@ message that says what went wrong and what to do for people::
     ├── CalendarNotAvailable   the holiday schedule of a year is not known
     ├── ConcurrentUpdate       someone else changed the case first; reload and retry
     ├── IdempotencyConflict    an idempotency key was used for a different command
+    ├── PermissionDenied       the actor may not do this (who, what and why)
     ├── DatabaseBusy           the database stayed locked past the busy timeout
     ├── SchemaMismatch         the database schema is not the one this release needs
     └── TransitionError        a trigger cannot be fired now
@@ -40,6 +41,7 @@ __all__ = [
     "InvalidData",
     "InvalidIntake",
     "MediationFlowError",
+    "PermissionDenied",
     "PluginError",
     "SchemaMismatch",
     "TransitionError",
@@ -161,6 +163,22 @@ class IdempotencyConflict(MediationFlowError):
             f"idempotency key {key!r} was already used for a different command (on case "
             f"{case_id}); nothing was written: give each distinct command its own key"
         )
+
+
+class PermissionDenied(MediationFlowError):
+    """The actor may not do this: ``actor_id``, ``role``, ``action`` and ``reason`` say who,
+    what and why. Nothing was written or returned."""
+
+    def __init__(
+        self, actor_id: str, role: str, action: str, case_id: int | None, reason: str
+    ) -> None:
+        self.actor_id = actor_id
+        self.role = role
+        self.action = action
+        self.case_id = case_id
+        self.reason = reason
+        on = f" case {case_id}" if case_id is not None else ""
+        super().__init__(f"{actor_id} ({role}) may not {action}{on}: {reason}")
 
 
 class DatabaseBusy(MediationFlowError):

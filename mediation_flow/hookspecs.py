@@ -33,8 +33,9 @@ if TYPE_CHECKING:
     from mediation_flow.demo import Scenario
     from mediation_flow.flow.context import Context
     from mediation_flow.flow.definition import FlowDefinition, TransitionDef
-    from mediation_flow.models import Case, Event, Intake
+    from mediation_flow.models import Actor, Case, Event, Intake
     from mediation_flow.plugins import AttributeSpec, Route
+    from mediation_flow.policy import CaseScope
 
 __all__ = ["hookimpl", "hookspec"]
 
@@ -111,6 +112,24 @@ def veto_transition(ctx: Context, transition: TransitionDef) -> str | None:
                 missing = REQUIRED - set(ctx.case.attributes.get("elements", []))
                 if missing:
                     return "要素式立案材料不全：" + "、".join(sorted(missing))
+            return None
+    """
+
+
+@hookspec
+def authorize(actor: Actor, case: CaseScope, trigger: str | None) -> str | None:
+    """Refuse what the policy allows (tighten it; a plugin can never loosen it).
+
+    When: on every command and read of a case of the region, after the policy allowed it.
+    ``trigger`` is the trigger to fire, or ``None`` for reading. Return a reason to refuse
+    (``PermissionDenied``), or ``None``.
+
+    Example (a region where only arbitrators of the fast-track tribunal assign to it)::
+
+        @hookimpl
+        def authorize(self, actor, case, trigger):
+            if trigger == "assign_fast_track" and actor.org_id != "速裁庭":
+                return "only the fast-track tribunal assigns cases to itself"
             return None
     """
 

@@ -166,6 +166,9 @@ class Party:
     name: str
     id_number: str | None = field(default=None, repr=False)
     phone: str | None = field(default=None, repr=False)
+    #: The party's account in the host system: a worker or employer actor with this id acts
+    #: for this party (:mod:`mediation_flow.policy`).
+    account: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +269,7 @@ class IntakeParty(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     id_number: str | None = Field(default=None, max_length=32, repr=False)
     phone: str | None = Field(default=None, max_length=32, repr=False)
+    account: str | None = Field(default=None, min_length=1, max_length=128)
 
     @field_validator("name")
     @classmethod

@@ -242,6 +242,13 @@ class Plugins:
                 return name, str(reason)
         return None
 
+    def authorize(self, actor: Any, case: Any, trigger: str | None) -> tuple[str, str] | None:
+        for name, fn in self._impls("authorize", case.region):
+            reason = fn(actor=actor, case=case, trigger=trigger)
+            if reason:
+                return name, str(reason)
+        return None
+
     def in_transaction(self, region: str, ctx: Any, event: Any, connection: Any) -> None:
         for _name, fn in self._impls("in_transaction", region):
             fn(ctx=ctx, event=event, connection=connection)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection
 
-from mediation_flow import ConcurrentUpdate, Engine, IllegalTransition
+from mediation_flow import ConcurrentUpdate, Engine
 from tests.conftest import at, make_intake
 
 DAY = at(2025, 3, 3)
@@ -118,7 +118,8 @@ def test_many_threads_on_many_cases_keep_every_history_gapless(db_url: str, work
         with Engine(db_url, clock=lambda: DAY) as mine:
             for case_id in ids:
                 while True:
-                    state = mine.get(case_id).state
+                    seen = mine.get(case_id)
+                    state = seen.state
                     if state == "arbitration":
                         break
                     nxt = {
@@ -130,8 +131,16 @@ def test_many_threads_on_many_cases_keep_every_history_gapless(db_url: str, work
                         "arbitration_received": 5,
                     }[state]
                     try:
-                        mine.fire(case_id, order[nxt], data=steps[nxt][1], at=DAY)
-                    except (ConcurrentUpdate, IllegalTransition):
+                        # Decide on what was seen: a command for a state the case has left
+                        # must not apply to the state it is in now.
+                        mine.fire(
+                            case_id,
+                            order[nxt],
+                            data=steps[nxt][1],
+                            at=DAY,
+                            expected_version=seen.version,
+                        )
+                    except ConcurrentUpdate:
                         continue  # another thread moved the case on: reload and decide again
 
     errors: list[BaseException] = []

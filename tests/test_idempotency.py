@@ -43,7 +43,8 @@ def test_a_retry_applies_once_and_returns_the_same_result(db_url: str) -> None:
         ]
         assert len(engine.deadlines(case.id)) == 1
         # Later commands do not change what the retry returns.
-        engine.fire(case.id, "accept_mediation", at=at(2025, 3, 5), actor=OFFICER)
+        mediator = Actor("mediator-2", Role.union_mediator, org_id="芙蓉区总工会")
+        engine.fire(case.id, "accept_mediation", at=at(2025, 3, 5), actor=mediator)
         assert (
             engine.fire(
                 case.id,

@@ -125,7 +125,14 @@ _SELECT_DEADLINES = (
     .order_by(deadlines.c.id)
 )
 _SELECT_PARTIES = (
-    select(parties.c.kind, parties.c.role, parties.c.name, parties.c.id_number, parties.c.phone)
+    select(
+        parties.c.kind,
+        parties.c.role,
+        parties.c.name,
+        parties.c.id_number,
+        parties.c.phone,
+        parties.c.account,
+    )
     .where(parties.c.case_id == bindparam("case_id"))
     .order_by(parties.c.position)
 )
@@ -350,7 +357,8 @@ class Store:
     def load_parties(self, conn: Connection, case_id: int) -> tuple[Party, ...]:
         rows = conn.execute(_SELECT_PARTIES, {"case_id": case_id})
         return tuple(
-            Party(PartyKind(r.kind), PartyRole(r.role), r.name, r.id_number, r.phone) for r in rows
+            Party(PartyKind(r.kind), PartyRole(r.role), r.name, r.id_number, r.phone, r.account)
+            for r in rows
         )
 
     def load_claims(self, conn: Connection, case_id: int) -> tuple[Claim, ...]:
@@ -499,8 +507,23 @@ class Store:
     def set_event_hash(self, conn: Connection, case_id: int, head: str) -> None:
         conn.execute(update(cases).where(cases.c.id == case_id).values(event_hash=head))
 
-    def case_ids(self, conn: Connection) -> list[int]:
-        return [row.id for row in conn.execute(select(cases.c.id).order_by(cases.c.id))]
+    def case_ids(
+        self,
+        conn: Connection,
+        *,
+        region: str | None = None,
+        state: str | None = None,
+        after: int = 0,
+        limit: int | None = None,
+    ) -> list[int]:
+        stmt = select(cases.c.id).where(cases.c.id > after).order_by(cases.c.id)
+        if region is not None:
+            stmt = stmt.where(cases.c.region.startswith(region, autoescape=True))
+        if state is not None:
+            stmt = stmt.where(cases.c.state == state)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return [row.id for row in conn.execute(stmt)]
 
     def save(
         self,

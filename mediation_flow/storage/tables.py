@@ -109,6 +109,7 @@ class PartyRow(SQLModel, table=True):
     name: str = Field(max_length=200)
     id_number: str | None = Field(default=None, max_length=32)
     phone: str | None = Field(default=None, max_length=32)
+    account: str | None = Field(default=None, max_length=128, index=True)
 
 
 class ClaimRow(SQLModel, table=True):

@@ -482,7 +482,8 @@ class GuizhouPlugin:
             (1, "accept_negotiation", {}, Role.employer),
             (4, "sign_settlement", {"perform_by": "+10"}, Role.worker),
             (14, "report_breach", {}, Role.worker),
-            (1, "request_union_guidance", {"union_org": "区总工会"}, Role.union_mediator),
+            # The one-stop desk records the union's guidance and the referral it leads to.
+            (1, "request_union_guidance", {"union_org": "区总工会"}, Role.intake_officer),
         ]
         return {
             "guizhou_breach_union_guidance": Scenario(
@@ -494,7 +495,7 @@ class GuizhouPlugin:
                         2,
                         "refer_to_peoples_mediation",
                         {"org_id": "街道人民调解委员会"},
-                        Role.union_mediator,
+                        Role.intake_officer,
                     ),
                     (
                         6,

@@ -416,7 +416,13 @@ SHIYAN_SCENARIOS: dict[str, Scenario] = {
         [
             (0, "apply_arbitration", {"by": "worker"}, W),
             (1, "refer_to_joint_mediation_studio", {"by": "both", "org_id": STUDIO_ORG}, ARB),
-            (8, "sign_agreement", {"effective_on": "{d}", "perform_by": "+20"}, ARB),
+            # The studio's mediators (union, HRSS, court) sign, not the arbitrator.
+            (
+                8,
+                "sign_agreement",
+                {"effective_on": "{d}", "perform_by": "+20"},
+                Role.administrative_mediator,
+            ),
             (3, "apply_arbitration_review", {"by": "both"}, ARB),
             (3, "issue_mediation_statement", {"perform_by": "+10"}, ARB),
             (15, "confirm_performance", {}, ARB),
