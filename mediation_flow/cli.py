@@ -22,7 +22,7 @@ from rich.table import Table
 
 from mediation_flow.engine import SHANGHAI, Engine
 from mediation_flow.errors import MediationFlowError
-from mediation_flow.logging import configure_json_logging
+from mediation_flow.logging import configure_json_logging, mask_personal_data
 from mediation_flow.models import Channel
 
 __all__ = ["main"]
@@ -81,6 +81,12 @@ def main(ctx: click.Context, db: str | None, plugins: tuple[str, ...], log_json:
         configure_json_logging(sys.stderr, level="INFO")
     else:
         structlog.configure(
+            processors=[
+                structlog.processors.add_log_level,
+                structlog.processors.format_exc_info,
+                mask_personal_data,
+                structlog.dev.ConsoleRenderer(),
+            ],
             wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
             logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         )

@@ -18,6 +18,7 @@ from typing import Any
 
 from mediation_flow.engine import SHANGHAI, Engine
 from mediation_flow.models import Actor, Role
+from mediation_flow.personal_data import _identity_check_digit
 
 __all__ = ["SCENARIOS", "DemoResult", "Scenario", "Step", "run_demo"]
 
@@ -295,10 +296,18 @@ def _intake(rng: random.Random, start: date, region: str | None, n: int) -> dict
     worker = rng.choice(_SURNAMES) + rng.choice(_GIVEN)
     employer = rng.choice(_CITIES) + "某" + rng.choice(_EMPLOYERS)
     ended = start - timedelta(days=rng.randint(5, 120))
+    region = region or rng.choice(_REGIONS)
     return {
-        "region": region or rng.choice(_REGIONS),
+        "region": region,
         "parties": [
-            {"kind": "worker", "role": "applicant", "name": worker, "account": f"worker-{n}"},
+            {
+                "kind": "worker",
+                "role": "applicant",
+                "name": worker,
+                "account": f"worker-{n}",
+                "id_number": _identity_number(rng, region),
+                "phone": f"1{rng.choice('3589')}{rng.randint(0, 999_999_999):09d}",
+            },
             {
                 "kind": "employer",
                 "role": "respondent",
@@ -313,6 +322,13 @@ def _intake(rng: random.Random, start: date, region: str | None, n: int) -> dict
         "knew_of_infringement_on": ended.isoformat(),
         "received_on": start.isoformat(),
     }
+
+
+def _identity_number(rng: random.Random, region: str) -> str:
+    """A synthetic but well-formed identity number (GB 11643 check digit)."""
+    birth = date(1965, 1, 1) + timedelta(days=rng.randint(0, 365 * 38))
+    first17 = f"{region}{birth:%Y%m%d}{rng.randint(0, 999):03d}"
+    return first17 + _identity_check_digit(first17)
 
 
 def _fill(data: dict[str, Any], day: date) -> dict[str, Any]:

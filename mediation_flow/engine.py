@@ -17,6 +17,7 @@ import json
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
+from functools import partial
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -56,9 +57,18 @@ from mediation_flow.models import (
     DeadlineStatus,
     Event,
     Intake,
+    Party,
+    PartyKind,
     Resolution,
     Role,
     parse_intake,
+)
+from mediation_flow.personal_data import (
+    check_credit_code,
+    check_identity_number,
+    check_intake_field,
+    check_phone,
+    mask_value,
 )
 from mediation_flow.plugins import PluginInfo, Plugins, Route
 from mediation_flow.policy import CaseScope, Policy
@@ -289,18 +299,7 @@ class Engine:
             "updated_at": at,
             "attributes": attributes,
         }
-        party_rows = [
-            {
-                "position": i,
-                "kind": p.kind.value,
-                "role": p.role.value,
-                "name": p.name,
-                "id_number": p.id_number,
-                "phone": p.phone,
-                "account": p.account,
-            }
-            for i, p in enumerate(parsed.parties)
-        ]
+        party_rows = _party_rows(parsed, today)
         claim_rows = [
             {"position": i, "kind": c.kind.value, "amount": c.amount}
             for i, c in enumerate(parsed.claims)
@@ -319,7 +318,13 @@ class Engine:
                     "at": at,
                     "data": {
                         "received_on": received_on.isoformat(),
-                        "intake_digest": intake_digest(parsed.parties, parsed.claims),
+                        "intake_digest": intake_digest(
+                            [
+                                Party(**{k: v for k, v in row.items() if k != "position"})
+                                for row in party_rows
+                            ],
+                            parsed.claims,
+                        ),
                     },
                     "warnings": [],
                 }
@@ -706,6 +711,85 @@ class Engine:
                             break
         return out
 
+    def export(
+        self, case_id: int, *, actor: Actor | None = None, clear_text: bool = False
+    ) -> dict[str, Any]:
+        """The whole case as JSON-ready data: case, parties, claims, history, deadlines.
+
+        Identity numbers and phone numbers are masked unless ``clear_text`` is asked for and
+        the actor may see personal data (``PermissionDenied`` otherwise)."""
+        case = self.get(case_id, actor=actor)
+        if clear_text and actor is not None and actor.role is not Role.system:
+            reason = self.policy.personal_data_refusal(actor, self._scope(case, case.parties))
+            if reason is not None:
+                raise PermissionDenied(
+                    actor.id, actor.role.value, "see the personal data of", case_id, reason
+                )
+
+        def party(p: Party) -> dict[str, Any]:
+            row = {
+                "kind": p.kind.value,
+                "role": p.role.value,
+                "name": p.name,
+                "id_number": p.id_number,
+                "phone": p.phone,
+                "account": p.account,
+            }
+            if not clear_text:
+                row = {k: mask_value(k, v) for k, v in row.items()}
+            return row
+
+        exported: dict[str, Any] = to_json(
+            {
+                "case": {
+                    "id": case.id,
+                    "region": case.region,
+                    "state": case.state,
+                    "state_label": case.state_label,
+                    "channel": case.channel,
+                    "version": case.version,
+                    "resolution": case.resolution,
+                    "opened_at": case.opened_at,
+                    "updated_at": case.updated_at,
+                    "received_on": case.received_on,
+                    "worker_count": case.worker_count,
+                    "is_migrant_worker": case.is_migrant_worker,
+                    "limitation_expires_on": case.limitation_expires_on,
+                    "flow_fingerprint": case.flow_fingerprint,
+                    "attributes": case.attributes,
+                },
+                "parties": [party(p) for p in case.parties],
+                "claims": [{"kind": c.kind.value, "amount": c.amount} for c in case.claims],
+                "history": [
+                    {
+                        "seq": e.seq,
+                        "trigger": e.trigger,
+                        "source": e.source,
+                        "dest": e.dest,
+                        "actor_id": e.actor_id,
+                        "actor_role": e.actor_role,
+                        "at": e.at,
+                        "data": e.data,
+                        "warnings": list(e.warnings),
+                        "hash": e.hash,
+                    }
+                    for e in self.history(case_id)
+                ],
+                "deadlines": [
+                    {
+                        "kind": d.kind,
+                        "party": d.party,
+                        "status": d.status.value,
+                        "starts_on": d.starts_on,
+                        "due": d.due,
+                        "provisional": d.provisional,
+                    }
+                    for d in self.deadlines(case_id)
+                ],
+            }
+        )
+        return exported
+
     def verify(self, case_id: int) -> Verification:
         """Check a case's tamper-evident history: every event's hash and the chain between them,
         the parties and claims against the digest taken at intake, and the stored state against
@@ -1066,3 +1150,33 @@ def _snapshot(case: CaseRecord) -> dict[str, Any]:
             case.limitation_expires_on.isoformat() if case.limitation_expires_on else None
         ),
     }
+
+
+def _party_rows(intake: Intake, today: date) -> list[dict[str, Any]]:
+    """The parties as stored, their identity numbers and phones checked and normalised: a
+    worker's identity number (GB 11643), an employer's unified social credit code (GB 32100)."""
+    rows = []
+    for i, p in enumerate(intake.parties):
+        id_number = p.id_number
+        if id_number is not None:
+            check: Callable[[str], str] = (
+                partial(check_identity_number, today=today)
+                if p.kind is PartyKind.worker
+                else check_credit_code
+            )
+            id_number = check_intake_field(f"parties[{i}].id_number", id_number, check)
+        phone = p.phone
+        if phone is not None:
+            phone = check_intake_field(f"parties[{i}].phone", phone, check_phone)
+        rows.append(
+            {
+                "position": i,
+                "kind": p.kind,
+                "role": p.role,
+                "name": p.name,
+                "id_number": id_number,
+                "phone": phone,
+                "account": p.account,
+            }
+        )
+    return rows

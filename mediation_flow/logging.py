@@ -4,7 +4,9 @@ The library only *emits* log events through ``structlog.get_logger("mediation_fl
 configures logging on import. The host application configures structlog as it likes, or calls
 :func:`configure_json_logging` once for JSON lines. Every fired trigger logs one ``transition``
 event with ``case_id``, ``trigger``, ``source``, ``dest``, ``actor_id``, ``actor_role``, ``seq``
-and ``duration_ms``.
+and ``duration_ms``, never personal data; a host that logs its own events with identity
+numbers or phones should add :func:`mask_personal_data` to its structlog processors (the JSON
+helper does).
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from typing import Any, TextIO
 
 import structlog
 
-__all__ = ["configure_json_logging", "get_logger"]
+from mediation_flow.personal_data import mask_personal_data
+
+__all__ = ["configure_json_logging", "get_logger", "mask_personal_data"]
 
 
 def get_logger() -> Any:
@@ -36,6 +40,9 @@ def configure_json_logging(stream: TextIO | None = None, *, level: str | int = "
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
+            # Never an identity number or a phone number in a log line (after every
+            # processor that adds text, before the renderer).
+            mask_personal_data,
             structlog.processors.JSONRenderer(ensure_ascii=False),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),

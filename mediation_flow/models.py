@@ -170,6 +170,16 @@ class Party:
     #: for this party (:mod:`mediation_flow.policy`).
     account: str | None = None
 
+    def __repr__(self) -> str:
+        from mediation_flow.personal_data import mask_value
+
+        id_number = mask_value("id_number", self.id_number)
+        phone = mask_value("phone", self.phone)
+        return (
+            f"Party(kind={self.kind.value!r}, role={self.role.value!r}, name={self.name!r}, "
+            f"id_number={id_number!r}, phone={phone!r}, account={self.account!r})"
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Claim:

@@ -153,6 +153,17 @@ class Policy:
             return f"the actor is not the {actor.role.value} of this case"
         return None
 
+    def personal_data_refusal(self, actor: Actor, case: CaseScope) -> str | None:
+        """Why ``actor`` may not see the case's identity numbers and phones in clear text."""
+        if actor.role is Role.system:
+            return None
+        reason = self.read_refusal(actor, case)
+        if reason is not None:
+            return reason
+        if actor.role in PARTIES:
+            return "parties see the other side's personal data only through the case officer"
+        return None
+
     # -- acting -----------------------------------------------------------------------------------
 
     def fire_refusal(

@@ -53,7 +53,7 @@ def make_intake(**overrides: Any) -> dict[str, Any]:
                 "kind": "worker",
                 "role": "applicant",
                 "name": "张三",
-                "id_number": "430102199001011234",
+                "id_number": "430102199001011238",
                 "phone": "13800138000",
             },
             {"kind": "employer", "role": "respondent", "name": "长沙某建筑工程有限公司"},

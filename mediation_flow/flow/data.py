@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from enum import Enum
 from typing import Any
 
 from mediation_flow.models import ClaimKind, PartyKind
@@ -176,8 +177,10 @@ def parse_data(fields: Mapping[str, str], data: Mapping[str, Any]) -> dict[str, 
 
 def to_json(value: Any) -> Any:
     """Dates to ISO strings, amounts to strings, recursively: what the event row stores."""
-    if isinstance(value, date):
+    if isinstance(value, date):  # datetime too
         return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, Mapping):
