@@ -216,3 +216,26 @@ def tick_worker(url: str, at: datetime, slow: float, ready: Any, go: Any, result
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def fire_worker(url: str, case_ids: list[int], slow: float, ready: Any, go: Any) -> None:
+    """Drive ``case_ids`` through negotiation, mediation and arbitration, ticking in between,
+    slowly, until killed (the fault-tolerance test kills it with SIGKILL)."""
+    steps = [
+        ("refer_to_negotiation", {}),
+        ("fail_negotiation", {}),
+        ("refer_to_peoples_mediation", {"org_id": "街道调委会"}),
+        ("fail_mediation", {"reason": "no_agreement"}),
+        ("apply_arbitration", {"by": "worker"}),
+        ("accept_arbitration", {}),
+    ]
+    plugins = [SlowExpiries(slow)] if slow else []
+    with Engine(url, plugins=plugins, entry_points=False, create_schema=False) as engine:
+        ready.set()
+        go.wait(timeout=60)
+        moment = START
+        for trigger, data in steps:
+            for case_id in case_ids:
+                moment += timedelta(minutes=1)
+                engine.fire(case_id, trigger, data=data, at=moment)
+            engine.tick(moment)
