@@ -120,3 +120,25 @@ def test_tick_command_applies_what_is_due(tmp_path: Path) -> None:
     bad = runner.invoke(main, ["--db", db, "tick", "--at", "2025-03-11T00:01"])
     assert bad.exit_code == 1
     assert "timezone-aware" in bad.output
+
+
+def test_demo_with_a_regions_plugin_shows_its_steps(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'region.db'}"
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(
+        main,
+        [
+            "--db",
+            db,
+            "--plugin",
+            "mediation_flow_template:TemplatePlugin",
+            "demo",
+            "--region",
+            "110105",
+            "--cases",
+            "30",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "plugins for 110105: template" in result.output
+    assert "社区调解点就地化解" in result.output
+    assert "社区调解点调解中" in result.output

@@ -24,12 +24,14 @@ from mediation_flow import (
     FlowDefinition,
     Intake,
     Resolution,
+    Role,
     Route,
     StateDef,
     TransitionDef,
     Unit,
     hookimpl,
 )
+from mediation_flow.demo import Scenario
 
 __all__ = ["TemplatePlugin"]
 
@@ -130,6 +132,41 @@ class TemplatePlugin:
     @hookimpl
     def case_attributes(self, region: str) -> Mapping[str, AttributeSpec]:
         return {"community": AttributeSpec("text", "所属社区")}
+
+    @hookimpl
+    def demo_scenarios(self, region: str) -> Mapping[str, Scenario]:
+        point = {"org_id": "望京社区调解点"}
+        return {
+            "template_community_point": Scenario(
+                "社区调解点就地化解",
+                20,
+                [
+                    (0, "refer_to_community_point", point, Role.intake_officer),
+                    (
+                        2,
+                        "sign_agreement",
+                        {"effective_on": "{d}", "perform_by": "+10"},
+                        Role.peoples_mediator,
+                    ),
+                    (12, "confirm_performance", {}, Role.intake_officer),
+                ],
+            ),
+            "template_escalated": Scenario(
+                "社区调解点未果，升级人民调解",
+                10,
+                [
+                    (0, "refer_to_community_point", point, Role.intake_officer),
+                    (
+                        4,
+                        "escalate_to_peoples_mediation",
+                        {"org_id": "街道人民调解委员会"},
+                        Role.intake_officer,
+                    ),
+                    (6, "sign_agreement", {"effective_on": "{d}"}, Role.peoples_mediator),
+                    (3, "withdraw", {"by": "worker"}, Role.worker),
+                ],
+            ),
+        }
 
     @hookimpl
     def after_commit(self, case: Case, event: Event) -> None:

@@ -78,3 +78,13 @@ def test_mediation_stays_optional(mf_engine) -> None:
     assert engine.fire(case.id, "apply_arbitration", data={"by": "worker"}).state == (
         "arbitration_received"
     )
+
+
+def test_the_demo_shows_the_community_point(mf_engine) -> None:
+    from mediation_flow.demo import run_demo
+
+    engine = mf_engine(TemplatePlugin())
+    result = run_demo(engine, cases=30, region=CHAOYANG)
+    assert result.errors == []
+    assert {"template_community_point", "template_escalated"} <= set(result.scenarios)
+    assert result.resolved_at["社区调解点调解中"] > 0
