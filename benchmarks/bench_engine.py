@@ -39,6 +39,7 @@ from sqlalchemy import Connection, Table, create_engine, event, insert, select, 
 from sqlalchemy.engine import Engine as SAEngine
 
 from mediation_flow import Engine, configure_json_logging
+from mediation_flow.audit import event_hash
 from mediation_flow.storage.tables import metadata
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -295,9 +296,9 @@ def core_fire(sa: SAEngine, case_id: int, step: Step) -> None:
     with sa.connect() as conn:
         with conn.begin() as tx:
             case = conn.execute(
-                select(CASES.c.state, CASES.c.version, CASES.c.attributes).where(
-                    CASES.c.id == case_id
-                )
+                select(
+                    CASES.c.state, CASES.c.version, CASES.c.attributes, CASES.c.event_hash
+                ).where(CASES.c.id == case_id)
             ).one()
             open_deadlines = conn.execute(
                 select(DEADLINES.c.id, DEADLINES.c.kind, DEADLINES.c.party).where(
@@ -322,6 +323,20 @@ def core_fire(sa: SAEngine, case_id: int, step: Step) -> None:
             attributes["limitation_interruptions"] = stops
             values["limitation_expires_on"] = step.limitation_expires_on
         values["attributes"] = attributes
+        # The event, chained to the case's last event like the engine's (mediation_flow.audit).
+        event_row: dict[str, Any] = {
+            "case_id": case_id,
+            "seq": case.version + 1,
+            "trigger": step.trigger,
+            "source": step.source,
+            "dest": step.dest,
+            "actor_id": "system",
+            "actor_role": "system",
+            "at": step.at,
+            "data": step.data,
+            "warnings": [],
+        }
+        event_row["hash"] = values["event_hash"] = event_hash(case.event_hash, event_row)
         closing = [
             (row.id, status)
             for kind, party, status in step.close
@@ -338,20 +353,7 @@ def core_fire(sa: SAEngine, case_id: int, step: Step) -> None:
                 )
                 if result.rowcount != 1:
                     raise RuntimeError(f"case {case_id} changed concurrently")
-                conn.execute(
-                    insert(EVENTS).values(
-                        case_id=case_id,
-                        seq=case.version + 1,
-                        trigger=step.trigger,
-                        source=step.source,
-                        dest=step.dest,
-                        actor_id="system",
-                        actor_role="system",
-                        at=step.at,
-                        data=step.data,
-                        warnings=[],
-                    )
-                )
+                conn.execute(insert(EVENTS).values(**event_row))
                 if step.start:
                     conn.execute(
                         insert(DEADLINES),

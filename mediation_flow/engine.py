@@ -426,7 +426,14 @@ class Engine:
                     request,
                     started,
                 )
-            except (ConcurrentUpdate, DuplicateKey):
+            except (ConcurrentUpdate, DuplicateKey) as exc:
+                self._log.info(
+                    "concurrent_update",
+                    case_id=case_id,
+                    trigger=trigger,
+                    actor_id=actor.id,
+                    error=str(exc),
+                )
                 # A retry of the same command may have committed in the meantime.
                 if idempotency_key is not None:
                     replayed = self._replay_idempotent(conn, idempotency_key, request, case_id)
@@ -554,6 +561,7 @@ class Engine:
                 # A command changed the case while this expiry was being decided: decide again
                 # on the new state, at most three times, then leave it to the next tick.
                 key = getattr(exc, "deadline_key", None)
+                self._log.info("concurrent_update", trigger="tick", deadline=key and key[1])
                 if key is not None:
                     conflicts[key[1]] = conflicts.get(key[1], 0) + 1
                     if conflicts[key[1]] >= 3:

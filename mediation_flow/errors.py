@@ -182,13 +182,14 @@ class PermissionDenied(MediationFlowError):
 
 
 class DatabaseBusy(MediationFlowError):
-    """The database stayed locked by another writer for longer than the busy timeout."""
+    """The database stayed locked by another writer past the busy timeout (SQLite), or a
+    statement ran past the statement timeout (PostgreSQL). Nothing was written."""
 
     def __init__(self, detail: str) -> None:
         self.detail = detail
         super().__init__(
-            f"the database is locked by another writer and stayed locked past the busy "
-            f"timeout ({detail}); nothing was written: retry later, or raise busy_timeout"
+            f"the database is locked by another writer or overloaded ({detail}); nothing was "
+            f"written: retry later, or raise busy_timeout / statement_timeout_ms"
         )
 
 

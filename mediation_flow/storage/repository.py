@@ -210,9 +210,17 @@ class Store:
             if pool_size is not None:
                 kwargs["pool_size"] = pool_size
             if statement_timeout_ms is not None:
-                kwargs["connect_args"] = {
-                    "options": f"-c statement_timeout={int(statement_timeout_ms)}"
-                }
+                # Added to the URL's own ``options`` (a search_path, say), not instead of them.
+                options = " ".join(
+                    filter(
+                        None,
+                        [
+                            parsed.query.get("options"),  # type: ignore[list-item]
+                            f"-c statement_timeout={int(statement_timeout_ms)}",
+                        ],
+                    )
+                )
+                kwargs["connect_args"] = {"options": options}
             kwargs["pool_pre_ping"] = True
         self.engine: SAEngine = create_engine(self.url, **kwargs)
         if self.is_sqlite:
@@ -590,6 +598,8 @@ def to_deadline(r: Any) -> Deadline:
 #: PostgreSQL SQLSTATEs that mean "another transaction got there first": serialization
 #: failure, deadlock detected, lock not available (NOWAIT).
 _CONFLICTS = {"40001", "40P01", "55P03"}
+#: PostgreSQL's statement timeout (query_canceled).
+_TIMEOUT = "57014"
 
 
 @contextmanager
@@ -600,6 +610,9 @@ def _translate_errors() -> Iterator[None]:
         orig = exc.orig
         if isinstance(orig, sqlite3.OperationalError) and "locked" in str(orig):
             raise DatabaseBusy(str(orig)) from exc
-        if getattr(orig, "sqlstate", None) in _CONFLICTS:
+        sqlstate = getattr(orig, "sqlstate", None)
+        if sqlstate in _CONFLICTS:
             raise ConcurrentUpdate(0, 0, None) from exc
+        if sqlstate == _TIMEOUT:
+            raise DatabaseBusy(f"the statement timeout ran out: {orig}") from exc
         raise

@@ -160,9 +160,9 @@ class IdempotencyRow(SQLModel, table=True):
 class DeadlineRow(SQLModel, table=True):
     __tablename__ = "mf_deadline"
     __table_args__ = (
-        # tick: "every pending deadline due before a day" stays an index range scan, however
-        # many closed cases the table holds.
-        Index("ix_mf_deadline_status_due", "status", "due"),
+        # tick: "the next pending deadline due before a day, in (due, id) order" stays an
+        # index range scan, however many closed cases the table holds (migration 0004).
+        Index("ix_mf_deadline_status_due", "status", "due", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
