@@ -268,8 +268,15 @@ class Store:
 
     @contextmanager
     def reading(self, conn: Connection | None = None) -> Iterator[Connection]:
-        """A read transaction (a consistent snapshot); always rolled back."""
+        """A read transaction (a consistent snapshot); always rolled back.
+
+        On PostgreSQL the snapshot is REPEATABLE READ: at READ COMMITTED, the case row and its
+        deadlines could come from two different commits, and a guard could refuse on a state
+        that never existed (the version check would still protect the write).
+        """
         with self._maybe_connect(conn) as c, _translate_errors(), c.begin() as tx:
+            if not self.is_sqlite:
+                c.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             yield c
             tx.rollback()
 
