@@ -90,11 +90,15 @@ MONEY_CLAIMS = frozenset(
 
 
 class PartyKind(StrEnum):
+    """A party is the worker side or the employer side of the dispute."""
+
     worker = "worker"
     employer = "employer"
 
 
 class PartyRole(StrEnum):
+    """Who brought the dispute (applicant) and who answers it (respondent)."""
+
     applicant = "applicant"
     respondent = "respondent"
 
@@ -134,6 +138,9 @@ class Unit(StrEnum):
 
 
 class DeadlineStatus(StrEnum):
+    """``pending``; ``met`` (the act came in time); ``expired``; ``cancelled`` (the case left
+    the stage); ``paused`` (the clock stands still, e.g. a suspended arbitration)."""
+
     pending = "pending"
     met = "met"
     expired = "expired"
@@ -161,6 +168,8 @@ SYSTEM = Actor("system", Role.system)
 
 @dataclass(frozen=True, slots=True)
 class Party:
+    """A party of a case as stored; ``repr`` masks identity numbers and phones."""
+
     kind: PartyKind
     role: PartyRole
     name: str
@@ -183,6 +192,8 @@ class Party:
 
 @dataclass(frozen=True, slots=True)
 class Claim:
+    """A claim of a case: its kind (flow.md §5) and the amount claimed."""
+
     kind: ClaimKind
     amount: Decimal
 

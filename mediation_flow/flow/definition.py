@@ -107,6 +107,9 @@ class DataField:
 
 @dataclass(frozen=True)
 class StateDef:
+    """A state: its id (flow.md §2), labels, channel, whether it is terminal, and the deadline
+    ops run when a case enters it."""
+
     id: str
     label_zh: str
     label_en: str
