@@ -276,6 +276,70 @@ def verify(ctx: click.Context, case_ids: tuple[int, ...], check_all: bool) -> No
     click.echo("every case verified: hashes, chain, intake and state agree")
 
 
+@main.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["mermaid", "dot", "svg", "bpmn"]),
+    default="mermaid",
+    show_default=True,
+    help="svg needs Graphviz's dot program.",
+)
+@click.option(
+    "--region",
+    metavar="CODE",
+    default=None,
+    help="The flow of this region, with its plugins' steps [default: national].",
+)
+@click.option(
+    "--case",
+    "case_id",
+    type=int,
+    default=None,
+    help="Highlight the path this case took (its region's flow).",
+)
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Write to this file instead of standard output.",
+)
+@click.pass_context
+def diagram(
+    ctx: click.Context,
+    fmt: str,
+    region: str | None,
+    case_id: int | None,
+    lang: str,
+    output: str | None,
+) -> None:
+    """Draw the flow: Mermaid, Graphviz DOT or SVG, or BPMN 2.0 with a lane per channel."""
+    from mediation_flow import diagram as diagrams
+    from mediation_flow.flow.national import national_flow
+
+    engine = _engine(ctx)
+    path = None
+    try:
+        if case_id is not None:
+            region = engine.get(case_id).region
+            path = engine.history(case_id)
+        flow = engine.flow_for(region) if region else national_flow()
+        source = diagrams.render(flow, "dot" if fmt == "svg" else fmt, lang=lang, path=path)
+        data = diagrams.to_svg(source) if fmt == "svg" else source.encode("utf-8")
+    except MediationFlowError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except RuntimeError as exc:  # no Graphviz
+        raise click.ClickException(str(exc)) from exc
+    if output:
+        with open(output, "wb") as handle:
+            handle.write(data)
+        click.echo(f"wrote {output} ({len(data)} bytes)")
+    else:
+        click.echo(data.decode("utf-8"), nl=False)
+
+
 @main.command("plugins")
 @click.pass_context
 def plugins_command(ctx: click.Context) -> None:

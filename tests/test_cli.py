@@ -142,3 +142,49 @@ def test_demo_with_a_regions_plugin_shows_its_steps(tmp_path: Path) -> None:
     assert "plugins for 110105: template" in result.output
     assert "社区调解点就地化解" in result.output
     assert "社区调解点调解中" in result.output
+
+
+def test_diagram_command_draws_a_cases_path(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'diagram.db'}"
+    with Engine(db) as engine:
+        case = engine.open_case(
+            {
+                "region": "430102",
+                "parties": [
+                    {"kind": "worker", "role": "applicant", "name": "赵六"},
+                    {"kind": "employer", "role": "respondent", "name": "某电子科技有限公司"},
+                ],
+                "claims": [{"kind": "wages", "amount": "7000"}],
+            },
+            at=at(2025, 3, 3),
+        )
+        engine.fire(case.id, "apply_arbitration", data={"by": "worker"}, at=at(2025, 3, 3))
+    runner = CliRunner()
+    mermaid = runner.invoke(main, ["--db", db, "diagram"])
+    assert mermaid.exit_code == 0, mermaid.output
+    assert mermaid.output.startswith("stateDiagram-v2")
+    assert "工会调解中" in mermaid.output
+    out = tmp_path / "case.bpmn"
+    bpmn = runner.invoke(
+        main,
+        [
+            "--db",
+            db,
+            "diagram",
+            "--format",
+            "bpmn",
+            "--case",
+            str(case.id),
+            "--lang",
+            "en",
+            "-o",
+            str(out),
+        ],
+    )
+    assert bpmn.exit_code == 0, bpmn.output
+    text = out.read_text()
+    assert "http://www.omg.org/spec/BPMN/20100524/MODEL" in text
+    assert 'mf:current="true"' in text or "mf:current" in text
+    missing = runner.invoke(main, ["--db", db, "diagram", "--case", "999"])
+    assert missing.exit_code == 1
+    assert "case 999 not found" in missing.output
