@@ -73,7 +73,9 @@ def _apply(ctx: Context, op: DeadlineOp) -> None:
             _lengthen(ctx, d, days)
     elif op.op == "pause":
         for d in ctx.open_deadlines(kind.id):
-            if d.status == DeadlineStatus.pending:
+            if d.status == DeadlineStatus.pending and d.due < ctx.today:
+                d.set_status(DeadlineStatus.expired)  # it ran out before the clock stopped
+            elif d.status == DeadlineStatus.pending:
                 d.status = DeadlineStatus.paused
                 d.paused_on = ctx.today
                 d.dirty = True

@@ -395,8 +395,9 @@ class Engine:
         retried command safe: the same key with the same command (case, trigger, data, actor)
         applies once and every retry returns the same result; the same key with another command
         raises ``IdempotencyConflict``. Raises ``CaseNotFound``, ``IllegalTransition``,
-        ``GuardFailed``, ``InvalidData``, ``ConcurrentUpdate``; nothing is written when it
-        raises.
+        ``GuardFailed``, ``InvalidData``, ``PermissionDenied``, ``ConcurrentUpdate``,
+        ``DatabaseBusy``, and ``CalendarNotAvailable`` when a due date falls in a year whose
+        holiday schedule is not known; nothing is written when it raises.
         """
         started = time.perf_counter()
         actor = actor or SYSTEM

@@ -336,6 +336,13 @@ class Intake(BaseModel):
             raise ValueError(f"{value[:2]!r} is not a province-level division code")
         return value
 
+    @field_validator("employment_ended_on", "knew_of_infringement_on", "received_on")
+    @classmethod
+    def _plausible_date(cls, value: date | None) -> date | None:
+        if value is not None and not date(1950, 1, 1) <= value <= date(2199, 12, 31):
+            raise ValueError(f"{value.isoformat()} is outside 1950-2199")
+        return value
+
     @model_validator(mode="after")
     def _parties_and_counts(self) -> Intake:
         workers = sum(1 for p in self.parties if p.kind is PartyKind.worker)

@@ -563,3 +563,51 @@ def test_every_automatic_edge_is_defined() -> None:
     for (trigger, source), dest in AUTOMATIC_EDGES.items():
         (tdef,) = compiled.candidates(source, trigger)
         assert tdef.dest == dest
+
+
+def test_a_payment_order_takes_effect_only_after_the_objection_period(eng: Engine) -> None:
+    # CPL 227: 15 days from the debtor's service; served Mon 2025-03-03, due Tue 03-18.
+    case_id = case_in(eng, "payment_order")
+    refused(
+        eng,
+        case_id,
+        "payment_order_takes_effect",
+        {},
+        "windows_expired:payment_order_objection@employer",
+    )
+    eng.fire(case_id, "serve_payment_order", data={"served_on": {"employer": "2025-03-03"}}, at=DAY)
+    refused(
+        eng,
+        case_id,
+        "payment_order_takes_effect",
+        {},
+        "windows_expired:payment_order_objection@employer",
+        when=at(2025, 3, 18, 23, 59),
+    )
+    assert (
+        eng.fire(case_id, "payment_order_takes_effect", at=at(2025, 3, 19)).state == "enforceable"
+    )
+
+
+def test_a_lapsed_award_limit_cannot_be_extended_or_paused(eng: Engine) -> None:
+    # Accepted Mon 2025-03-03: 45 cd -> Thu 04-17. No tick ran since.
+    case_id = case_in(eng, "arbitration")
+    err = refused(
+        eng,
+        case_id,
+        "extend_award_limit",
+        {},
+        "extension_at_most:award_limit",
+        when=at(2025, 4, 25),
+    )
+    assert "already ran out at the end of 2025-04-17" in err.reason
+    eng.fire(case_id, "suspend_arbitration", at=at(2025, 4, 25))
+    (limit,) = [d for d in eng.deadlines(case_id) if d.kind == "award_limit"]
+    assert (limit.status, str(limit.due)) == ("expired", "2025-04-17")
+
+
+@pytest.mark.parametrize("day", ["1949-12-31", "2200-01-01", "9999-12-31"])
+def test_dates_outside_the_era_are_refused(eng: Engine, day: str) -> None:
+    case_id = case_in(eng, "union_mediation")
+    with pytest.raises(InvalidData, match="is outside 1950-2199"):
+        eng.fire(case_id, "sign_agreement", data={"effective_on": day}, at=DAY)

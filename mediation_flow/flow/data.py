@@ -19,6 +19,8 @@ from mediation_flow.models import ClaimKind, PartyKind
 __all__ = [
     "COMMON_FIELDS",
     "DATA_TYPES",
+    "EARLIEST",
+    "LATEST",
     "as_date",
     "parse_data",
     "register_data_type",
@@ -28,18 +30,27 @@ __all__ = [
 Parser = Callable[[Any, Mapping[str, Any]], Any]
 
 
+#: Dates a dispute can carry: the labour-dispute law's era, with room for deadlines after them.
+EARLIEST, LATEST = date(1950, 1, 1), date(2199, 12, 31)
+
+
 def as_date(value: Any) -> date:
-    """An ISO date string (``"2025-06-03"``), a ``date`` or a ``datetime`` (its date)."""
+    """An ISO date string (``"2025-06-03"``), a ``date`` or a ``datetime`` (its date), between
+    1950 and 2199."""
     if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str):
+        day = value.date()
+    elif isinstance(value, date):
+        day = value
+    elif isinstance(value, str):
         try:
-            return date.fromisoformat(value)
+            day = date.fromisoformat(value)
         except ValueError:
             raise ValueError(f"{value!r} is not an ISO date like '2025-06-03'") from None
-    raise ValueError(f"expected a date or an ISO date string, got {type(value).__name__}")
+    else:
+        raise ValueError(f"expected a date or an ISO date string, got {type(value).__name__}")
+    if not EARLIEST <= day <= LATEST:
+        raise ValueError(f"{day.isoformat()} is outside {EARLIEST.year}-{LATEST.year}")
+    return day
 
 
 def _party_dates(value: Any, data: Mapping[str, Any]) -> dict[str, date]:

@@ -314,8 +314,14 @@ def extension_at_most(ctx: Context, kind: str) -> Refusal | None:
     days = ctx.data.get("days", spec.max_extension)
     if days > spec.max_extension:
         return Refusal(f"{kind} may be extended by at most {spec.max_extension} days, not {days}")
-    if not ctx.open_deadlines(kind):
+    open_ = ctx.open_deadlines(kind)
+    if not open_:
         return Refusal(f"there is no open {kind} to extend", deadline=kind)
+    lapsed = [d for d in open_ if d.status == DeadlineStatus.pending and d.due < ctx.today]
+    if lapsed:
+        # An extension is decided before the period ends (LDMAL 43; ENMP 29).
+        return Refusal(f"{kind} already ran out at the end of {lapsed[0].due.isoformat()}",
+                       deadline=kind, due=lapsed[0].due)
     return None
 
 

@@ -318,7 +318,8 @@ TRANSITIONS = (
       data=(DataField("received_on", "date"),),
       deadlines=(_meet("payment_order_objection"),)),
     T("payment_order_takes_effect", "payment_order", "enforceable", "支付令生效",
-      "payment order takes effect", source="CPL 227", automatic=True),
+      "payment order takes effect", source="CPL 227", automatic=True,
+      guards=("windows_expired:payment_order_objection@employer",)),
 
     # Arbitration (LDMAL 27-47; AR).
     T("apply_arbitration", _APPLY_ARBITRATION_SOURCES, "arbitration_received", "申请仲裁",
