@@ -94,6 +94,8 @@ def replay(flow: FlowDefinition, events: Sequence[Event]) -> Replay:
             problems.append(f"{where}: starts from {event.source!r} but the case was in {state!r}")
         if event.trigger in reminders and event.source == event.dest:
             pass  # an expiry recorded without a transition
+        elif event.trigger == "early_warning" and event.source == event.dest:
+            pass  # an alert recorded on the case (mediation_flow.early_warning)
         elif flow.find(event.trigger, event.source, event.dest) is None:
             problems.append(
                 f"{where}: the flow has no edge {event.source} --{event.trigger}--> {event.dest}"

@@ -27,6 +27,7 @@ from mediation_flow.audit import Verification, event_hash, intake_digest, verify
 from mediation_flow.calendar import DEFAULT_CALENDAR, Calendar
 from mediation_flow.deadlines import apply_transition
 from mediation_flow.duedates import limitation_expiry, settle
+from mediation_flow.early_warning import Alert, Rule, RuleSet, default_rules
 from mediation_flow.errors import (
     CaseNotFound,
     ConcurrentUpdate,
@@ -127,6 +128,7 @@ class Engine:
         pool_size: int | None = None,
         statement_timeout_ms: int | None = None,
         echo: bool = False,
+        early_warning: Iterable[Rule] | None = None,
     ) -> None:
         self._store = Store(
             url,
@@ -139,6 +141,11 @@ class Engine:
         self._log = get_logger()
         self.policy = policy or Policy()
         self._plugins = Plugins(plugins, entry_points=entry_points)
+        # Early warning: the national rules (or the host's), then the plugins' regional rules.
+        self.early_warning = RuleSet(
+            default_rules() if early_warning is None else early_warning,
+            on_error=self._early_warning_failed,
+        ).with_rules(self._plugins.early_warning_rules())
         self.calendar = self._plugins.calendar(calendar or DEFAULT_CALENDAR)
         self._base = flow or national_flow()
         self._flow = compile_flow(self._base)
@@ -330,7 +337,15 @@ class Engine:
                 }
                 head = opened["hash"] = event_hash(None, opened)
                 self._store.insert_event(conn, opened)
-                self._store.set_event_hash(conn, case_id, head)
+                seq = 1
+                for alert in self._new_alerts(
+                    conn, self.early_warning.evaluate_open(conn, case_id, today), at
+                ):
+                    seq += 1
+                    row = alert.event_row(seq=seq, state=flow.initial, at=at)
+                    head = row["hash"] = event_hash(head, row)
+                    self._store.insert_event(conn, row)
+                self._store.set_event_hash(conn, case_id, head, version=seq)
             case = self._get(conn, case_id)
         self._log.info(
             "case_opened",
@@ -552,6 +567,7 @@ class Engine:
         """
         at = self._at(at, "tick")
         today = self._day(at)
+        self._tick_alerts(today, at)
         produced: list[Event] = []
         after: tuple[date, int] | None = None
         conflicts: dict[int, int] = {}
@@ -574,6 +590,54 @@ class Engine:
             if event is not None:
                 produced.append(event)
         return produced
+
+    def _tick_alerts(self, today: date, at: datetime) -> list[Alert]:
+        """Evaluate the early-warning rules on the database; store the alerts not stored yet
+        (mf_alert, unique key). Returns the new ones."""
+        if not len(self.early_warning):
+            return []
+        with self._store.connect() as conn:
+            with self._store.reading(conn):
+                alerts = self.early_warning.evaluate_tick(conn, today)
+                if not alerts:
+                    return []
+                known = self._store.alert_keys(conn, [a.key for a in alerts])
+            fresh = [a for a in alerts if a.key not in known]
+            if not fresh:
+                return []
+            with self._store.writing(conn):
+                stored = self._new_alerts(conn, fresh, at)
+        for alert in stored:
+            self._log.warning(
+                "early_warning",
+                rule=alert.rule,
+                level=alert.level.value,
+                key=alert.key,
+                region=alert.region,
+                case_id=alert.case_id,
+            )
+        return stored
+
+    def _new_alerts(self, conn: Connection, alerts: list[Alert], at: datetime) -> list[Alert]:
+        """Store ``alerts`` in mf_alert, skipping keys stored already; return the new ones."""
+        stored = []
+        for alert in alerts:
+            row = {
+                "key": alert.key,
+                "rule": alert.rule,
+                "level": alert.level.value,
+                "reason": alert.reason,
+                "case_id": alert.case_id,
+                "region": alert.region,
+                "data": to_json(dict(alert.data)),
+                "raised_at": at,
+            }
+            if self._store.insert_alert(conn, row):
+                stored.append(alert)
+        return stored
+
+    def _early_warning_failed(self, rule: Rule, exc: Exception) -> None:
+        self._log.error("early_warning_failed", rule=rule.id, error=f"{type(exc).__name__}: {exc}")
 
     def _expire_next(
         self, today: date, at: datetime, after: tuple[date, int] | None

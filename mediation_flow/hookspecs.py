@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection
 
     from mediation_flow.demo import Scenario
+    from mediation_flow.early_warning import Rule
     from mediation_flow.flow.context import Context
     from mediation_flow.flow.definition import FlowDefinition, TransitionDef
     from mediation_flow.models import Actor, Case, Event, Intake
@@ -218,4 +219,20 @@ def demo_scenarios(region: str) -> Mapping[str, Scenario] | None:
                 (0, "refer_to_park_station", {"org_id": "工业园区调解站"}, Role.union_mediator),
                 (6, "sign_agreement", {"effective_on": "{d}"}, Role.union_mediator),
             ])}
+    """
+
+
+@hookspec
+def early_warning_rules() -> Iterable[Rule] | None:
+    """Early-warning rules this plugin adds (:mod:`mediation_flow.early_warning`).
+
+    When: once, when the engine starts. A rule that declares no region prefix is limited to the
+    plugin's ``regions``; a rule id must be unique among all rules (the built-in ones take the
+    prefix: ``IndustryWatch(region_prefix="510304")`` is ``industry_watch@510304``).
+
+    Example (Da'an: construction and catering are watched industries)::
+
+        @hookimpl
+        def early_warning_rules(self):
+            return [IndustryWatch(("建筑", "餐饮"), region_prefix="510304")]
     """

@@ -235,6 +235,35 @@ class Plugins:
                 raise PluginError(name, f"regional_rest_days failed: {exc}") from exc
         return calendar
 
+    def early_warning_rules(self) -> list[Any]:
+        """The plugins' early-warning rules, each limited to its plugin's regions."""
+        from mediation_flow.early_warning import Rule
+
+        out: list[Any] = []
+        for p in self._order:
+            name = self.name_of(p)
+            impl = getattr(p, "early_warning_rules", None)
+            if impl is None:
+                continue
+            try:
+                rules = list(impl() or ())
+            except Exception as exc:
+                raise PluginError(name, f"early_warning_rules failed: {exc}") from exc
+            regions = self._regions[name]
+            for rule in rules:
+                if not isinstance(rule, Rule):
+                    raise PluginError(name, f"early_warning_rules returned {rule!r}, not a Rule")
+                if regions and not rule.regions:
+                    rule.regions = regions
+                elif regions and not all(
+                    any(r.startswith(p) for p in regions) for r in rule.regions
+                ):
+                    raise PluginError(
+                        name, f"rule {rule.id} watches {rule.regions} outside the plugin's regions"
+                    )
+                out.append(rule)
+        return out
+
     def veto(self, region: str, ctx: Any, transition: TransitionDef) -> tuple[str, str] | None:
         for name, fn in self._impls("veto_transition", region):
             reason = fn(ctx=ctx, transition=transition)

@@ -163,4 +163,5 @@ def test_many_threads_on_many_cases_keep_every_history_gapless(db_url: str, work
             history = eng.history(case_id)
             assert case.state == "arbitration"
             assert [e.seq for e in history] == list(range(1, case.version + 1))
-            assert [e.trigger for e in history[1:]] == order
+            # Early-warning events (the same employer in every case) stand beside the steps.
+            assert [e.trigger for e in history[1:] if e.trigger != "early_warning"] == order

@@ -42,15 +42,17 @@ def count_cases(engine: Engine) -> int:
 
 def test_open_case_stores_parties_claims_and_dates(engine: Engine) -> None:
     case = engine.open_case(make_intake(worker_count=12, is_migrant_worker=True), at=DAY)
-    assert case.state == "received" and case.version == 1
+    # Twelve migrant workers claiming wages: a collective case, flagged by early warning.
+    assert case.state == "received" and case.version == 2
     assert case.state_label == "已登记（一站式受理）"
     assert [p.name for p in case.parties] == ["张三", "长沙某建筑工程有限公司"]
     assert case.claims[0].amount == Decimal("18000.00")
     assert case.received_on == DAY.date()
     assert case.is_collective and case.is_migrant_worker
     assert case.opened_at == DAY
-    (event,) = engine.history(case.id)
-    assert (event.seq, event.trigger, event.dest) == (1, "open_case", "received")
+    opened, alert = engine.history(case.id)
+    assert (opened.seq, opened.trigger, opened.dest) == (1, "open_case", "received")
+    assert (alert.seq, alert.trigger, alert.data["rule"]) == (2, "early_warning", "collective_case")
     assert engine.get(case.id) == case
 
 

@@ -314,7 +314,9 @@ class EngineAgainstModel(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.now: datetime = at(2025, 1, 2)
-        self.engine = Engine("sqlite://", clock=lambda: self.now, entry_points=False)
+        self.engine = Engine(
+            "sqlite://", early_warning=(), clock=lambda: self.now, entry_points=False
+        )
         self.model: dict[int, ModelCase] = {}
         self.last_tick_day: date | None = None
 
@@ -749,7 +751,7 @@ ARBITRARY_INTAKES = st.dictionaries(
 
 @pytest.fixture(scope="module")
 def fuzz_engine() -> Iterator[Engine]:
-    eng = Engine("sqlite://", clock=lambda: MOMENT, entry_points=False)
+    eng = Engine("sqlite://", early_warning=(), clock=lambda: MOMENT, entry_points=False)
     yield eng
     eng.close()
 

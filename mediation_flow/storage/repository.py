@@ -55,6 +55,7 @@ from mediation_flow.models import (
 from mediation_flow.records import CaseRecord, DeadlineRecord
 from mediation_flow.storage import schema
 from mediation_flow.storage.tables import (
+    AlertRow,
     CaseRow,
     ClaimRow,
     DeadlineRow,
@@ -81,6 +82,7 @@ events = EventRow.__table__  # type: ignore[attr-defined]
 deadlines = DeadlineRow.__table__  # type: ignore[attr-defined]
 flows = FlowRow.__table__  # type: ignore[attr-defined]
 idempotency = IdempotencyRow.__table__  # type: ignore[attr-defined]
+alerts = AlertRow.__table__  # type: ignore[attr-defined]
 
 _CASE_COLUMNS = (
     cases.c.id,
@@ -519,8 +521,29 @@ class Store:
             return None
         return {"case_id": row.case_id, "request": row.request, "result": dict(row.result)}
 
-    def set_event_hash(self, conn: Connection, case_id: int, head: str) -> None:
-        conn.execute(update(cases).where(cases.c.id == case_id).values(event_hash=head))
+    def set_event_hash(
+        self, conn: Connection, case_id: int, head: str, version: int | None = None
+    ) -> None:
+        values: dict[str, Any] = {"event_hash": head}
+        if version is not None:
+            values["version"] = version
+        conn.execute(update(cases).where(cases.c.id == case_id).values(**values))
+
+    def alert_keys(self, conn: Connection, keys: Sequence[str]) -> set[str]:
+        """Which of ``keys`` are stored already (unique index on mf_alert.key)."""
+        if not keys:
+            return set()
+        rows = conn.execute(select(alerts.c.key).where(alerts.c.key.in_(list(keys))))
+        return {r.key for r in rows}
+
+    def insert_alert(self, conn: Connection, row: dict[str, Any]) -> bool:
+        """Store an alert; False when another transaction stored its key first."""
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(alerts), row)
+        except IntegrityError:
+            return False
+        return True
 
     def case_ids(
         self,

@@ -13,13 +13,14 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, Numeric, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, Numeric, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 __all__ = [
+    "AlertRow",
     "CaseRow",
     "ClaimRow",
     "DeadlineRow",
@@ -87,7 +88,8 @@ class CaseRow(SQLModel, table=True):
     is_migrant_worker: bool = False
     knew_of_infringement_on: date | None = None
     employment_ended_on: date | None = None
-    received_on: date
+    #: Indexed: the early-warning windows (mediation_flow.early_warning) are ranges of it.
+    received_on: date = Field(index=True)
     limitation_expires_on: date | None = None
     opened_at: datetime = Field(sa_column=_ts())
     updated_at: datetime = Field(sa_column=_ts())
@@ -107,7 +109,8 @@ class PartyRow(SQLModel, table=True):
     kind: str = Field(max_length=16)
     role: str = Field(max_length=16)
     name: str = Field(max_length=200)
-    id_number: str | None = Field(default=None, max_length=32)
+    #: Indexed: early warning finds an employer's cases by its credit code.
+    id_number: str | None = Field(default=None, max_length=32, index=True)
     phone: str | None = Field(default=None, max_length=32)
     account: str | None = Field(default=None, max_length=128, index=True)
 
@@ -177,3 +180,29 @@ class DeadlineRow(SQLModel, table=True):
     paused_on: date | None = None
     due: date
     provisional: bool = False
+
+
+class AlertRow(SQLModel, table=True):
+    """Early warnings (:mod:`mediation_flow.early_warning`): one row per alert key, so that a
+    rule evaluated again (every ``tick``, on several workers) stores its alert once. A case
+    alert is also an ``early_warning`` event of its case; a region-level alert has no case."""
+
+    __tablename__ = "mf_alert"
+    __table_args__ = (Index("ix_mf_alert_region_raised_at", "region", "raised_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=200, unique=True)
+    rule: str = Field(max_length=64)
+    level: str = Field(max_length=16)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    case_id: int | None = Field(
+        default=None,
+        sa_column=Column(ForeignKey("mf_case.id", ondelete="CASCADE"), nullable=True, index=True),
+    )
+    region: str | None = Field(default=None, max_length=6)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(_JSON, nullable=False))
+    raised_at: datetime = Field(sa_column=_ts())
+    acknowledged_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+    acknowledged_by: str | None = Field(default=None, max_length=128)
