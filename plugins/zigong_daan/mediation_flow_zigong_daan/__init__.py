@@ -52,6 +52,7 @@ from mediation_flow import (
     hookimpl,
 )
 from mediation_flow.demo import Scenario
+from mediation_flow.early_warning import IndustryWatch
 from mediation_flow.flow.context import Context
 from mediation_flow.flow.guards import Refusal, register_guard
 
@@ -338,13 +339,13 @@ class DaanPlugin:
         return None
 
     @hookimpl
+    def early_warning_rules(self) -> list[IndustryWatch]:
+        # Seed 001 动态预警: "加强对建筑领域、餐饮服务等行业和重点企业的预警防控".
+        return [IndustryWatch(EARLY_WARNING_INDUSTRIES, region_prefix=self.regions[0])]
+
+    @hookimpl
     def after_commit(self, case: Case, event: Event) -> None:
-        if event.trigger == "open_case":
-            industry = _intake(case.attributes).get("industry")
-            if industry in EARLY_WARNING_INDUSTRIES:
-                # Seed 001 动态预警: construction and catering are watched industries.
-                _log().warning("daan_early_warning", case_id=case.id, industry=industry)
-        elif event.trigger == "inplant_target_overdue":
+        if event.trigger == "inplant_target_overdue":
             # 驿站协调: the station hears of disputes the in-plant mediator has not taken up.
             _log().info("daan_inplant_target_overdue", case_id=case.id, notify="park_station")
         elif event.trigger in ("escalate_to_park_station", "refer_to_park_station"):

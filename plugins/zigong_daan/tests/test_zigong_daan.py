@@ -209,7 +209,8 @@ def test_a_new_organisation_may_extend_its_own_clock_once(mf_engine) -> None:
 
 
 def test_the_guards_refuse_and_write_nothing(mf_engine) -> None:
-    engine = mf_engine(DaanPlugin(), at="2025-03-03")
+    # The national rules off: the same employer in every case would raise its own warning.
+    engine = mf_engine(DaanPlugin(), at="2025-03-03", early_warning=())
     no_mediators = engine.open_case(daan_intake(has_inplant_mediators=False))
     with pytest.raises(GuardFailed) as refused:
         engine.fire(no_mediators.id, "refer_to_inplant_mediator", data=INPLANT_ORG)
@@ -221,7 +222,7 @@ def test_the_guards_refuse_and_write_nothing(mf_engine) -> None:
     assert engine.deadlines(case.id) == []
 
     # Not a park enterprise: the station refuses until the park is named.
-    outside = engine.open_case(sample_intake(region=DAAN, attributes={"industry": "catering"}))
+    outside = engine.open_case(sample_intake(region=DAAN, attributes={"industry": "electronics"}))
     engine.fire(outside.id, "refer_to_inplant_mediator", data=INPLANT_ORG)
     before = (engine.get(outside.id).version, rows(engine, outside.id))
     with pytest.raises(GuardFailed) as refused:
@@ -339,18 +340,30 @@ def test_backpack_arbitration_is_recorded_in_the_hearing(mf_engine) -> None:
     assert str(award[0].due) == "2025-04-17"
 
 
-def test_after_commit_notifies_the_station_and_warns_on_watched_industries(mf_engine) -> None:
+def test_after_commit_notifies_the_station(mf_engine) -> None:
     engine = mf_engine(DaanPlugin(), at="2025-03-03")
     with capture_logs() as logs:
         case = engine.open_case(daan_intake(industry="construction"))
         engine.fire(case.id, "refer_to_inplant_mediator", data=INPLANT_ORG)
         engine.fire(case.id, "escalate_to_park_station", data=STATION)
     ours = [e for e in logs if e["event"].startswith("daan_")]
-    assert [(e["event"], e["log_level"]) for e in ours] == [
-        ("daan_early_warning", "warning"),
-        ("daan_park_station_referral", "info"),
-    ]
-    assert (ours[1]["park"], ours[1]["station"]) == (PARK, STATION["org_id"])
+    assert [(e["event"], e["log_level"]) for e in ours] == [("daan_park_station_referral", "info")]
+    assert (ours[0]["park"], ours[0]["station"]) == (PARK, STATION["org_id"])
+
+
+def test_construction_and_catering_disputes_raise_an_early_warning(mf_engine) -> None:
+    # Seed 001 动态预警: the watched industries, in Da'an only (the national rules off, so that
+    # the same employer in every case does not raise its own warning).
+    engine = mf_engine(DaanPlugin(), at="2025-03-03", early_warning=())
+    watched = engine.open_case(daan_intake(industry="catering"))
+    alerts = [e for e in engine.history(watched.id) if e.trigger == "early_warning"]
+    assert [a.data["rule"] for a in alerts] == ["industry_watch@510304"]
+    quiet = engine.open_case(daan_intake(industry="electronics"))
+    assert [e.trigger for e in engine.history(quiet.id)] == ["open_case"]
+    elsewhere = engine.open_case(
+        sample_intake(region="510302", attributes={"industry": "catering"})
+    )
+    assert [e.trigger for e in engine.history(elsewhere.id)] == ["open_case"]
 
 
 def test_the_demo_scenarios_run(mf_engine) -> None:
