@@ -340,6 +340,73 @@ def diagram(
         click.echo(data.decode("utf-8"), nl=False)
 
 
+@main.command()
+@click.option("--region", metavar="PREFIX", default=None, help="A division-code prefix.")
+@click.option(
+    "--since",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Cases opened on or after this day.",
+)
+@click.option(
+    "--until",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Cases opened on or before this day.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json", "html"]),
+    default="table",
+    show_default=True,
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Write to this file instead of standard output.",
+)
+@click.pass_context
+def report(
+    ctx: click.Context,
+    region: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    fmt: str,
+    output: str | None,
+) -> None:
+    """Figures on the linkage: channels, outcomes, stages, deadlines, overdue items.
+
+    The HTML report is one self-contained file with its charts; it works offline.
+    """
+    from mediation_flow import reports
+
+    engine = _engine(ctx)
+    try:
+        result = engine.report(
+            region=region,
+            since=since.date() if since else None,
+            until=until.date() if until else None,
+        )
+    except MediationFlowError as exc:
+        raise click.ClickException(str(exc)) from exc
+    render = {
+        "table": reports.to_table,
+        "csv": reports.to_csv,
+        "json": reports.to_json,
+        "html": reports.to_html,
+    }[fmt]
+    text = render(result)
+    if output:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text, nl=not text.endswith("\n"))
+
+
 @main.command("plugins")
 @click.pass_context
 def plugins_command(ctx: click.Context) -> None:

@@ -74,6 +74,7 @@ from mediation_flow.personal_data import (
 from mediation_flow.plugins import PluginInfo, Plugins, Route
 from mediation_flow.policy import CaseScope, Policy
 from mediation_flow.records import CaseRecord, DeadlineRecord
+from mediation_flow.reports import Report, build_report
 from mediation_flow.storage.repository import DuplicateKey, Store
 
 __all__ = ["SHANGHAI", "Engine", "retry_on_conflict"]
@@ -862,6 +863,41 @@ class Engine:
             }
         )
         return exported
+
+    def report(
+        self,
+        region: str | None = None,
+        since: date | None = None,
+        until: date | None = None,
+        *,
+        at: datetime | None = None,
+        actor: Actor | None = None,
+    ) -> Report:
+        """Figures on the linkage: cases opened and closed per channel, how and at which stage
+        they were resolved, the share resolved before arbitration, time per stage, deadlines met
+        and expired, the overdue list (:mod:`mediation_flow.reports`). ``region`` is a division
+        prefix; ``since``/``until`` bound the cases' opening days. An actor with a region scope
+        sees their region only."""
+        today = self._day(self._at(at, "report"))
+        if actor is not None and actor.role is not Role.system:
+            if actor.role in (Role.worker, Role.employer):
+                raise PermissionDenied(
+                    actor.id, actor.role.value, "read reports", None, "reports are for officials"
+                )
+            if actor.region:
+                region = region or actor.region
+                if not region.startswith(actor.region):
+                    raise PermissionDenied(
+                        actor.id,
+                        actor.role.value,
+                        "read reports",
+                        None,
+                        f"region {region} is outside the actor's scope {actor.region}",
+                    )
+        definitions = [compiled.definition for compiled in self._flows.values()]
+        return build_report(
+            self._store, definitions, region=region, since=since, until=until, today=today
+        )
 
     def verify(self, case_id: int) -> Verification:
         """Check a case's tamper-evident history: every event's hash and the chain between them,

@@ -188,3 +188,24 @@ def test_diagram_command_draws_a_cases_path(tmp_path: Path) -> None:
     missing = runner.invoke(main, ["--db", db, "diagram", "--case", "999"])
     assert missing.exit_code == 1
     assert "case 999 not found" in missing.output
+
+
+def test_report_command_in_every_format(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'report.db'}"
+    runner = CliRunner(env={"COLUMNS": "200"})
+    assert runner.invoke(main, ["--db", db, "demo", "--cases", "30"]).exit_code == 0
+    table = runner.invoke(main, ["--db", db, "report"])
+    assert table.exit_code == 0, table.output
+    assert "案件 30 件" in table.output
+    assert "仲裁前化解率" in table.output
+    csv_out = runner.invoke(main, ["--db", db, "report", "--format", "csv"])
+    assert csv_out.output.startswith("section,key")
+    html = tmp_path / "report.html"
+    written = runner.invoke(main, ["--db", db, "report", "--format", "html", "-o", str(html)])
+    assert written.exit_code == 0, written.output
+    page = html.read_text(encoding="utf-8")
+    assert "<svg" in page
+    assert "https://" not in page
+    assert "http://" not in page.replace("http://www.w3.org/2000/svg", "")
+    scoped = runner.invoke(main, ["--db", db, "report", "--region", "43", "--format", "json"])
+    assert '"region": "43"' in scoped.output

@@ -263,3 +263,15 @@ def test_a_plugin_tightens_the_policy_and_cannot_loosen_it() -> None:
     denied(engine, case.id, desk, "accept_arbitration", why="is for arbitrator")
     furong = Actor("a-2", Role.arbitrator, region="430102")
     assert engine.fire(case.id, "accept_arbitration", actor=furong, at=DAY).state == ("arbitration")
+
+
+def test_reports_are_scoped_to_the_officials_region(engine: Engine) -> None:
+    engine.open_case(intake(), at=DAY)
+    engine.open_case(intake(region="520102"), at=DAY)
+    assert engine.report(at=DAY).cases == 2
+    mine = engine.report(actor=arbitrator, at=DAY)
+    assert (mine.region, mine.cases) == ("43", 1)
+    with pytest.raises(PermissionDenied, match="outside the actor's scope 43"):
+        engine.report(region="52", actor=arbitrator, at=DAY)
+    with pytest.raises(PermissionDenied, match="reports are for officials"):
+        engine.report(actor=zhang, at=DAY)
