@@ -66,6 +66,7 @@ from mediation_flow.models import (
 )
 from mediation_flow.plugins import AttributeSpec, Route
 from mediation_flow.policy import Policy
+from mediation_flow.reports import Report
 
 __version__ = "0.1.0"
 
@@ -104,6 +105,7 @@ __all__ = [
     "PermissionDenied",
     "PluginError",
     "Policy",
+    "Report",
     "Resolution",
     "Role",
     "Route",
