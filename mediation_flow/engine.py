@@ -39,6 +39,7 @@ from mediation_flow.errors import (
     InvalidIntake,
     PermissionDenied,
     PluginError,
+    TransitionError,
     UnknownFlow,
 )
 from mediation_flow.flow import guards as _guards
@@ -443,15 +444,17 @@ class Engine:
                     request,
                     started,
                 )
-            except (ConcurrentUpdate, DuplicateKey) as exc:
-                self._log.info(
-                    "concurrent_update",
-                    case_id=case_id,
-                    trigger=trigger,
-                    actor_id=actor.id,
-                    error=str(exc),
-                )
-                # A retry of the same command may have committed in the meantime.
+            except (ConcurrentUpdate, DuplicateKey, TransitionError) as exc:
+                if not isinstance(exc, TransitionError):
+                    self._log.info(
+                        "concurrent_update",
+                        case_id=case_id,
+                        trigger=trigger,
+                        actor_id=actor.id,
+                        error=str(exc),
+                    )
+                # The same command with the same key may have committed in the meantime (the
+                # case then refuses it as illegal, or conflicts): return its result.
                 if idempotency_key is not None:
                     replayed = self._replay_idempotent(conn, idempotency_key, request, case_id)
                     if replayed is not None:
