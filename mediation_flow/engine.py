@@ -16,6 +16,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from datetime import date, datetime
 from functools import partial
 from typing import Any, TypeVar
@@ -499,6 +500,16 @@ class Engine:
     ) -> Case:
         with self._store.reading(conn):
             case = self._load(conn, case_id)
+            flow = self._flow_of(case)
+            data = data if data is not None else {}
+            if actor.role is not Role.system:
+                # Before anything about the case (its state, version, last event) is revealed.
+                scope = self._scope(case, self._store.load_parties(conn, case_id))
+                reason = self._fire_refusal(actor, scope, trigger, data, flow.definition)
+                if reason is not None:
+                    raise PermissionDenied(
+                        actor.id, actor.role.value, f"fire {trigger!r} on", case_id, reason
+                    )
             if expected_version is not None and case.version != expected_version:
                 raise ConcurrentUpdate(case_id, expected_version, case.version)
             if at < case.updated_at:
@@ -511,15 +522,7 @@ class Engine:
                     f"({case.updated_at.astimezone(SHANGHAI).isoformat()}); commands are "
                     "recorded in order",
                 )
-            flow = self._flow_of(case)
-            ctx = self._context(conn, flow, case, trigger, data or {}, actor, at)
-            if actor.role is not Role.system:
-                scope = self._scope(case, ctx.parties)
-                reason = self._fire_refusal(actor, scope, trigger, data or {}, flow.definition)
-                if reason is not None:
-                    raise PermissionDenied(
-                        actor.id, actor.role.value, f"fire {trigger!r} on", case_id, reason
-                    )
+            ctx = self._context(conn, flow, case, trigger, data, actor, at)
             tdef, dest = flow.fire(ctx)
             self._veto(ctx, tdef)
             version = case.version
@@ -583,10 +586,12 @@ class Engine:
                 # on the new state, at most three times, then leave it to the next tick.
                 key = getattr(exc, "deadline_key", None)
                 self._log.info("concurrent_update", trigger="tick", deadline=key and key[1])
-                if key is not None:
-                    conflicts[key[1]] = conflicts.get(key[1], 0) + 1
-                    if conflicts[key[1]] >= 3:
-                        after = key
+                slot = key[1] if key is not None else 0
+                conflicts[slot] = conflicts.get(slot, 0) + 1
+                if conflicts[slot] >= 3:
+                    if key is None:
+                        return produced  # the claim itself keeps failing: the next tick
+                    after = key
                 continue
             if claimed is None:
                 return produced
@@ -650,13 +655,14 @@ class Engine:
         transaction. Returns the deadline's key and the event (None if nothing was due to
         happen), or None when no deadline is due."""
         started = time.perf_counter()
-        with self._store.connect() as conn, self._store.writing(conn):
-            claim = self._store.claim_due(conn, today, after)
-            if claim is None:
-                return None
-            deadline_id, case_id, due = claim
-            key = (due, deadline_id)
-            try:
+        key: tuple[date, int] | None = None
+        try:
+            with self._store.connect() as conn, self._store.writing(conn):
+                claim = self._store.claim_due(conn, today, after)
+                if claim is None:
+                    return None
+                deadline_id, case_id, due = claim
+                key = (due, deadline_id)
                 prepared = self._prepare_expiry(conn, deadline_id, case_id, today, at)
                 if prepared is None:
                     return key, None
@@ -664,9 +670,11 @@ class Engine:
                 event = self._event(event_row)
                 self._store.save(conn, ctx.case, version, event_row, ctx.deadlines)
                 self._plugins.in_transaction(ctx.case.region, ctx, event, conn)
-            except ConcurrentUpdate as exc:
-                exc.deadline_key = key  # type: ignore[attr-defined]
-                raise
+        except ConcurrentUpdate as exc:
+            # Also a PostgreSQL lock conflict (NOWAIT), translated when the transaction ends:
+            # the key lets tick count the attempts and move on.
+            exc.deadline_key = key  # type: ignore[attr-defined]
+            raise
         self._log_transition(ctx, event_row, started)
         if self._plugins.pm.get_plugins():
             self._plugins.after_commit(ctx.case.region, self.get(case_id), event, self._log)
@@ -704,6 +712,32 @@ class Engine:
         kind = flow.definition.deadline_map[expiring.kind]
         expiring.set_status(DeadlineStatus.expired)
         version = case.version
+        # When windows that jointly decide a transition (each party's suit window, say) have
+        # all run out before this tick, the transition belongs to the last of them: it takes
+        # effect on the day after the latest due day (flow.md §3-§4).
+        kinds = flow.definition.deadline_map
+        later = [
+            d
+            for d in deadlines
+            if d is not expiring
+            and d.status == DeadlineStatus.pending
+            and expiring.due < d.due < today
+            and set(kinds[d.kind].expiry) & set(kind.expiry)
+        ]
+        if later:
+            ctx = self._context(
+                conn,
+                flow,
+                case,
+                kind.expiry_event,
+                {},
+                SYSTEM,
+                at,
+                deadlines=deadlines,
+                expiring=expiring,
+                parse=False,
+            )
+            return ctx, version, self._record(ctx, dest=case.state, data={})
         for trigger in kind.expiry:
             if trigger not in flow.legal_triggers(case.state):
                 continue
@@ -752,7 +786,15 @@ class Engine:
         """Every event of the case, oldest first."""
         with self._store.connect() as conn, self._store.reading(conn):
             self._authorize_read(actor, self._get(conn, case_id))
-            return self._store.history(conn, case_id)
+            events = self._store.history(conn, case_id)
+        if actor is not None and actor.role in (Role.worker, Role.employer):
+            # Early-warning alerts are for the officials: they name other cases and advise on
+            # the employer. A party sees that one was raised, not what it says.
+            events = [
+                replace(e, data={"redacted": True}) if e.trigger == "early_warning" else e
+                for e in events
+            ]
+        return events
 
     def deadlines(self, case_id: int, *, actor: Actor | None = None) -> list[Deadline]:
         """Every deadline of the case, whatever its status, in the order they were started."""
@@ -850,7 +892,7 @@ class Engine:
                         "warnings": list(e.warnings),
                         "hash": e.hash,
                     }
-                    for e in self.history(case_id)
+                    for e in self.history(case_id, actor=actor)
                 ],
                 "deadlines": [
                     {
@@ -883,9 +925,15 @@ class Engine:
         sees their region only."""
         today = self._day(self._at(at, "report"))
         if actor is not None and actor.role is not Role.system:
-            if actor.role in (Role.worker, Role.employer):
+            if actor.role not in (Role.intake_officer, Role.arbitrator, Role.judge):
+                # Mediators see only their organisation's cases; the report's overdue list
+                # names cases, so it is for the offices that see a whole region.
                 raise PermissionDenied(
-                    actor.id, actor.role.value, "read reports", None, "reports are for officials"
+                    actor.id,
+                    actor.role.value,
+                    "read reports",
+                    None,
+                    "reports are for officials: intake officers, arbitrators and judges",
                 )
             if actor.region:
                 region = region or actor.region
@@ -897,6 +945,11 @@ class Engine:
                         None,
                         f"region {region} is outside the actor's scope {actor.region}",
                     )
+        for name, value in (("since", since), ("until", until)):
+            if value is not None and (not isinstance(value, date) or isinstance(value, datetime)):
+                raise InvalidData("report", name, f"expected a date, got {value!r}")
+        if since is not None and until is not None and since > until:
+            raise InvalidData("report", "since", f"{since} is after until ({until})")
         definitions = [compiled.definition for compiled in self._flows.values()]
         return build_report(
             self._store, definitions, region=region, since=since, until=until, today=today
@@ -1014,6 +1067,8 @@ class Engine:
         return reason
 
     def _load(self, conn: Connection, case_id: int) -> CaseRecord:
+        if isinstance(case_id, bool) or not isinstance(case_id, int) or not 0 < case_id < 2**62:
+            raise CaseNotFound(case_id)
         case = self._store.load_case(conn, case_id)
         if case is None:
             raise CaseNotFound(case_id)

@@ -7,6 +7,7 @@ The database tables are in :mod:`mediation_flow.storage.tables`.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -343,6 +344,18 @@ class Intake(BaseModel):
             raise ValueError(f"{value.isoformat()} is outside 1950-2199")
         return value
 
+    @field_validator("attributes")
+    @classmethod
+    def _json_attributes(cls, value: dict[str, Any]) -> dict[str, Any]:
+        try:
+            json.dumps(value, default=_json_default)
+        except (TypeError, ValueError):
+            raise ValueError(
+                "values must be JSON: text, numbers, true/false, null, lists and objects "
+                "(dates and amounts are kept as text)"
+            ) from None
+        return value
+
     @model_validator(mode="after")
     def _parties_and_counts(self) -> Intake:
         workers = sum(1 for p in self.parties if p.kind is PartyKind.worker)
@@ -362,6 +375,12 @@ class Intake(BaseModel):
         if self.worker_count is not None:
             return self.worker_count
         return sum(1 for p in self.parties if p.kind is PartyKind.worker)
+
+
+def _json_default(value: Any) -> str:
+    if isinstance(value, date | Decimal):
+        return str(value)
+    raise TypeError(type(value).__name__)
 
 
 def parse_intake(intake: Intake | dict[str, Any]) -> Intake:

@@ -294,3 +294,17 @@ def test_commands_on_a_case_are_recorded_in_order(engine: Engine) -> None:
     )
     (acceptance,) = engine.deadlines(case.id)
     assert acceptance.starts_on.isoformat() == "2025-03-04"
+
+
+def test_bad_arguments_are_refused_clearly(engine: Engine) -> None:
+    with pytest.raises(InvalidIntake, match="attributes: values must be JSON"):
+        engine.open_case(make_intake(attributes={"tags": {1, 2}}), at=DAY)
+    for bad_id in (10**30, -1, "7"):
+        with pytest.raises(CaseNotFound):
+            engine.get(bad_id)  # type: ignore[arg-type]
+    from datetime import date as day
+
+    with pytest.raises(InvalidData, match="is after until"):
+        engine.report(since=day(2025, 5, 1), until=day(2025, 1, 1), at=DAY)
+    with pytest.raises(InvalidData, match="expected a date"):
+        engine.report(since="2025-01-01", at=DAY)  # type: ignore[arg-type]

@@ -275,3 +275,32 @@ def test_reports_are_scoped_to_the_officials_region(engine: Engine) -> None:
         engine.report(region="52", actor=arbitrator, at=DAY)
     with pytest.raises(PermissionDenied, match="reports are for officials"):
         engine.report(actor=zhang, at=DAY)
+
+
+def test_an_outsider_learns_nothing_about_the_case_from_a_refused_command(
+    engine: Engine,
+) -> None:
+    case = engine.open_case(intake(region="520102"), at=DAY)
+    for kwargs in (
+        {"trigger": "accept_arbitration"},
+        {"trigger": "refer_to_negotiation", "expected_version": 7},
+    ):
+        with pytest.raises(PermissionDenied) as info:
+            engine.fire(case.id, at=at(2025, 3, 4), actor=arbitrator, **kwargs)
+        assert "received" not in str(info.value)
+        assert "version" not in str(info.value)
+
+
+def test_mediators_do_not_read_regional_reports(engine: Engine) -> None:
+    with pytest.raises(PermissionDenied, match="reports are for officials"):
+        engine.report(actor=union, at=DAY)
+
+
+def test_parties_see_that_an_alert_was_raised_not_what_it_says(engine: Engine) -> None:
+    case = engine.open_case(intake(worker_count=12), at=DAY)  # a collective case
+    (alert,) = [e for e in engine.history(case.id) if e.trigger == "early_warning"]
+    assert alert.data["rule"] == "collective_case"
+    (seen,) = [e for e in engine.history(case.id, actor=zhang) if e.trigger == "early_warning"]
+    assert seen.data == {"redacted": True}
+    exported = engine.export(case.id, actor=zhang)
+    assert {"redacted": True} in [e["data"] for e in exported["history"]]

@@ -433,6 +433,7 @@ def test_a_region_prefix_selects_the_cases_of_its_divisions(
     ]
     assert furong.overdue_total == 2
 
+    assert report_of(engine, region="43").cases == 10  # Hunan: all but G1 (Sichuan)
     changsha = report_of(engine, region="4301")
     assert (changsha.cases, changsha.closed) == (10, 8)
     assert changsha.resolved_by_stage["negotiation"] == 3
@@ -447,6 +448,8 @@ def test_a_region_prefix_selects_the_cases_of_its_divisions(
     assert zigong.overdue == ()
 
     assert report_of(engine, region="11").cases == 0
+    assert report_of(engine, region="4309").cases == 0  # the range ends at "431"
+    assert report_of(engine, region="9").cases == 0  # no upper bound
 
 
 def test_since_and_until_are_days_in_china(seeded: tuple[Engine, dict[str, int]]) -> None:

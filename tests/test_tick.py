@@ -572,3 +572,27 @@ def test_tick_expires_per_party_windows_on_each_backend(db_url: str) -> None:
         assert engine.get(case_id).state == "enforceable"
     finally:
         engine.close()
+
+
+def test_a_late_tick_lets_the_award_take_effect_after_the_last_window(engine: Engine) -> None:
+    # Final award served on both on Thu 2025-03-20: the worker's suit window ends Mon 04-07
+    # (day 15, Sat 04-05 rolled over past Qingming 04-04..06), the employer's revocation window
+    # Mon 04-21. A tick that runs only on 06-01 applies both: the award takes effect on 04-22,
+    # the day after the later window, and the 2-year enforcement window counts from it.
+    case = engine.open_case(make_intake(), at=at(2025, 3, 3))
+    engine.fire(case.id, "apply_arbitration", data={"by": "worker"}, at=at(2025, 3, 3))
+    engine.fire(case.id, "accept_arbitration", at=at(2025, 3, 4))
+    engine.fire(
+        case.id,
+        "issue_award",
+        at=at(2025, 3, 20),
+        data={
+            "items": [{"kind": "wages", "amount": "18000"}],
+            "monthly_minimum_wage": "1930",
+            "served_on": {"worker": "2025-03-20", "employer": "2025-03-20"},
+        },
+    )
+    events = engine.tick(at(2025, 6, 1))
+    assert [e.trigger for e in events] == ["deadline_expired", "award_takes_effect"]
+    (window,) = [d for d in engine.deadlines(case.id) if d.kind == "enforcement_window"]
+    assert str(window.starts_on) == "2025-04-22"
