@@ -1760,7 +1760,9 @@ def _flow_diagram(report: Report) -> str:
     biggest = max((sum(through[n] for n in col) for col in _FLOW_COLUMNS), default=0)
     scale = (plot_h - gap * 2) / biggest if biggest else 0
     pos: dict[str, tuple[float, float, float]] = {}  # x, y, height
-    for i, col in enumerate(_FLOW_COLUMNS):
+    for i, full_col in enumerate(_FLOW_COLUMNS):
+        # Channels no case went through are left out; intake and closed always show.
+        col = tuple(n for n in full_col if through[n] or n in ("intake", "closed"))
         total = sum(max(through[n] * scale, 2) for n in col) + gap * (len(col) - 1)
         y = top + (plot_h - total) / 2
         for n in col:
@@ -1954,7 +1956,7 @@ def to_html(report: Report) -> str:
         )
     channel_rows = [
         (
-            r.label("channel", c),
+            _NODE_LABELS[c][1] if c in _NODE_LABELS else r.label("channel", c),
             r.label_en("channel", c),
             (r.opened_per_channel.get(c, 0), r.closed_per_channel.get(c, 0)),
         )

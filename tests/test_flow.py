@@ -611,3 +611,33 @@ def test_dates_outside_the_era_are_refused(eng: Engine, day: str) -> None:
     case_id = case_in(eng, "union_mediation")
     with pytest.raises(InvalidData, match="is outside 1950-2199"):
         eng.fire(case_id, "sign_agreement", data={"effective_on": day}, at=DAY)
+
+
+def test_a_number_typed_into_the_wrong_field_is_not_echoed(eng: Engine) -> None:
+    case_id = case_in(eng, "received")
+    with pytest.raises(InvalidData) as info:
+        eng.fire(
+            case_id,
+            "apply_arbitration",
+            at=DAY,
+            data={"by": "worker", "received_on": "430102199001011238"},
+        )
+    assert "430102199001011238" not in str(info.value)
+    assert "430102********1238" in str(info.value)
+
+
+def test_a_rejected_confirmation_records_its_reason(eng: Engine) -> None:
+    case_id = case_in(eng, "judicial_confirmation")
+    case = eng.fire(case_id, "reject_confirmation", at=DAY)
+    assert (case.state, case.attributes["reason"]) == ("mediation_failed", "confirmation_rejected")
+
+
+def test_a_money_item_needs_its_awarded_amount(eng: Engine) -> None:
+    case_id = case_in(eng, "arbitration")
+    with pytest.raises(InvalidData, match="needs its awarded amount"):
+        eng.fire(
+            case_id,
+            "issue_award",
+            at=DAY,
+            data={"items": [{"kind": "wages"}], "monthly_minimum_wage": "1930"},
+        )

@@ -14,7 +14,8 @@ from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Any
 
-from mediation_flow.models import ClaimKind, PartyKind
+from mediation_flow.models import MONEY_CLAIMS, ClaimKind, PartyKind
+from mediation_flow.personal_data import mask_text
 
 __all__ = [
     "COMMON_FIELDS",
@@ -45,12 +46,18 @@ def as_date(value: Any) -> date:
         try:
             day = date.fromisoformat(value)
         except ValueError:
-            raise ValueError(f"{value!r} is not an ISO date like '2025-06-03'") from None
+            raise ValueError(f"{_shown(value)} is not an ISO date like '2025-06-03'") from None
     else:
         raise ValueError(f"expected a date or an ISO date string, got {type(value).__name__}")
     if not EARLIEST <= day <= LATEST:
         raise ValueError(f"{day.isoformat()} is outside {EARLIEST.year}-{LATEST.year}")
     return day
+
+
+def _shown(value: Any) -> str:
+    """A value quoted in an error message, with any identity or phone number in it masked (a
+    number typed into the wrong field must not come back in a log line)."""
+    return repr(mask_text(value) if isinstance(value, str) else value)
 
 
 def _party_dates(value: Any, data: Mapping[str, Any]) -> dict[str, date]:
@@ -96,20 +103,20 @@ def _choice(*options: str) -> Parser:
     def parse(value: Any, data: Mapping[str, Any]) -> str:
         if value in options:
             return str(value)
-        raise ValueError(f"{value!r} is not one of {', '.join(options)}")
+        raise ValueError(f"{_shown(value)} is not one of {', '.join(options)}")
 
     return parse
 
 
 def _money(value: Any, data: Mapping[str, Any]) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
-        raise ValueError(f"expected an amount, got {value!r}")
+        raise ValueError(f"expected an amount, got {_shown(value)}")
     try:
         amount = Decimal(str(value))
     except InvalidOperation:
-        raise ValueError(f"{value!r} is not an amount") from None
+        raise ValueError(f"{_shown(value)} is not an amount") from None
     if not amount.is_finite() or amount < 0:
-        raise ValueError(f"{value!r} is not a non-negative amount")
+        raise ValueError(f"{_shown(value)} is not a non-negative amount")
     return amount
 
 
@@ -130,6 +137,8 @@ def _award_items(value: Any, data: Mapping[str, Any]) -> list[dict[str, Any]]:
             kind = ClaimKind(item["kind"])
         except ValueError:
             raise ValueError(f"item {i}: {item['kind']!r} is not a claim kind") from None
+        if kind in MONEY_CLAIMS and "amount" not in item:
+            raise ValueError(f"item {i}: a {kind.value} item needs its awarded amount")
         amount = _money(item.get("amount", 0), data)
         items.append({"kind": kind.value, "amount": amount})
     return items

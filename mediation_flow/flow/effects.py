@@ -44,6 +44,11 @@ def mark(ctx: Context, attribute: str) -> dict[str, Any]:
     return {attribute: True}
 
 
+@register_effect("set")
+def set_attribute(ctx: Context, attribute: str, value: str) -> dict[str, Any]:
+    return {attribute: value}
+
+
 @register_effect("clear")
 def clear(ctx: Context, *attributes: str) -> dict[str, Any]:
     return dict.fromkeys(attributes)

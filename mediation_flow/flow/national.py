@@ -294,7 +294,8 @@ TRANSITIONS = (
       deadlines=(_meet("confirmation_decision"),), effects=("mark:judicially_confirmed",)),
     T("reject_confirmation", "judicial_confirmation", "mediation_failed", "裁定驳回确认申请",
       "reject confirmation", source="CPL 206; CPL-I 358",
-      deadlines=(_meet("confirmation_decision"),)),
+      deadlines=(_meet("confirmation_decision"),),
+      effects=("set:reason,confirmation_rejected",)),
 
     # Payment orders (LDMAL 16; LCL 30; CPL 225-228; LDI-1 13).
     T("apply_payment_order", "agreement_breached", "payment_order", "申请支付令",
