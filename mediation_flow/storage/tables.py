@@ -91,7 +91,8 @@ class CaseRow(SQLModel, table=True):
     #: Indexed: the early-warning windows (mediation_flow.early_warning) are ranges of it.
     received_on: date = Field(index=True)
     limitation_expires_on: date | None = None
-    opened_at: datetime = Field(sa_column=_ts())
+    #: Indexed: reports select the cases opened in a period (migration 0006).
+    opened_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
     updated_at: datetime = Field(sa_column=_ts())
     attributes: dict[str, Any] = Field(
         default_factory=dict, sa_column=Column(_JSON, nullable=False)
