@@ -502,9 +502,10 @@ class Engine:
             case = self._load(conn, case_id)
             flow = self._flow_of(case)
             data = data if data is not None else {}
+            parties = self._store.load_parties(conn, case_id)
             if actor.role is not Role.system:
                 # Before anything about the case (its state, version, last event) is revealed.
-                scope = self._scope(case, self._store.load_parties(conn, case_id))
+                scope = self._scope(case, parties)
                 reason = self._fire_refusal(actor, scope, trigger, data, flow.definition)
                 if reason is not None:
                     raise PermissionDenied(
@@ -522,12 +523,12 @@ class Engine:
                     f"({case.updated_at.astimezone(SHANGHAI).isoformat()}); commands are "
                     "recorded in order",
                 )
-            ctx = self._context(conn, flow, case, trigger, data, actor, at)
+            ctx = self._context(conn, flow, case, trigger, data, actor, at, parties=parties)
             tdef, dest = flow.fire(ctx)
             self._veto(ctx, tdef)
             version = case.version
             event_row = self._apply(ctx, tdef, dest)
-            parties, claims = ctx.parties, ctx.claims
+            claims = ctx.claims
         idempotent = None
         if idempotency_key is not None:
             idempotent = {
@@ -724,21 +725,8 @@ class Engine:
             and expiring.due < d.due < today
             and set(kinds[d.kind].expiry) & set(kind.expiry)
         ]
-        if later:
-            ctx = self._context(
-                conn,
-                flow,
-                case,
-                kind.expiry_event,
-                {},
-                SYSTEM,
-                at,
-                deadlines=deadlines,
-                expiring=expiring,
-                parse=False,
-            )
-            return ctx, version, self._record(ctx, dest=case.state, data={})
-        for trigger in kind.expiry:
+        # The joint transition is left to the later window; this one only records its expiry.
+        for trigger in () if later else kind.expiry:
             if trigger not in flow.legal_triggers(case.state):
                 continue
             ctx = self._context(
@@ -1097,6 +1085,7 @@ class Engine:
         deadlines: list[DeadlineRecord] | None = None,
         expiring: DeadlineRecord | None = None,
         parse: bool = True,
+        parties: tuple[Party, ...] | None = None,
     ) -> Context:
         parsed: dict[str, Any] = {}
         if parse:
@@ -1120,7 +1109,11 @@ class Engine:
             flow=flow.definition,
             calendar=self.calendar,
             load_claims=lambda: store.load_claims(conn, case.id),
-            load_parties=lambda: store.load_parties(conn, case.id),
+            load_parties=(
+                (lambda: parties)
+                if parties is not None
+                else (lambda: store.load_parties(conn, case.id))
+            ),
             expiring=expiring,
         )
 

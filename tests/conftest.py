@@ -44,6 +44,13 @@ def at(year: int, month: int, day: int, hour: int = 9, minute: int = 0) -> datet
     return datetime(year, month, day, hour, minute, tzinfo=SHANGHAI)
 
 
+def deadline(engine: Engine, case_id: int, kind: str, party: str | None = None) -> Any:
+    """The most recently started deadline of ``kind`` (for ``party``) of a case."""
+    found = [d for d in engine.deadlines(case_id) if d.kind == kind and d.party == party]
+    assert found, f"no {kind} deadline for {party}: {engine.deadlines(case_id)}"
+    return found[-1]
+
+
 def make_intake(**overrides: Any) -> dict[str, Any]:
     """A wage dispute: 张三 against 长沙某建筑公司, in Changsha's Furong district."""
     intake: dict[str, Any] = {

@@ -24,8 +24,8 @@ from hypothesis import strategies as st
 from mediation_flow import Engine
 from mediation_flow.calendar import DEFAULT_CALENDAR, Calendar
 from mediation_flow.errors import GuardFailed
-from mediation_flow.models import Deadline, DeadlineStatus
-from tests.conftest import at, make_intake
+from mediation_flow.models import DeadlineStatus
+from tests.conftest import at, deadline, make_intake
 
 PENDING, MET, EXPIRED, CANCELLED, PAUSED = (
     DeadlineStatus.pending,
@@ -46,13 +46,6 @@ def open_case(engine: Engine, when: datetime, **overrides: Any) -> int:
     """张三's case, opened at ``when``; he knew of the infringement (and left) on 2023-12-01."""
     fields = {"knew_of_infringement_on": "2023-12-01", "employment_ended_on": "2023-12-01"}
     return engine.open_case(make_intake(**{**fields, **overrides}), at=when).id
-
-
-def deadline(engine: Engine, case_id: int, kind: str, party: str | None = None) -> Deadline:
-    """The most recently started deadline of ``kind`` (for ``party``)."""
-    found = [d for d in engine.deadlines(case_id) if d.kind == kind and d.party == party]
-    assert found, f"no {kind} deadline for {party}: {engine.deadlines(case_id)}"
-    return found[-1]
 
 
 def in_arbitration(engine: Engine, accepted: datetime, **accept_data: Any) -> int:

@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import text
 
 from mediation_flow import Engine
-from mediation_flow.models import Deadline, DeadlineStatus, Event
-from tests.conftest import at, make_intake
+from mediation_flow.models import DeadlineStatus, Event
+from tests.conftest import at, deadline, make_intake
 
 FINAL_AWARD_ITEMS = [{"kind": "wages", "amount": "18000.00"}]  # <= 12 x 2000: final
 NONFINAL_AWARD_ITEMS = [{"kind": "wages", "amount": "90000.00"}]  # > 12 x 2000: non-final
@@ -37,12 +37,6 @@ def just_after(day: date) -> datetime:
     """00:01 on the day after ``day``: the deadline due on ``day`` has expired."""
     nxt = day + timedelta(days=1)
     return at(nxt.year, nxt.month, nxt.day, 0, 1)
-
-
-def deadline(engine: Engine, case_id: int, kind: str, party: str | None = None) -> Deadline:
-    found = [d for d in engine.deadlines(case_id) if d.kind == kind and d.party == party]
-    assert found, f"no {kind} deadline for {party}"
-    return found[-1]
 
 
 def expire(
