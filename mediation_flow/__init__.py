@@ -16,19 +16,23 @@ from mediation_flow.calendar import (
     add_years,
     is_working_day,
 )
+from mediation_flow.documents import Document
 from mediation_flow.engine import Engine, retry_on_conflict
 from mediation_flow.errors import (
     CalendarNotAvailable,
     CaseNotFound,
     ConcurrentUpdate,
     DatabaseBusy,
+    DocumentError,
     FlowDefinitionError,
     GuardFailed,
+    HandoffRejected,
     IdempotencyConflict,
     IllegalTransition,
     InvalidData,
     InvalidIntake,
     MediationFlowError,
+    NotFound,
     PermissionDenied,
     PluginError,
     SchemaMismatch,
@@ -45,12 +49,15 @@ from mediation_flow.flow import (
     Unit,
     national_flow,
 )
+from mediation_flow.handoff import HandoffPackage, HandoffResult, HandoffSettings
 from mediation_flow.hookspecs import hookimpl
 from mediation_flow.logging import configure_json_logging
+from mediation_flow.lookup import Progress
 from mediation_flow.models import (
     SYSTEM,
     Actor,
     Case,
+    CaseNumber,
     Channel,
     Claim,
     ClaimKind,
@@ -64,6 +71,7 @@ from mediation_flow.models import (
     Resolution,
     Role,
 )
+from mediation_flow.numbering import NumberingRule
 from mediation_flow.plugins import AttributeSpec, Route
 from mediation_flow.policy import Policy
 from mediation_flow.reports import Report
@@ -78,6 +86,7 @@ __all__ = [
     "CalendarNotAvailable",
     "Case",
     "CaseNotFound",
+    "CaseNumber",
     "Channel",
     "Claim",
     "ClaimKind",
@@ -88,23 +97,32 @@ __all__ = [
     "DeadlineKind",
     "DeadlineOp",
     "DeadlineStatus",
+    "Document",
+    "DocumentError",
     "Engine",
     "Event",
     "FlowDefinition",
     "FlowDefinitionError",
     "GuardFailed",
+    "HandoffPackage",
+    "HandoffRejected",
+    "HandoffResult",
+    "HandoffSettings",
     "IdempotencyConflict",
     "IllegalTransition",
     "Intake",
     "InvalidData",
     "InvalidIntake",
     "MediationFlowError",
+    "NotFound",
+    "NumberingRule",
     "Party",
     "PartyKind",
     "PartyRole",
     "PermissionDenied",
     "PluginError",
     "Policy",
+    "Progress",
     "Report",
     "Resolution",
     "Role",

@@ -124,8 +124,13 @@ def verify_case(
     events: Sequence[Event],
     parties: Sequence[Party],
     claims: Sequence[Claim],
+    *,
+    chain_id: int | None = None,
 ) -> Verification:
-    """Check a case's hash chain, its intake digest and its state against its history."""
+    """Check a case's hash chain, its intake digest and its state against its history.
+
+    ``chain_id`` is the case id the events were hashed with, when it is not ``case_id`` (a case
+    that came in a handoff package keeps the id of the system where it was opened)."""
     problems: list[str] = []
     previous: str | None = None
     for event in events:
@@ -136,7 +141,7 @@ def verify_case(
             )
             previous = None
             continue
-        if event.hash != event_hash(previous, _fields(event)):
+        if event.hash != event_hash(previous, _fields(event, chain_id)):
             problems.append(
                 f"event {event.seq} ({event.trigger}): hash mismatch: the event was edited, or "
                 f"an event before it was deleted, inserted or reordered"
@@ -160,16 +165,8 @@ def verify_case(
     return Verification(case_id, problems)
 
 
-def _fields(event: Event) -> dict[str, Any]:
-    return {
-        "case_id": event.case_id,
-        "seq": event.seq,
-        "trigger": event.trigger,
-        "source": event.source,
-        "dest": event.dest,
-        "actor_id": event.actor_id,
-        "actor_role": event.actor_role,
-        "at": event.at,
-        "data": event.data,
-        "warnings": event.warnings,
-    }
+def _fields(event: Event, chain_id: int | None = None) -> dict[str, Any]:
+    fields = event.as_dict()
+    if chain_id is not None:
+        fields["case_id"] = chain_id
+    return fields

@@ -8,10 +8,12 @@ warnings only, unless ``--log-json`` asks for every event as JSON lines on stand
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import sys
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import click
@@ -22,6 +24,7 @@ from rich.table import Table
 
 from mediation_flow.engine import SHANGHAI, Engine
 from mediation_flow.errors import MediationFlowError
+from mediation_flow.handoff import HandoffSettings
 from mediation_flow.logging import configure_json_logging, mask_personal_data
 from mediation_flow.models import Channel
 
@@ -35,8 +38,14 @@ def _engine(ctx: click.Context) -> Engine:
     if "engine" not in obj:
         try:
             plugins = [_load_plugin(spec) for spec in obj.get("plugins", ())]
-            obj["engine"] = ctx.with_resource(Engine(obj["db"], plugins=plugins))
-        except MediationFlowError as exc:
+            handoff = HandoffSettings(
+                org_id=obj.get("org"),
+                signing_key=obj.get("signing_key"),
+                trusted_keys=obj.get("trusted", {}),
+                require_signature=obj.get("require_signature", False),
+            )
+            obj["engine"] = ctx.with_resource(Engine(obj["db"], plugins=plugins, handoff=handoff))
+        except (MediationFlowError, TypeError, ValueError, OSError) as exc:
             raise click.ClickException(str(exc)) from exc
     engine: Engine = obj["engine"]
     return engine
@@ -70,13 +79,54 @@ def _load_plugin(spec: str) -> object:
     help="Load a plugin besides the installed ones (repeatable).",
 )
 @click.option("--log-json", is_flag=True, help="Write every log event as JSON to stderr.")
+@click.option(
+    "--org",
+    envvar="MEDIATION_FLOW_ORG",
+    default=None,
+    help="This system's organisation, named in the handoff packages it exports.",
+)
+@click.option(
+    "--signing-key",
+    envvar="MEDIATION_FLOW_SIGNING_KEY",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Ed25519 private key (PEM file) that signs exported handoff packages.",
+)
+@click.option(
+    "--trust",
+    "trusted",
+    multiple=True,
+    metavar="ORG=PUBLIC_KEY_FILE",
+    help="Accept handoff packages signed by ORG with this public key (repeatable).",
+)
+@click.option("--require-signature", is_flag=True, help="Refuse unsigned handoff packages.")
 @click.version_option(package_name="mediation-flow")
 @click.pass_context
-def main(ctx: click.Context, db: str | None, plugins: tuple[str, ...], log_json: bool) -> None:
+def main(
+    ctx: click.Context,
+    db: str | None,
+    plugins: tuple[str, ...],
+    log_json: bool,
+    org: str | None,
+    signing_key: str | None,
+    trusted: tuple[str, ...],
+    require_signature: bool,
+) -> None:
     """mediation_flow: the labour-dispute five-mediation linkage (五调联动) as a workflow."""
     obj = ctx.ensure_object(dict)
     obj["db"] = db
     obj["plugins"] = plugins
+    obj["org"] = org
+    obj["signing_key"] = signing_key
+    obj["require_signature"] = require_signature
+    obj["trusted"] = {}
+    for spec in trusted:
+        name, sep, path = spec.rpartition("=")
+        if not sep or not name or not path:
+            raise click.BadParameter(
+                f"{spec!r}: expected ORG=PUBLIC_KEY_FILE", param_hint="--trust"
+            )
+        obj["trusted"][name] = Path(path)
     if log_json:
         configure_json_logging(sys.stderr, level="INFO")
     else:
@@ -165,6 +215,7 @@ def demo(ctx: click.Context, cases: int, seed: int, region: str | None) -> None:
         _print_path(
             console, engine, result.sample_case, title="一个案件的路径 The path of one case"
         )
+        _print_paperwork(ctx, console, engine, result.sample_case)
     rate = result.transitions / elapsed if elapsed else 0.0
     console.print(
         f"{result.cases} cases, {result.transitions} transitions fired by officers, "
@@ -176,6 +227,41 @@ def demo(ctx: click.Context, cases: int, seed: int, region: str | None) -> None:
         for line in result.errors:
             console.print(f"[red]error[/] {line}")
         raise SystemExit(1)
+
+
+def _print_paperwork(ctx: click.Context, console: Console, engine: Engine, case_id: int) -> None:
+    """The sample case's numbers, its look-up view, a document, and a handoff to a second
+    database and back into it."""
+    case = engine.get(case_id)
+    console.print("[bold]文书与对接 Paperwork and docking[/]")
+    console.print(f"  serial 查询码: {case.serial}")
+    for number in case.numbers:
+        console.print(f"  {number.label}: {number.number}")
+    console.print("  " + engine.lookup(case.serial).to_text().replace("\n", "\n  "))
+    template = "acceptance_notice" if case.number("arbitration") else "service_receipt"
+    moment = case.updated_at
+    document = engine.render_document(case_id, template, format="docx", at=moment)
+    console.print(
+        f"  {document.title} ({template}.docx): {len(document.content)} bytes, "
+        f"sha256 {document.sha256[:16]}"
+    )
+    obj = ctx.ensure_object(dict)
+    plugins = [_load_plugin(spec) for spec in obj.get("plugins", ())]
+    package = engine.export_handoff(
+        case_id, from_org=obj.get("org") or "一站式调处中心（演示）", to_org="诉调对接中心（演示）",
+        at=moment,
+    )  # fmt: skip
+    with Engine("sqlite://", plugins=plugins) as receiver:
+        received = receiver.import_handoff(package.to_bytes(), at=moment)
+        again = receiver.import_handoff(package.to_bytes(), at=moment)
+        copy = receiver.get(received.case_id)
+        ok = receiver.verify(received.case_id).ok
+    console.print(
+        f"  handoff 移交: {len(package.to_bytes())} bytes, digest {package.digest[:16]}; "
+        f"imported into a second database: {received.outcome}, {copy.state_label}, "
+        f"{received.new_events} events, chain {'verified' if ok else 'BROKEN'}; "
+        f"imported again: {again.outcome}"
+    )
 
 
 def _print_path(console: Console, engine: Engine, case_id: int, *, title: str) -> None:
@@ -580,3 +666,138 @@ def states(ctx: click.Context, lang: str, region: str | None) -> None:
             t.trigger, label, ", ".join(t.sources), t.dest or "(stays)", ", ".join(t.guards)
         )
     console.print(triggers)
+
+
+@main.command()
+@click.argument("reference")
+@click.option("--json", "as_json", is_flag=True, help="Print the view as JSON.")
+@click.pass_context
+def lookup(ctx: click.Context, reference: str, as_json: bool) -> None:
+    """What a party sees of a case by its case number (案号) or serial: nothing personal."""
+    try:
+        view = _engine(ctx).lookup(reference)
+    except MediationFlowError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(view.to_json(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(view.to_text())
+
+
+@main.group()
+def doc() -> None:
+    """Legal documents rendered from templates (HTML or DOCX)."""
+
+
+@doc.command("list")
+@click.option("--region", metavar="CODE", default="110101", show_default=True)
+@click.pass_context
+def doc_list(ctx: click.Context, region: str) -> None:
+    """The document templates of a region (its plugins may replace or add some)."""
+    for info in _engine(ctx).document_templates(region):
+        click.echo(f"{info.name}\t{info.title}\t{info.description}")
+
+
+@doc.command("render")
+@click.argument("case_id", type=int)
+@click.argument("template")
+@click.option("--format", "fmt", type=click.Choice(["html", "docx"]), default="html",
+              show_default=True)  # fmt: skip
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), default=None,
+    help="Where to write the document [default: case-ID-TEMPLATE.FORMAT].",
+)  # fmt: skip
+@click.option(
+    "--value", "values", multiple=True, metavar="KEY=VALUE",
+    help="A value the template uses (repeatable); KEY[]=VALUE appends to a list.",
+)  # fmt: skip
+@click.pass_context
+def doc_render(
+    ctx: click.Context,
+    case_id: int,
+    template: str,
+    fmt: str,
+    output: str | None,
+    values: tuple[str, ...],
+) -> None:
+    """Render document TEMPLATE of case CASE_ID (``mediation-flow doc list`` names them)."""
+    given: dict[str, Any] = {}
+    for spec in values:
+        key, sep, value = spec.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{spec!r}: expected KEY=VALUE", param_hint="--value")
+        if key.endswith("[]"):
+            given.setdefault(key[:-2], []).append(value)
+        else:
+            given[key] = value
+    try:
+        document = _engine(ctx).render_document(case_id, template, format=fmt, values=given)
+    except MediationFlowError as exc:
+        raise click.ClickException(str(exc)) from exc
+    target = Path(output or document.filename)
+    target.write_bytes(document.content)
+    click.echo(f"{target} ({document.title}, {len(document.content)} bytes, "
+               f"sha256 {document.sha256[:16]})")  # fmt: skip
+
+
+@main.group()
+def handoff() -> None:
+    """Hand cases to another system and take them in (versioned JSON packages)."""
+
+
+@handoff.command("export")
+@click.argument("case_id", type=int)
+@click.option("--to", "to_org", required=True, help="The receiving organisation.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Where to write the package [default: SERIAL.handoff.json].")  # fmt: skip
+@click.pass_context
+def handoff_export(ctx: click.Context, case_id: int, to_org: str, output: str | None) -> None:
+    """Write the handoff package of case CASE_ID for the organisation --to (needs --org)."""
+    try:
+        package = _engine(ctx).export_handoff(case_id, to_org=to_org)
+    except MediationFlowError as exc:
+        raise click.ClickException(str(exc)) from exc
+    target = package.write(output or f"{package.serial}.handoff.json")
+    signed = "signed" if package.data["signature"] else "unsigned"
+    click.echo(f"{target}: case {package.serial}, {signed}, digest {package.digest[:16]}")
+
+
+@handoff.command("import")
+@click.argument("package", type=click.Path(exists=True, dir_okay=False))
+@click.pass_context
+def handoff_import(ctx: click.Context, package: str) -> None:
+    """Take in the case of a handoff package file (checked before anything is written)."""
+    try:
+        result = _engine(ctx).import_handoff(Path(package))
+    except MediationFlowError as exc:
+        raise click.ClickException(str(exc)) from exc
+    signer = f", signed by {result.signed_by}" if result.signed_by else ", unsigned"
+    click.echo(f"case {result.case_id}: {result.outcome} ({result.new_events} new events{signer})")
+
+
+@handoff.command("keygen")
+@click.argument("prefix", type=click.Path(dir_okay=False))
+def handoff_keygen(prefix: str) -> None:
+    """Write a new Ed25519 key pair: PREFIX.key (private, keep it) and PREFIX.pub (give it to
+    the systems that receive your packages)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    private = Ed25519PrivateKey.generate()
+    key_path, pub_path = Path(f"{prefix}.key"), Path(f"{prefix}.pub")
+    if key_path.exists():
+        raise click.ClickException(f"{key_path} exists; choose another prefix")
+    key_path.write_bytes(
+        private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    key_path.chmod(0o600)
+    pub_path.write_bytes(
+        private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    click.echo(f"{key_path} (private) and {pub_path} (public)")

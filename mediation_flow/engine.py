@@ -19,14 +19,17 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import date, datetime
 from functools import partial
+from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
 
 from mediation_flow.audit import Verification, event_hash, intake_digest, verify_case
 from mediation_flow.calendar import DEFAULT_CALENDAR, Calendar
 from mediation_flow.deadlines import apply_transition
+from mediation_flow.documents import Document, DocumentTemplates, TemplateInfo, document_context
 from mediation_flow.duedates import limitation_expiry, settle
 from mediation_flow.early_warning import Alert, Rule, RuleSet, default_rules
 from mediation_flow.errors import (
@@ -34,10 +37,12 @@ from mediation_flow.errors import (
     ConcurrentUpdate,
     FlowDefinitionError,
     GuardFailed,
+    HandoffRejected,
     IdempotencyConflict,
     IllegalTransition,
     InvalidData,
     InvalidIntake,
+    NotFound,
     PermissionDenied,
     PluginError,
     TransitionError,
@@ -51,11 +56,23 @@ from mediation_flow.flow.definition import FlowDefinition, TransitionDef
 from mediation_flow.flow.effects import apply_effect
 from mediation_flow.flow.guards import limitation_day
 from mediation_flow.flow.national import national_flow
+from mediation_flow.handoff import (
+    Contents,
+    HandoffPackage,
+    HandoffResult,
+    HandoffSettings,
+    check_numbers,
+    load_package,
+    package_body,
+    parse_package,
+)
 from mediation_flow.logging import get_logger
+from mediation_flow.lookup import Progress, progress
 from mediation_flow.models import (
     SYSTEM,
     Actor,
     Case,
+    CaseNumber,
     Deadline,
     DeadlineStatus,
     Event,
@@ -65,6 +82,14 @@ from mediation_flow.models import (
     Resolution,
     Role,
     parse_intake,
+)
+from mediation_flow.numbering import (
+    NATIONAL_RULES,
+    Numbering,
+    NumberingRule,
+    new_serial,
+    normalise_reference,
+    number_variants,
 )
 from mediation_flow.personal_data import (
     check_credit_code,
@@ -108,6 +133,13 @@ class Engine:
     policy by default). Commands and reads take an ``actor``; without one they run as the
     trusted ``system`` actor, which a host must not hand to its users.
 
+    ``numbering`` replaces national case-number rules by key (:mod:`mediation_flow.numbering`):
+    the deployment's own commissions' and courts' prefixes; ``national_numbering=False`` keeps
+    only those and the plugins' (a host that numbers cases itself passes no rules at all).
+    ``handoff`` names this system's
+    organisation and its signing and trusted keys for handoff packages
+    (:mod:`mediation_flow.handoff`).
+
     ``plugins`` are regional plugins (:mod:`mediation_flow.hookspecs`) besides those found through
     the ``mediation_flow.plugins`` entry points (``entry_points=False`` skips those). Each region
     runs under its own flow: ``flow`` (default: the national flow) extended by the plugins that
@@ -132,6 +164,9 @@ class Engine:
         statement_timeout_ms: int | None = None,
         echo: bool = False,
         early_warning: Iterable[Rule] | None = None,
+        numbering: Iterable[NumberingRule] | None = None,
+        national_numbering: bool = True,
+        handoff: HandoffSettings | None = None,
     ) -> None:
         self._store = Store(
             url,
@@ -161,6 +196,13 @@ class Engine:
         # Build every plugin's flow now, so that a broken plugin fails at start-up.
         for region in self._plugins.declared_regions():
             self._compiled_for(region)
+        self.handoff = handoff or HandoffSettings()
+        self._numbering_config = list(numbering or ())
+        self._national_numbering = NATIONAL_RULES if national_numbering else ()
+        self._numbering = Numbering(self._national_numbering).with_rules(self._numbering_config)
+        self._numberings: dict[str, Numbering] = {}
+        self._templates: dict[str, DocumentTemplates] = {}
+        self._check_numbering()
 
     # -- housekeeping -----------------------------------------------------------------------------
 
@@ -220,6 +262,41 @@ class Engine:
                     self._register(compiled)
             self._region_flows[region] = compiled
         return compiled
+
+    def _numbering_for(self, region: str) -> Numbering:
+        """The region's case-number rules: national, the plugins', then the deployment's."""
+        numbering = self._numberings.get(region)
+        if numbering is None:
+            plugin_rules = self._plugins.numbering_rules(region)
+            numbering = self._numbering
+            if plugin_rules:
+                numbering = (
+                    Numbering(self._national_numbering)
+                    .with_rules(plugin_rules)
+                    .with_rules(self._numbering_config)
+                )
+            self._numberings[region] = numbering
+        return numbering
+
+    def _check_numbering(self) -> None:
+        """Numbering rules must name triggers of the flows (a typo would never number)."""
+        known = {t.trigger for c in self._flows.values() for t in c.definition.transitions}
+        self._numbering.check_triggers(known)
+        for region in self._plugins.declared_regions():
+            flow = self._compiled_for(region).definition
+            try:
+                self._numbering_for(region).check_triggers(
+                    known | {t.trigger for t in flow.transitions}
+                )
+            except FlowDefinitionError as exc:
+                raise PluginError(", ".join(flow.plugins) or "?", str(exc)) from exc
+
+    def _templates_for(self, region: str) -> DocumentTemplates:
+        templates = self._templates.get(region)
+        if templates is None:
+            templates = DocumentTemplates(self._plugins.document_templates(region))
+            self._templates[region] = templates
+        return templates
 
     def _register(self, compiled: CompiledFlow) -> None:
         self._flows[compiled.fingerprint] = compiled
@@ -293,7 +370,9 @@ class Engine:
             attributes["intake"] = to_json(extra)
         if limitation["provisional"]:
             attributes["limitation_provisional"] = True
+        serial = new_serial(parsed.region, today)
         values = {
+            "serial": serial,
             "region": parsed.region,
             "state": flow.initial,
             "version": 1,
@@ -327,6 +406,7 @@ class Engine:
                     "actor_role": actor.role.value,
                     "at": at,
                     "data": {
+                        "serial": serial,
                         "received_on": received_on.isoformat(),
                         "intake_digest": intake_digest(
                             [
@@ -531,13 +611,7 @@ class Engine:
             claims = ctx.claims
         idempotent = None
         if idempotency_key is not None:
-            idempotent = {
-                "key": idempotency_key,
-                "case_id": case_id,
-                "request": request,
-                "created_at": at,
-                "result": _snapshot(case),
-            }
+            idempotent = {"key": idempotency_key, "case_id": case_id, "request": request}
         event = self._commit(conn, ctx, version, event_row, idempotent)
         self._log_transition(ctx, event_row, started)
         view = self._view(flow, case, parties, claims)
@@ -554,13 +628,84 @@ class Engine:
     ) -> Event:
         """Write state + event + deadlines (and the idempotency key), then the plugins'
         in-transaction work; one transaction."""
-        event = self._event(event_row)
         with self._store.writing(conn):
-            self._store.save(conn, ctx.case, version, event_row, ctx.deadlines)
-            if idempotent is not None:
-                self._store.insert_idempotency(conn, idempotent)
-            self._plugins.in_transaction(ctx.case.region, ctx, event, conn)
+            return self._write(conn, ctx, version, event_row, idempotent)
+
+    def _write(
+        self,
+        conn: Connection,
+        ctx: Context,
+        version: int,
+        event_row: dict[str, Any],
+        idempotent: dict[str, Any] | None = None,
+    ) -> Event:
+        """Inside the write transaction: issue the case number the transition opens (if any),
+        seal the event into the hash chain, write state + event + deadlines, the idempotency
+        key, and run the plugins' in-transaction work."""
+        self._issue_number(conn, ctx, version, event_row)
+        self._seal(ctx.case, event_row)
+        event = self._event(event_row)
+        self._store.save(conn, ctx.case, version, event_row, ctx.deadlines)
+        if idempotent is not None:
+            self._store.insert_idempotency(
+                conn, {**idempotent, "created_at": ctx.at, "result": _snapshot(ctx.case)}
+            )
+        self._plugins.in_transaction(ctx.case.region, ctx, event, conn)
         return event
+
+    def _issue_number(
+        self, conn: Connection, ctx: Context, version: int, event_row: dict[str, Any]
+    ) -> None:
+        """Issue the case number of the organisation whose file this transition opens: the
+        (prefix, year) counter is incremented in this transaction, so a command that fails
+        gives its number back. The case row is locked first (every writer locks the case
+        before the counter: no deadlock)."""
+        case = ctx.case
+        rule = self._numbering_for(case.region).rule_for(event_row["trigger"])
+        if rule is None:
+            return
+        issued = list(case.attributes.get("case_numbers", ()))
+        if any(n.get("key") == rule.key for n in issued):
+            return  # a case keeps the number it was given
+        org = case.attributes.get("org_id")
+        prefix = rule.prefix_for(case.region, org if isinstance(org, str) else None)
+        year = ctx.today.year
+        self._store.lock_version(conn, case.id, version)
+        seq = self._store.next_number(conn, prefix, year)
+        number = CaseNumber(
+            key=rule.key,
+            label=rule.label,
+            number=rule.format(prefix, year, seq),
+            prefix=prefix,
+            year=year,
+            seq=seq,
+            issued_on=ctx.today,
+            event_seq=event_row["seq"],
+        )
+        self._store.insert_case_number(
+            conn,
+            {
+                "case_id": case.id,
+                "key": rule.key,
+                "prefix": prefix,
+                "year": year,
+                "seq": seq,
+                "number": number.number,
+                "issued_at": ctx.at,
+            },
+        )
+        case.attributes = {**case.attributes, "case_numbers": [*issued, number.to_json()]}
+        event_row["data"] = {
+            **event_row["data"],
+            "case_number": {"key": rule.key, "number": number.number},
+        }
+
+    @staticmethod
+    def _seal(case: CaseRecord, event_row: dict[str, Any]) -> None:
+        """Link the event into the case's hash chain (hashed with the case's chain id: its id
+        where it was opened, :mod:`mediation_flow.handoff`)."""
+        content = {**event_row, "case_id": case.chain_id}
+        event_row["hash"] = case.event_hash = event_hash(case.event_hash, content)
 
     def tick(self, at: datetime | None = None, *, limit: int | None = None) -> list[Event]:
         """Apply every expiry due before ``at``; return the new events.
@@ -668,9 +813,7 @@ class Engine:
                 if prepared is None:
                     return key, None
                 ctx, version, event_row = prepared
-                event = self._event(event_row)
-                self._store.save(conn, ctx.case, version, event_row, ctx.deadlines)
-                self._plugins.in_transaction(ctx.case.region, ctx, event, conn)
+                event = self._write(conn, ctx, version, event_row)
         except ConcurrentUpdate as exc:
             # Also a PostgreSQL lock conflict (NOWAIT), translated when the transaction ends:
             # the key lets tick count the attempts and move on.
@@ -868,18 +1011,7 @@ class Engine:
                 "parties": [party(p) for p in case.parties],
                 "claims": [{"kind": c.kind.value, "amount": c.amount} for c in case.claims],
                 "history": [
-                    {
-                        "seq": e.seq,
-                        "trigger": e.trigger,
-                        "source": e.source,
-                        "dest": e.dest,
-                        "actor_id": e.actor_id,
-                        "actor_role": e.actor_role,
-                        "at": e.at,
-                        "data": e.data,
-                        "warnings": list(e.warnings),
-                        "hash": e.hash,
-                    }
+                    {k: v for k, v in e.as_dict().items() if k != "case_id"}
                     for e in self.history(case_id, actor=actor)
                 ],
                 "deadlines": [
@@ -943,6 +1075,398 @@ class Engine:
             self._store, definitions, region=region, since=since, until=until, today=today
         )
 
+    # -- paperwork and docking --------------------------------------------------------------------
+
+    def lookup(self, reference: str) -> Progress:
+        """The progress of the case with this serial or case number, for a party: the stage in
+        zh-CN and the day it began, the case numbers, the next deadline and what it means, the
+        outcome (:mod:`mediation_flow.lookup`). It holds nothing personal. Raises ``NotFound``."""
+        if not isinstance(reference, str) or not 0 < len(reference.strip()) <= 200:
+            raise NotFound(str(reference)[:200])
+        text = reference.strip()
+        with self._store.connect() as conn, self._store.reading(conn):
+            case_id = self._store.case_by_reference(
+                conn, serial=normalise_reference(text), numbers=number_variants(text)
+            )
+            if case_id is None:
+                raise NotFound(text)
+            case = self._load(conn, case_id)
+            flow = self._flows.get(case.flow_fingerprint) or self._compiled_for(case.region)
+            return progress(
+                flow.definition,
+                case,
+                self._store.load_deadlines(conn, case_id),
+                self._store.history(conn, case_id),
+            )
+
+    def render_document(
+        self,
+        case_id: int,
+        template: str,
+        *,
+        format: str = "html",
+        values: Mapping[str, Any] | None = None,
+        actor: Actor | None = None,
+        at: datetime | None = None,
+    ) -> Document:
+        """Fill a document template (:mod:`mediation_flow.documents`) from the case and render
+        it to ``format`` (``html`` or ``docx``). ``values`` are the official's additions (the
+        agreed terms, the reason, the document served...). The rendering is recorded (template,
+        SHA-256, who, when; :meth:`documents`). Documents carry the parties' identity numbers:
+        only an actor who may see the case's personal data renders them (``PermissionDenied``).
+        The issuing organisation is ``values["organisation"]``, else the actor's ``org_id``, else
+        the organisation handling the case in its current channel. Raises ``DocumentError`` for
+        an unknown template or format, or a template that fails.
+        """
+        at = self._at(at, "render_document")
+        actor = actor or SYSTEM
+        if actor.org_id is not None:
+            # The issuing organisation defaults to the official's own.
+            values = {"organisation": actor.org_id, **(values or {})}
+        with self._store.connect() as conn:
+            with self._store.reading(conn):
+                case = self._get(conn, case_id)
+                self._authorize_personal_data(actor, case, "render documents of")
+                history = self._store.history(conn, case_id)
+            context = document_context(case, history, today=self._day(at), values=values)
+            document = self._templates_for(case.region).render(
+                template, context, format=format, case_id=case.id
+            )
+            with self._store.writing(conn):
+                self._store.insert_document(
+                    conn,
+                    {
+                        "case_id": case.id,
+                        "template": document.template,
+                        "title": document.title,
+                        "format": document.format,
+                        "sha256": document.sha256,
+                        "size": len(document.content),
+                        "case_version": case.version,
+                        "actor_id": actor.id,
+                        "actor_role": actor.role.value,
+                        "rendered_at": at,
+                    },
+                )
+        self._log.info(
+            "document_rendered",
+            case_id=case.id,
+            template=document.template,
+            format=document.format,
+            sha256=document.sha256,
+            actor_id=actor.id,
+        )
+        return document
+
+    def document_templates(self, region: str) -> list[TemplateInfo]:
+        """The templates documents of ``region`` are rendered from (the built-in ones, as the
+        region's plugins replaced or added them)."""
+        templates = self._templates_for(region)
+        return [templates.info(name) for name in templates.names()]
+
+    def documents(self, case_id: int, *, actor: Actor | None = None) -> list[dict[str, Any]]:
+        """The documents rendered for the case, oldest first: template, title, format,
+        SHA-256, size, the case version, who and when."""
+        with self._store.connect() as conn, self._store.reading(conn):
+            self._authorize_read(actor, self._get(conn, case_id))
+            return self._store.documents_of(conn, case_id)
+
+    def handoffs(self, case_id: int, *, actor: Actor | None = None) -> list[dict[str, Any]]:
+        """The handoff packages sent (``out``) and received (``in``) for the case."""
+        with self._store.connect() as conn, self._store.reading(conn):
+            self._authorize_read(actor, self._get(conn, case_id))
+            return self._store.handoffs_of(conn, case_id)
+
+    def export_handoff(
+        self,
+        case_id: int,
+        *,
+        to_org: str,
+        from_org: str | None = None,
+        actor: Actor | None = None,
+        at: datetime | None = None,
+    ) -> HandoffPackage:
+        """A handoff package of the case for ``to_org`` (:mod:`mediation_flow.handoff`): the
+        case, parties, claims, history with its hashes, deadlines and documents' metadata,
+        with a digest and, when this system has a signing key, a signature. The package holds
+        personal data in clear text: only an actor who may see it exports. The export is
+        recorded (:meth:`handoffs`); the case itself is not changed. ``from_org`` defaults to
+        this system's ``HandoffSettings.org_id``."""
+        at = self._at(at, "export_handoff")
+        actor = actor or SYSTEM
+        from_org = from_org or self.handoff.org_id
+        if not isinstance(from_org, str) or not 0 < len(from_org.strip()) <= 200:
+            raise InvalidData(
+                "export_handoff",
+                "from_org",
+                "this system's organisation is not configured: "
+                "Engine(handoff=HandoffSettings(org_id=...)), or pass from_org (1 to 200 "
+                "characters)",
+            )
+        if not isinstance(to_org, str) or not 0 < len(to_org.strip()) <= 200:
+            raise InvalidData("export_handoff", "to_org", "must be 1 to 200 characters")
+        with self._store.connect() as conn:
+            with self._store.reading(conn):
+                record = self._load(conn, case_id)
+                parties = self._store.load_parties(conn, case_id)
+                self._authorize_personal_data(
+                    actor, self._scope(record, parties), "export a handoff package of"
+                )
+                flow = self._flow_of(record)
+                body = package_body(
+                    case=record,
+                    flow_name=flow.definition.name,
+                    parties=parties,
+                    claims=self._store.load_claims(conn, case_id),
+                    history=self._store.history(conn, case_id),
+                    deadlines=self._store.load_deadlines(conn, case_id),
+                    documents=self._store.documents_of(conn, case_id),
+                    from_org=from_org,
+                    to_org=to_org.strip(),
+                    at=at,
+                )
+            package = HandoffPackage(self.handoff.seal(body))
+            with self._store.writing(conn):
+                self._store.insert_handoff(
+                    conn,
+                    {
+                        "case_id": case_id,
+                        "direction": "out",
+                        "from_org": from_org,
+                        "to_org": body["to_org"],
+                        "digest": package.digest,
+                        "head": record.event_hash or "",
+                        "events": record.version,
+                        "signed_by": from_org if package.data["signature"] else None,
+                        "actor_id": actor.id,
+                        "at": at,
+                    },
+                )
+        self._log.info(
+            "handoff_exported",
+            case_id=case_id,
+            serial=record.serial,
+            to_org=body["to_org"],
+            digest=package.digest,
+            events=record.version,
+        )
+        return package
+
+    def import_handoff(
+        self,
+        package: HandoffPackage | bytes | str | Path | Mapping[str, Any],
+        *,
+        actor: Actor | None = None,
+        at: datetime | None = None,
+    ) -> HandoffResult:
+        """Take in a case handed over by another system (:mod:`mediation_flow.handoff`).
+
+        ``package`` is an exported :class:`~mediation_flow.handoff.HandoffPackage`, the file's
+        bytes or text, its path, or its parsed JSON. Before anything is written the package is
+        checked: its form and schema, its digest, its signature (against
+        ``HandoffSettings.trusted_keys``), the case's hash chain, intake digest and case
+        numbers, and its history replayed through the flow to the state it claims. Then, in one
+        transaction: a case new here is created in the same state with the same history,
+        deadlines, numbers and documents' metadata; a case already here with this history is
+        left alone (importing twice is a no-op); a case here whose history the package
+        continues gets the new events. A package whose history departs from the one here, or
+        fails any check, raises ``HandoffRejected`` and writes nothing.
+        """
+        at = self._at(at, "import_handoff")
+        actor = actor or SYSTEM
+        data, _ = load_package(package)
+        contents = parse_package(data)
+        signer = self.handoff.check_seals(data)
+        case = contents.case
+        parties = tuple(contents.parties)
+        org = case["attributes"].get("org_id")
+        scope = CaseScope(0, case["region"], case["state"], org if isinstance(org, str) else None,
+                          parties)  # fmt: skip
+        self._authorize_personal_data(actor, scope, "import a handoff package of")
+        compiled = self._flows.get(case["flow_fingerprint"]) or self._compiled_for(case["region"])
+        verification = verify_case(
+            compiled.definition,
+            0,
+            case["state"],
+            contents.head,
+            contents.events,
+            contents.parties,
+            contents.claims,
+            chain_id=contents.chain_id,
+        )
+        if not verification.ok:
+            known = case["flow_fingerprint"] in self._flows
+            hint = (
+                ""
+                if known
+                else f" (the case runs under flow {case['flow_fingerprint'][:12]}, which this "
+                "engine lacks: start it with the plugins of the sending system)"
+            )
+            raise HandoffRejected("chain", "; ".join(verification.problems) + hint)
+        if case["version"] != len(contents.events):
+            raise HandoffRejected(
+                "chain", f"version {case['version']} but {len(contents.events)} events"
+            )
+        opened_serial = contents.events[0].data.get("serial")
+        if opened_serial is not None and opened_serial != case["serial"]:
+            raise HandoffRejected(
+                "chain", f"the serial {case['serial']} is not the one issued at intake"
+            )
+        check_numbers(contents)
+        outcome, case_id, added = self._store_import(contents, compiled, data, signer, actor, at)
+        self._log.info(
+            "handoff_imported",
+            case_id=case_id,
+            serial=case["serial"],
+            from_org=data["from_org"],
+            outcome=outcome,
+            new_events=added,
+            signed_by=signer,
+        )
+        return HandoffResult(case_id, outcome, added, signer)
+
+    def _store_import(
+        self,
+        contents: Contents,
+        compiled: CompiledFlow,
+        data: Mapping[str, Any],
+        signer: str | None,
+        actor: Actor,
+        at: datetime,
+    ) -> tuple[str, int, int]:
+        case = contents.case
+        try:
+            with self._store.connect() as conn, self._store.writing(conn):
+                case_id = self._store.case_by_serial(conn, case["serial"])
+                if case_id is None:
+                    case_id = self._insert_imported(conn, contents, compiled)
+                    outcome, added = "created", len(contents.events)
+                else:
+                    outcome, added = self._continue_imported(conn, case_id, contents)
+                if outcome != "unchanged":
+                    self._store.insert_handoff(
+                        conn,
+                        {
+                            "case_id": case_id,
+                            "direction": "in",
+                            "from_org": data["from_org"],
+                            "to_org": data["to_org"],
+                            "digest": data["digest"]["value"],
+                            "head": contents.head,
+                            "events": len(contents.events),
+                            "signed_by": signer,
+                            "actor_id": actor.id,
+                            "at": at,
+                        },
+                    )
+        except IntegrityError as exc:
+            raise HandoffRejected(
+                "conflict",
+                "a case number or serial of the package is already used by another case "
+                "here: two systems issue numbers under the same prefix, or the serial was "
+                f"reused; give each system its own prefixes ({exc.orig})",
+            ) from None
+        return outcome, case_id, added
+
+    def _insert_imported(self, conn: Connection, contents: Contents, compiled: CompiledFlow) -> int:
+        case = {**contents.case, "flow_fingerprint": compiled.fingerprint}
+        case["chain_id"] = contents.chain_id
+        party_rows = [
+            {
+                "position": i,
+                "kind": p.kind,
+                "role": p.role,
+                "name": p.name,
+                "id_number": p.id_number,
+                "phone": p.phone,
+                "account": p.account,
+            }
+            for i, p in enumerate(contents.parties)
+        ]
+        claim_rows = [
+            {"position": i, "kind": c.kind.value, "amount": c.amount}
+            for i, c in enumerate(contents.claims)
+        ]
+        case_id = self._store.insert_case(conn, case, party_rows, claim_rows)
+        self._store.insert_rows(conn, "mf_event", _event_rows(case_id, contents.events))
+        self._store.insert_rows(
+            conn, "mf_deadline", [{**d, "case_id": case_id} for d in contents.deadlines]
+        )
+        self._store.insert_rows(conn, "mf_case_number", _number_rows(case_id, contents))
+        self._store.insert_rows(
+            conn, "mf_document", [{**d, "case_id": case_id} for d in contents.documents]
+        )
+        return case_id
+
+    def _continue_imported(
+        self, conn: Connection, case_id: int, contents: Contents
+    ) -> tuple[str, int]:
+        """The case is here already: nothing to do, or the package continues its history."""
+        local = self._store.history(conn, case_id)
+        theirs = contents.events
+        if [e.hash for e in local] == [e.hash for e in theirs[: len(local)]]:
+            if len(theirs) == len(local):
+                return "unchanged", 0
+            record = self._load(conn, case_id)
+            known = {n["number"] for n in record.attributes.get("case_numbers", ())}
+            new_events = theirs[len(local) :]
+            case = contents.case
+            self._store.lock_version(conn, case_id, record.version)
+            self._store.update_case(
+                conn,
+                case_id,
+                {
+                    k: case[k]
+                    for k in (
+                        "state",
+                        "version",
+                        "resolution",
+                        "limitation_expires_on",
+                        "updated_at",
+                        "attributes",
+                        "event_hash",
+                    )
+                },
+            )
+            self._store.insert_rows(conn, "mf_event", _event_rows(case_id, new_events))
+            self._store.delete_deadlines(conn, case_id)
+            self._store.insert_rows(
+                conn, "mf_deadline", [{**d, "case_id": case_id} for d in contents.deadlines]
+            )
+            self._store.insert_rows(
+                conn,
+                "mf_case_number",
+                [r for r in _number_rows(case_id, contents) if r["number"] not in known],
+            )
+            have = {d["sha256"] for d in self._store.documents_of(conn, case_id)}
+            self._store.insert_rows(
+                conn,
+                "mf_document",
+                [{**d, "case_id": case_id} for d in contents.documents if d["sha256"] not in have],
+            )
+            return "updated", len(new_events)
+        if [e.hash for e in theirs] == [e.hash for e in local[: len(theirs)]]:
+            return "unchanged", 0  # an older package of a case that has moved on here
+        raise HandoffRejected(
+            "conflict",
+            f"case {contents.case['serial']} is here (case {case_id}) with a history that "
+            "departs from the package's: both systems acted on it since the handoff; settle "
+            "which history stands before importing",
+        )
+
+    def _authorize_personal_data(
+        self, actor: Actor | None, case: Case | CaseScope, what: str
+    ) -> None:
+        if actor is None or actor.role is Role.system:
+            return
+        scope = case if isinstance(case, CaseScope) else self._scope(case, case.parties)
+        reason = self.policy.personal_data_refusal(actor, scope)
+        if reason is None:
+            vetoed = self._plugins.authorize(actor, scope, None)
+            reason = f"{vetoed[1]} (plugin {vetoed[0]})" if vetoed else None
+        if reason is not None:
+            raise PermissionDenied(actor.id, actor.role.value, what, scope.id or None, reason)
+
     def verify(self, case_id: int) -> Verification:
         """Check a case's tamper-evident history: every event's hash and the chain between them,
         the parties and claims against the digest taken at intake, and the stored state against
@@ -959,6 +1483,7 @@ class Engine:
                 self._store.history(conn, case_id),
                 self._store.load_parties(conn, case_id),
                 self._store.load_claims(conn, case_id),
+                chain_id=case.chain_id,
             )
 
     def verify_all(self) -> list[Verification]:
@@ -1196,7 +1721,7 @@ class Engine:
                     "due": d.due.isoformat(),
                 },
             }
-        row = {
+        return {
             "case_id": case.id,
             "seq": case.version,
             "trigger": ctx.trigger,
@@ -1208,8 +1733,6 @@ class Engine:
             "data": data,
             "warnings": list(ctx.warnings),
         }
-        row["hash"] = case.event_hash = event_hash(case.event_hash, row)
-        return row
 
     def _log_transition(self, ctx: Context, row: dict[str, Any], started: float) -> None:
         self._log.info(
@@ -1264,6 +1787,7 @@ class Engine:
             received_on=case.received_on,
             limitation_expires_on=case.limitation_expires_on,
             attributes=dict(case.attributes),
+            serial=case.serial,
         )
 
 
@@ -1340,3 +1864,23 @@ def _party_rows(intake: Intake, today: date) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def _event_rows(case_id: int, events: Iterable[Event]) -> list[dict[str, Any]]:
+    return [{**e.as_dict(), "case_id": case_id} for e in events]
+
+
+def _number_rows(case_id: int, contents: Contents) -> list[dict[str, Any]]:
+    by_seq = {e.seq: e for e in contents.events}
+    return [
+        {
+            "case_id": case_id,
+            "key": n.key,
+            "prefix": n.prefix,
+            "year": n.year,
+            "seq": n.seq,
+            "number": n.number,
+            "issued_at": by_seq[n.event_seq].at,
+        }
+        for n in contents.numbers
+    ]

@@ -17,6 +17,9 @@ message that says what went wrong and what to do for people::
     ├── PermissionDenied       the actor may not do this (who, what and why)
     ├── DatabaseBusy           the database stayed locked past the busy timeout
     ├── SchemaMismatch         the database schema is not the one this release needs
+    ├── DocumentError          a document template is unknown or fails to render
+    ├── HandoffRejected        a handoff package failed a check; nothing was imported
+    ├── NotFound               no case has that case number or serial (progress look-up)
     └── TransitionError        a trigger cannot be fired now
         ├── IllegalTransition  the trigger is not legal in the case's state
         └── GuardFailed        the trigger is legal here but a guard refused it
@@ -34,13 +37,16 @@ __all__ = [
     "CaseNotFound",
     "ConcurrentUpdate",
     "DatabaseBusy",
+    "DocumentError",
     "FlowDefinitionError",
     "GuardFailed",
+    "HandoffRejected",
     "IdempotencyConflict",
     "IllegalTransition",
     "InvalidData",
     "InvalidIntake",
     "MediationFlowError",
+    "NotFound",
     "PermissionDenied",
     "PluginError",
     "SchemaMismatch",
@@ -202,6 +208,38 @@ class SchemaMismatch(MediationFlowError):
         self.needed = needed
         super().__init__(
             f"database schema revision {current or 'none'}, this release needs {needed}: {advice}"
+        )
+
+
+class DocumentError(MediationFlowError):
+    """A document template is unknown, or it failed to render (``template`` names it)."""
+
+    def __init__(self, template: str, reason: str) -> None:
+        self.template = template
+        self.reason = reason
+        super().__init__(f"document {template!r}: {reason}")
+
+
+class HandoffRejected(MediationFlowError):
+    """A handoff package was refused: ``check`` names the check it failed (``digest``,
+    ``signature``, ``chain``, ``schema``, ``conflict``...) and ``reason`` says what to do.
+    Nothing of the package was written."""
+
+    def __init__(self, check: str, reason: str) -> None:
+        self.check = check
+        self.reason = reason
+        super().__init__(f"handoff package refused ({check}): {reason}")
+
+
+class NotFound(MediationFlowError, LookupError):
+    """No case has this case number or serial. The message does not say whether the number
+    exists elsewhere: a look-up reveals nothing about other cases."""
+
+    def __init__(self, reference: str) -> None:
+        self.reference = reference
+        super().__init__(
+            f"no case with the number or serial {reference!r}; check the number on the "
+            f"acceptance notice or the intake receipt"
         )
 
 

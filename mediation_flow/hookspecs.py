@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from mediation_flow.flow.context import Context
     from mediation_flow.flow.definition import FlowDefinition, TransitionDef
     from mediation_flow.models import Actor, Case, Event, Intake
+    from mediation_flow.numbering import NumberingRule
     from mediation_flow.plugins import AttributeSpec, Route
     from mediation_flow.policy import CaseScope
 
@@ -235,4 +236,48 @@ def early_warning_rules() -> Iterable[Rule] | None:
         @hookimpl
         def early_warning_rules(self):
             return [IndustryWatch(("建筑", "餐饮"), region_prefix="510304")]
+    """
+
+
+@hookspec
+def numbering_rules(region: str) -> Iterable[NumberingRule] | None:
+    """Case-number rules (案号) for the region's organisations (:mod:`mediation_flow.numbering`).
+
+    When: once per region, the first time a case of the region is numbered. Each rule replaces
+    the national rule of the same ``key`` (and a deployment's ``Engine(numbering=...)`` replaces
+    the plugin's). A rule names the transitions that open the organisation's file; a transition
+    belongs to one rule.
+
+    Example (Hunan: the Changsha commission's abbreviation, a county people's mediation
+    committee's own prefix)::
+
+        @hookimpl
+        def numbering_rules(self, region):
+            return [
+                NumberingRule("arbitration", "仲裁案号", ("accept_arbitration",), "长劳人仲案字"),
+                NumberingRule("peoples_mediation", "人民调解案号",
+                              ("refer_to_peoples_mediation",), "{province}{county}人调字",
+                              prefixes={"芙蓉区人民调解委员会": "芙人调字"}),
+            ]
+    """
+
+
+@hookspec
+def document_templates(region: str) -> Mapping[str, str] | None:
+    """Jinja2 templates that replace (or add to) the built-in documents for the region
+    (:mod:`mediation_flow.documents`).
+
+    When: once per region, the first time a document of the region is rendered. Return
+    ``{template name: Jinja2 source}``; a built-in name (``mediation_agreement``,
+    ``acceptance_notice``, ``non_acceptance_notice``, ``arbitration_mediation_statement``,
+    ``service_receipt``) replaces that template, a new name adds one. Templates write the
+    HTML subset that :func:`mediation_flow.documents.html_to_docx` turns into DOCX; the
+    context variables are listed in ``docs/howto/documents.md``.
+
+    Example (a regional heading on the mediation agreement, kept in the plugin's package)::
+
+        @hookimpl
+        def document_templates(self, region):
+            source = resources.files(__package__).joinpath("agreement.html.j2").read_text("utf-8")
+            return {"mediation_agreement": source}
     """

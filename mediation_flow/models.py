@@ -23,6 +23,7 @@ __all__ = [
     "SYSTEM",
     "Actor",
     "Case",
+    "CaseNumber",
     "Channel",
     "Claim",
     "ClaimKind",
@@ -76,6 +77,22 @@ class ClaimKind(StrEnum):
     working_time_leave = "working_time_leave"
     labour_relationship = "labour_relationship"
     other = "other"
+
+    @property
+    def label_zh(self) -> str:
+        return _CLAIM_LABELS[self]
+
+
+_CLAIM_LABELS = {
+    ClaimKind.wages: "劳动报酬",
+    ClaimKind.work_injury_medical: "工伤医疗费",
+    ClaimKind.economic_compensation: "经济补偿",
+    ClaimKind.damages: "赔偿金",
+    ClaimKind.social_insurance: "社会保险",
+    ClaimKind.working_time_leave: "工作时间、休息休假",
+    ClaimKind.labour_relationship: "确认劳动关系",
+    ClaimKind.other: "其他",
+}
 
 
 #: Claims whose awarded amount decides finality (LDMAL 47(1)); also the payment-order kinds
@@ -216,6 +233,22 @@ class Event:
     #: The event's link in the case's hash chain (:mod:`mediation_flow.audit`).
     hash: str | None = None
 
+    def as_dict(self) -> dict[str, Any]:
+        """Every field, as the event row stores it."""
+        return {
+            "case_id": self.case_id,
+            "seq": self.seq,
+            "trigger": self.trigger,
+            "source": self.source,
+            "dest": self.dest,
+            "actor_id": self.actor_id,
+            "actor_role": self.actor_role,
+            "at": self.at,
+            "data": self.data,
+            "warnings": list(self.warnings),
+            "hash": self.hash,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class Deadline:
@@ -237,6 +270,47 @@ class Deadline:
     #: The due date is the plain anniversary because the holiday schedule of its year is not
     #: yet published; it is recomputed (it can only move later) once the calendar covers it.
     provisional: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CaseNumber:
+    """A case number (案号) issued to a case: ``number`` is the text on the documents
+    (``湘430102劳人仲案字〔2025〕第12号``), ``key`` the numbering rule that issued it, ``label``
+    what it numbers in zh-CN (``仲裁案号``), ``prefix``/``year``/``seq`` its parts."""
+
+    key: str
+    label: str
+    number: str
+    prefix: str
+    year: int
+    seq: int
+    issued_on: date
+    event_seq: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "label": self.label,
+            "number": self.number,
+            "prefix": self.prefix,
+            "year": self.year,
+            "seq": self.seq,
+            "issued_on": self.issued_on.isoformat(),
+            "event_seq": self.event_seq,
+        }
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> CaseNumber:
+        return cls(
+            key=value["key"],
+            label=value["label"],
+            number=value["number"],
+            prefix=value["prefix"],
+            year=int(value["year"]),
+            seq=int(value["seq"]),
+            issued_on=date.fromisoformat(value["issued_on"]),
+            event_seq=int(value["event_seq"]),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +336,19 @@ class Case:
     received_on: date
     limitation_expires_on: date | None
     attributes: dict[str, Any]
+    #: The case's serial, issued at intake: its identity across systems (handoff packages) and
+    #: the reference a party uses to look up progress (``Engine.lookup``).
+    serial: str = ""
+
+    @property
+    def numbers(self) -> tuple[CaseNumber, ...]:
+        """Every case number (案号) the case was given, oldest first
+        (:mod:`mediation_flow.numbering`)."""
+        return tuple(CaseNumber.from_json(n) for n in self.attributes.get("case_numbers", ()))
+
+    def number(self, key: str) -> str | None:
+        """The case number issued under the numbering rule ``key`` (``"arbitration"``...)."""
+        return next((n.number for n in self.numbers if n.key == key), None)
 
     @property
     def is_collective(self) -> bool:

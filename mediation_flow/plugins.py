@@ -309,6 +309,42 @@ class Plugins:
             scenarios.update(fn(region=region) or {})
         return scenarios
 
+    def numbering_rules(self, region: str) -> list[Any]:
+        """The region's plugins' numbering rules, in registration order."""
+        from mediation_flow.numbering import NumberingRule
+
+        rules: list[Any] = []
+        for name, fn in self._impls("numbering_rules", region):
+            try:
+                found = list(fn(region=region) or ())
+            except Exception as exc:
+                raise PluginError(
+                    name, f"numbering_rules failed: {type(exc).__name__}: {exc}"
+                ) from exc
+            for rule in found:
+                if not isinstance(rule, NumberingRule):
+                    raise PluginError(name, f"numbering_rules returned {rule!r}, not a rule")
+            rules.extend(found)
+        return rules
+
+    def document_templates(self, region: str) -> dict[str, str]:
+        """The region's plugins' templates by name; a later plugin's replaces an earlier's."""
+        templates: dict[str, str] = {}
+        for name, fn in self._impls("document_templates", region):
+            try:
+                found = dict(fn(region=region) or {})
+            except Exception as exc:
+                raise PluginError(
+                    name, f"document_templates failed: {type(exc).__name__}: {exc}"
+                ) from exc
+            for key, source in found.items():
+                if not isinstance(key, str) or not isinstance(source, str):
+                    raise PluginError(
+                        name, f"document_templates must map names to Jinja2 source, got {key!r}"
+                    )
+            templates.update(found)
+        return templates
+
     def attributes(self, region: str) -> dict[str, tuple[str, AttributeSpec]]:
         specs: dict[str, tuple[str, AttributeSpec]] = {}
         for name, fn in self._impls("case_attributes", region):

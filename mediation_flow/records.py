@@ -36,6 +36,14 @@ class CaseRecord:
     attributes: dict[str, Any] = field(default_factory=dict)
     #: The hash of the last event: the head of the case's hash chain.
     event_hash: str | None = None
+    serial: str = ""
+    #: The case id the events are hashed with (the id where the case was opened; this id for
+    #: a case opened here).
+    chain_id: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.chain_id:
+            self.chain_id = self.id
 
 
 @dataclass(slots=True)

@@ -226,7 +226,7 @@ _STAGE_CHANNEL = {
 #: The stage of an outcome event is its source state (a mediation agreement).
 _SOURCE = "<source>"
 
-_RESOLUTION_LABELS: dict[str, tuple[str, str]] = {
+RESOLUTION_LABELS: dict[str, tuple[str, str]] = {
     Resolution.performed.value: ("履行完毕", "performed"),
     Resolution.settled.value: ("和解", "settled"),
     Resolution.enforced.value: ("执行完毕", "enforced"),
@@ -1129,7 +1129,7 @@ def _assemble(
         "stage": {s: info.stage_label(s) for s in resolved_by_stage},
         "state": dict(info.state_labels),
         "deadline": dict(info.kind_labels),
-        "resolution": dict(_RESOLUTION_LABELS),
+        "resolution": dict(RESOLUTION_LABELS),
         "status": dict(_STATUS_LABELS),
         "confirmation": dict(_CONFIRMATION_LABELS),
     }
@@ -1145,10 +1145,10 @@ def _assemble(
         open_by_state=_ordered(by_state, info.state_order, zeros=False),
         opened_per_channel=_ordered(first_channel, CHANNELS, zeros=True),
         closed_per_channel=_ordered(closed_per_channel, CHANNELS, zeros=True),
-        resolutions=_ordered(resolutions, _RESOLUTION_LABELS, zeros=True),
+        resolutions=_ordered(resolutions, RESOLUTION_LABELS, zeros=True),
         resolved_by_stage=resolved_by_stage,
         resolution_by_stage={
-            s: _ordered(resolution_by_stage[s], _RESOLUTION_LABELS, zeros=False)
+            s: _ordered(resolution_by_stage[s], RESOLUTION_LABELS, zeros=False)
             for s in resolved_by_stage
             if s in resolution_by_stage
         },

@@ -3,6 +3,7 @@ engine refuses a schema it cannot use, with the command to run."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -101,6 +102,10 @@ def test_a_database_of_the_first_release_upgrades_and_keeps_its_cases(db_url: st
     assert result.exit_code == 0, result.output
     with Engine(db_url) as engine:
         assert engine.get(7).state == "received"
+        # Migration 0007 gave the old case a serial, which finds it.
+        serial = engine.get(7).serial
+        assert re.fullmatch(r"430102-250303-[0-9A-HJKMNP-TV-Z]{8}", serial)
+        assert engine.lookup(serial).stage_key == "received"
 
 
 def test_a_newer_schema_is_refused(tmp_path: Any) -> None:

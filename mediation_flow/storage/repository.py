@@ -56,12 +56,16 @@ from mediation_flow.records import CaseRecord, DeadlineRecord
 from mediation_flow.storage import schema
 from mediation_flow.storage.tables import (
     AlertRow,
+    CaseNumberRow,
     CaseRow,
     ClaimRow,
     DeadlineRow,
+    DocumentRow,
     EventRow,
     FlowRow,
+    HandoffRow,
     IdempotencyRow,
+    NumberCounterRow,
     PartyRow,
 )
 
@@ -83,6 +87,10 @@ deadlines = DeadlineRow.__table__  # type: ignore[attr-defined]
 flows = FlowRow.__table__  # type: ignore[attr-defined]
 idempotency = IdempotencyRow.__table__  # type: ignore[attr-defined]
 alerts = AlertRow.__table__  # type: ignore[attr-defined]
+counters = NumberCounterRow.__table__  # type: ignore[attr-defined]
+case_numbers = CaseNumberRow.__table__  # type: ignore[attr-defined]
+documents = DocumentRow.__table__  # type: ignore[attr-defined]
+handoffs = HandoffRow.__table__  # type: ignore[attr-defined]
 
 _CASE_COLUMNS = (
     cases.c.id,
@@ -101,6 +109,8 @@ _CASE_COLUMNS = (
     cases.c.opened_at,
     cases.c.updated_at,
     cases.c.attributes,
+    cases.c.serial,
+    cases.c.chain_id,
 )
 _DEADLINE_COLUMNS = (
     deadlines.c.id,
@@ -349,6 +359,8 @@ class Store:
             updated_at=row.updated_at,
             attributes=dict(row.attributes or {}),
             event_hash=row.event_hash,
+            serial=row.serial,
+            chain_id=row.chain_id or row.id,
         )
 
     def load_deadlines(self, conn: Connection, case_id: int) -> list[DeadlineRecord]:
@@ -563,6 +575,80 @@ class Store:
             stmt = stmt.limit(limit)
         return [row.id for row in conn.execute(stmt)]
 
+    # -- case numbers, documents, handoffs ---------------------------------------------------------
+
+    def lock_version(self, conn: Connection, case_id: int, expected_version: int) -> None:
+        """Lock the case row (waiting for a concurrent writer) and check it is still at
+        ``expected_version``; raises ``ConcurrentUpdate`` otherwise. Taken before a case number
+        is issued, so every writer locks the case row before the number counter."""
+        result = conn.execute(
+            update(cases)
+            .where(cases.c.id == case_id, cases.c.version == expected_version)
+            .values(version=cases.c.version)
+        )
+        if result.rowcount != 1:
+            raise ConcurrentUpdate(case_id, expected_version, self.case_version(conn, case_id))
+
+    def next_number(self, conn: Connection, prefix: str, year: int) -> int:
+        """Increment and return the counter of ``(prefix, year)``, creating it at 1. The row
+        stays locked until the transaction ends, so concurrent issuers take turns; a rollback
+        gives the number back."""
+        upsert = _dialect_insert(self.dialect)(counters).values(prefix=prefix, year=year, last=1)
+        upsert = upsert.on_conflict_do_update(
+            index_elements=[counters.c.prefix, counters.c.year],
+            set_={"last": counters.c.last + 1},
+        ).returning(counters.c.last)
+        return int(conn.execute(upsert).scalar_one())
+
+    def insert_case_number(self, conn: Connection, row: dict[str, Any]) -> None:
+        conn.execute(insert(case_numbers), row)
+
+    def case_by_reference(
+        self, conn: Connection, *, serial: str | None, numbers: Sequence[str]
+    ) -> int | None:
+        """The id of the case with this serial, or else with one of these case numbers."""
+        if serial is not None:
+            found = self.case_by_serial(conn, serial)
+            if found is not None:
+                return found
+        found = conn.execute(
+            select(case_numbers.c.case_id).where(case_numbers.c.number.in_(list(numbers)))
+        ).scalar()
+        return int(found) if found is not None else None
+
+    def case_by_serial(self, conn: Connection, serial: str) -> int | None:
+        found = conn.execute(select(cases.c.id).where(cases.c.serial == serial)).scalar()
+        return int(found) if found is not None else None
+
+    def insert_document(self, conn: Connection, row: dict[str, Any]) -> None:
+        conn.execute(insert(documents), row)
+
+    def documents_of(self, conn: Connection, case_id: int) -> list[dict[str, Any]]:
+        rows = conn.execute(
+            select(documents).where(documents.c.case_id == case_id).order_by(documents.c.id)
+        )
+        return [dict(r._mapping) for r in rows]
+
+    def insert_handoff(self, conn: Connection, row: dict[str, Any]) -> None:
+        conn.execute(insert(handoffs), row)
+
+    def handoffs_of(self, conn: Connection, case_id: int) -> list[dict[str, Any]]:
+        rows = conn.execute(
+            select(handoffs).where(handoffs.c.case_id == case_id).order_by(handoffs.c.id)
+        )
+        return [dict(r._mapping) for r in rows]
+
+    def insert_rows(self, conn: Connection, table: str, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert rows into one of the case's tables (an imported case)."""
+        if rows:
+            conn.execute(insert(_TABLES[table]), list(rows))
+
+    def update_case(self, conn: Connection, case_id: int, values: dict[str, Any]) -> None:
+        conn.execute(update(cases).where(cases.c.id == case_id).values(**values))
+
+    def delete_deadlines(self, conn: Connection, case_id: int) -> None:
+        conn.execute(deadlines.delete().where(deadlines.c.case_id == case_id))
+
     def save(
         self,
         conn: Connection,
@@ -592,6 +678,29 @@ class Store:
             conn.execute(_INSERT_DEADLINE, new)
         if old:
             conn.execute(_UPDATE_DEADLINE, old)
+
+
+_TABLES = {
+    "mf_party": parties,
+    "mf_claim": claims,
+    "mf_event": events,
+    "mf_deadline": deadlines,
+    "mf_case_number": case_numbers,
+    "mf_document": documents,
+}
+
+
+def _dialect_insert(dialect: str) -> Any:
+    """INSERT with ``ON CONFLICT`` for the store's dialect (SQLite and PostgreSQL have one)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert
+    raise NotImplementedError(f"case numbers need SQLite or PostgreSQL, not {dialect}")
 
 
 def _deadline_values(d: DeadlineRecord) -> dict[str, Any]:

@@ -21,12 +21,16 @@ from sqlmodel import Field, SQLModel
 
 __all__ = [
     "AlertRow",
+    "CaseNumberRow",
     "CaseRow",
     "ClaimRow",
     "DeadlineRow",
+    "DocumentRow",
     "EventRow",
     "FlowRow",
+    "HandoffRow",
     "IdempotencyRow",
+    "NumberCounterRow",
     "PartyRow",
     "metadata",
 ]
@@ -77,6 +81,7 @@ class FlowRow(SQLModel, table=True):
 
 class CaseRow(SQLModel, table=True):
     __tablename__ = "mf_case"
+    __table_args__ = (UniqueConstraint("serial", name="uq_mf_case_serial"),)
 
     id: int | None = Field(default=None, primary_key=True)
     region: str = Field(max_length=6, index=True)
@@ -99,6 +104,12 @@ class CaseRow(SQLModel, table=True):
     )
     #: The hash of the case's last event: the head of its hash chain (mediation_flow.audit).
     event_hash: str | None = Field(default=None, max_length=64)
+    #: Issued at intake: the case's identity across systems and the party's look-up reference
+    #: (mediation_flow.numbering). Unique.
+    serial: str = Field(max_length=32)
+    #: The case id its events are hashed with: the id of the case where it was opened, when it
+    #: came here in a handoff package (mediation_flow.handoff); NULL for a case opened here.
+    chain_id: int | None = None
 
 
 class PartyRow(SQLModel, table=True):
@@ -207,3 +218,70 @@ class AlertRow(SQLModel, table=True):
         default=None, sa_column=Column(UTCDateTime(), nullable=True)
     )
     acknowledged_by: str | None = Field(default=None, max_length=128)
+
+
+class NumberCounterRow(SQLModel, table=True):
+    """The last case number issued per (prefix, year): incremented in the transaction that
+    issues a number, so numbers are gap-free (a rolled-back command returns its number)."""
+
+    __tablename__ = "mf_number_counter"
+
+    prefix: str = Field(primary_key=True, max_length=100)
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    last: int
+
+
+class CaseNumberRow(SQLModel, table=True):
+    """Every case number (案号) issued, for look-up by number; never updated."""
+
+    __tablename__ = "mf_case_number"
+    __table_args__ = (
+        UniqueConstraint("prefix", "year", "seq", name="uq_mf_case_number_prefix_year_seq"),
+        UniqueConstraint("case_id", "key", name="uq_mf_case_number_case_key"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(sa_column=_case_fk())
+    key: str = Field(max_length=64)
+    prefix: str = Field(max_length=100)
+    year: int
+    seq: int
+    number: str = Field(max_length=200, unique=True)
+    issued_at: datetime = Field(sa_column=_ts())
+
+
+class DocumentRow(SQLModel, table=True):
+    """A document rendered for a case (mediation_flow.documents): what, when, by whom, and the
+    SHA-256 of the file handed out. The file itself is the host's to keep."""
+
+    __tablename__ = "mf_document"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(sa_column=_case_fk())
+    template: str = Field(max_length=64)
+    title: str = Field(max_length=200)
+    format: str = Field(max_length=8)
+    sha256: str = Field(max_length=64)
+    size: int
+    case_version: int
+    actor_id: str = Field(max_length=128)
+    actor_role: str = Field(max_length=32)
+    rendered_at: datetime = Field(sa_column=_ts())
+
+
+class HandoffRow(SQLModel, table=True):
+    """A handoff package sent or received (mediation_flow.handoff)."""
+
+    __tablename__ = "mf_handoff"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(sa_column=_case_fk())
+    direction: str = Field(max_length=8)
+    from_org: str = Field(max_length=200)
+    to_org: str = Field(max_length=200)
+    digest: str = Field(max_length=64, index=True)
+    head: str = Field(max_length=64)
+    events: int
+    signed_by: str | None = Field(default=None, max_length=200)
+    actor_id: str = Field(max_length=128)
+    at: datetime = Field(sa_column=_ts())

@@ -1,0 +1,559 @@
+"""Handoff packages: a case handed from one system to another (a one-stop centre to the court's
+mediation platform for delegated mediation, and back) as one self-checking JSON file.
+
+A package (format ``mediation_flow.handoff``, version :data:`FORMAT_VERSION`; the JSON Schema is
+``docs/handoff-package.schema.json``) holds the case, its parties and claims, its whole history
+with the hash of every event, its deadlines and the metadata of the documents rendered for it.
+It is sealed by:
+
+- a **digest**: SHA-256 of the package's canonical JSON (keys sorted, no spaces, UTF-8) without the
+  ``digest`` and ``signature`` members. The file is written in that canonical form, so a changed
+  byte anywhere changes the digest or breaks the form;
+- an optional **signature**: Ed25519 over the same bytes, by the sending organisation's key
+  (:class:`HandoffSettings`). The receiver holds only the sender's public key;
+- the case's own **hash chain** (:mod:`mediation_flow.audit`): every event's hash is checked
+  against its content and the previous hash, the chain's head against the case, the intake digest
+  against the parties and claims, and the history is replayed through the flow to the state.
+
+The receiving engine (``Engine.import_handoff``) checks all three before it writes anything and
+then writes the case in one transaction. The case's serial is its identity across systems:
+importing a package whose case is already here with the same history does nothing; a package
+that continues the history here (the case comes back with more events) brings the new events;
+a package whose history departs from the one here is refused.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from mediation_flow.errors import HandoffRejected
+from mediation_flow.flow.data import to_json
+from mediation_flow.models import (
+    CaseNumber,
+    Claim,
+    ClaimKind,
+    DeadlineStatus,
+    Event,
+    Party,
+    PartyKind,
+    PartyRole,
+)
+from mediation_flow.records import CaseRecord, DeadlineRecord
+
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "Contents",
+    "HandoffPackage",
+    "HandoffResult",
+    "HandoffSettings",
+    "canonical_bytes",
+    "check_numbers",
+    "load_package",
+    "package_body",
+    "parse_package",
+    "schema",
+]
+
+FORMAT = "mediation_flow.handoff"
+FORMAT_VERSION = 1
+_SEALS = ("digest", "signature")
+
+
+def canonical_bytes(value: Any) -> bytes:
+    """The canonical JSON form the digest and signature are computed over."""
+    return json.dumps(
+        value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+    ).encode("utf-8")
+
+
+def _body(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if k not in _SEALS}
+
+
+def _key_source(key: Any) -> Any:
+    """PEM text or a PEM file's path as bytes; anything else as it is."""
+    if isinstance(key, Path):
+        return key.read_bytes()
+    if isinstance(key, str):
+        if "-----BEGIN" not in key and Path(key).is_file():
+            return Path(key).read_bytes()
+        return key.encode("ascii", errors="replace")
+    return key
+
+
+def _load_key(key: Any, *, private: bool) -> Any:
+    """An Ed25519 key from a key object, PEM (text, bytes or a file's path) or 32 raw bytes."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
+
+    cls = Ed25519PrivateKey if private else Ed25519PublicKey
+    if isinstance(key, cls):
+        return key
+    key = _key_source(key)
+    loaded: Any = None
+    if isinstance(key, bytes):
+        try:
+            if len(key) == 32:
+                loaded = (
+                    Ed25519PrivateKey.from_private_bytes(key)
+                    if private
+                    else Ed25519PublicKey.from_public_bytes(key)
+                )
+            elif private:
+                loaded = serialization.load_pem_private_key(key, password=None)
+            else:
+                loaded = serialization.load_pem_public_key(key)
+        except (ValueError, TypeError):
+            loaded = None
+    if isinstance(loaded, cls):
+        return loaded
+    what = (
+        "signing_key must be an Ed25519 private"
+        if private
+        else "a trusted key must be an Ed25519 public"
+    )
+    raise TypeError(
+        f"{what} key: a cryptography {cls.__name__}, its PEM (text, bytes or a file path) "
+        "or its 32 raw bytes"
+    )
+
+
+def key_id(public_key: Any) -> str:
+    """A short fingerprint of a public key: the first 16 hex digits of SHA-256 of its raw
+    bytes."""
+    from cryptography.hazmat.primitives import serialization
+
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class HandoffSettings:
+    """A deployment's side of the handoff: who it is and which keys it signs and trusts.
+
+    ``org_id`` names this system's organisation in the packages it sends (``from_org``).
+    ``signing_key`` (optional) is its Ed25519 private key: packages it exports are signed.
+    ``trusted_keys`` maps a sending organisation to its Ed25519 public key: a package signed by
+    a listed organisation must verify with that key; one signed by an unlisted organisation is
+    refused. ``require_signature`` refuses unsigned packages. Keys are cryptography key objects,
+    PEM text or bytes, a PEM file's path, or 32 raw bytes.
+
+    Generate a key pair with ``mediation-flow handoff keygen``.
+    """
+
+    org_id: str | None = None
+    signing_key: Any = None
+    trusted_keys: Mapping[str, Any] = field(default_factory=dict)
+    require_signature: bool = False
+
+    def __post_init__(self) -> None:
+        if self.signing_key is not None:
+            object.__setattr__(self, "signing_key", _load_key(self.signing_key, private=True))
+        object.__setattr__(
+            self,
+            "trusted_keys",
+            {org: _load_key(key, private=False) for org, key in dict(self.trusted_keys).items()},
+        )
+
+    def seal(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``body`` with its digest and (with a signing key) its signature."""
+        payload = canonical_bytes(body)
+        sealed = dict(body)
+        sealed["digest"] = {"algorithm": "sha256", "value": hashlib.sha256(payload).hexdigest()}
+        sealed["signature"] = None
+        if self.signing_key is not None:
+            public = self.signing_key.public_key()
+            sealed["signature"] = {
+                "algorithm": "ed25519",
+                "signer": body["from_org"],
+                "key_id": key_id(public),
+                "value": base64.b64encode(self.signing_key.sign(payload)).decode("ascii"),
+            }
+        return sealed
+
+    def check_seals(self, data: Mapping[str, Any]) -> str | None:
+        """Verify the digest and the signature; return the signer (None if unsigned)."""
+        payload = canonical_bytes(_body(data))
+        digest = data.get("digest")
+        if not isinstance(digest, Mapping) or digest.get("algorithm") != "sha256":
+            raise HandoffRejected("digest", "the package has no sha256 digest")
+        if digest.get("value") != hashlib.sha256(payload).hexdigest():
+            raise HandoffRejected(
+                "digest",
+                "the content does not match the package's digest: it was changed after it was "
+                "exported; ask the sender for the package again",
+            )
+        signature = data.get("signature")
+        if signature is None:
+            if self.require_signature:
+                raise HandoffRejected(
+                    "signature",
+                    "the package is not signed and this system accepts only signed packages; "
+                    "ask the sender to configure a signing key",
+                )
+            return None
+        if not isinstance(signature, Mapping) or signature.get("algorithm") != "ed25519":
+            raise HandoffRejected("signature", "unknown signature algorithm (expected ed25519)")
+        signer = signature.get("signer")
+        if signer != data.get("from_org"):
+            raise HandoffRejected(
+                "signature", f"signed by {signer!r} but sent by {data.get('from_org')!r}"
+            )
+        public = self.trusted_keys.get(str(signer))
+        if public is None:
+            raise HandoffRejected(
+                "signature",
+                f"signed by {signer!r}, whose public key is not among this system's trusted "
+                "keys (HandoffSettings.trusted_keys); add it if the sender is trusted",
+            )
+        from cryptography.exceptions import InvalidSignature
+
+        try:
+            public.verify(base64.b64decode(str(signature.get("value")), validate=True), payload)
+        except (InvalidSignature, ValueError):
+            raise HandoffRejected(
+                "signature",
+                f"the signature does not verify with {signer!r}'s trusted key "
+                f"{key_id(public)}: the package was changed, or signed with another key",
+            ) from None
+        return str(signer)
+
+
+@dataclass(frozen=True)
+class HandoffPackage:
+    """An exported package: ``data`` is its JSON content; :meth:`to_bytes` its file."""
+
+    data: dict[str, Any]
+
+    @property
+    def digest(self) -> str:
+        return str(self.data["digest"]["value"])
+
+    @property
+    def serial(self) -> str:
+        return str(self.data["case"]["serial"])
+
+    def to_bytes(self) -> bytes:
+        """The package file: canonical JSON, UTF-8."""
+        return canonical_bytes(self.data)
+
+    def write(self, path: str | Path) -> Path:
+        target = Path(path)
+        target.write_bytes(self.to_bytes())
+        return target
+
+
+@dataclass(frozen=True)
+class HandoffResult:
+    """What an import did: ``created`` a new case, ``updated`` one with the new events
+    (``new_events``), or nothing (``unchanged``: this history is here already)."""
+
+    case_id: int
+    outcome: str
+    new_events: int
+    signed_by: str | None
+
+
+def load_package(package: Any) -> tuple[dict[str, Any], bool]:
+    """The package's content from a :class:`HandoffPackage`, the file's bytes or text, a path,
+    or already-parsed JSON; and whether it came as a file (whose form is checked too)."""
+    if isinstance(package, HandoffPackage):
+        return package.data, False
+    if isinstance(package, Path):
+        package = package.read_bytes()
+    if isinstance(package, str):
+        package = package.encode("utf-8")
+    if isinstance(package, bytes | bytearray):
+        raw = bytes(package)
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise HandoffRejected(
+                "format", f"not a JSON package ({exc}); import the file as it was exported"
+            ) from None
+        if not isinstance(data, dict):
+            raise HandoffRejected("format", "a package is a JSON object")
+        try:
+            canonical = canonical_bytes(data)
+        except ValueError as exc:
+            raise HandoffRejected("format", str(exc)) from None
+        if canonical != raw.rstrip(b"\n"):
+            raise HandoffRejected(
+                "format",
+                "the file is not in the canonical form it was exported in: it was edited or "
+                "re-formatted; import the file as exported",
+            )
+        return data, True
+    if isinstance(package, Mapping):
+        return dict(package), False
+    raise HandoffRejected(
+        "format", f"expected a package, its bytes, text or path, got {type(package).__name__}"
+    )
+
+
+# -- the package's content ---------------------------------------------------------------------
+
+
+def _utc(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def package_body(
+    *,
+    case: CaseRecord,
+    flow_name: str,
+    parties: Sequence[Party],
+    claims: Sequence[Claim],
+    history: Sequence[Event],
+    deadlines: Sequence[DeadlineRecord],
+    documents: Sequence[Mapping[str, Any]],
+    from_org: str,
+    to_org: str,
+    at: datetime,
+) -> dict[str, Any]:
+    """The package's content before it is sealed (JSON-ready)."""
+    return {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "exported_at": _utc(at),
+        "from_org": from_org,
+        "to_org": to_org,
+        "case": {
+            "serial": case.serial,
+            "chain_id": case.chain_id,
+            "head": case.event_hash,
+            "region": case.region,
+            "state": case.state,
+            "version": case.version,
+            "resolution": case.resolution,
+            "flow_fingerprint": case.flow_fingerprint,
+            "flow_name": flow_name,
+            "worker_count": case.worker_count,
+            "is_migrant_worker": case.is_migrant_worker,
+            "knew_of_infringement_on": _day(case.knew_of_infringement_on),
+            "employment_ended_on": _day(case.employment_ended_on),
+            "received_on": case.received_on.isoformat(),
+            "limitation_expires_on": _day(case.limitation_expires_on),
+            "opened_at": _utc(case.opened_at),
+            "updated_at": _utc(case.updated_at),
+            "attributes": to_json(case.attributes),
+        },
+        "parties": [
+            {
+                "kind": p.kind.value,
+                "role": p.role.value,
+                "name": p.name,
+                "id_number": p.id_number,
+                "phone": p.phone,
+                "account": p.account,
+            }
+            for p in parties
+        ],
+        "claims": [
+            {"kind": c.kind.value, "amount": str(Decimal(c.amount).quantize(Decimal("0.01")))}
+            for c in claims
+        ],
+        # The source case id is not sent: the chain's id is case.chain_id.
+        "history": [
+            {**{k: v for k, v in e.as_dict().items() if k != "case_id"}, "at": _utc(e.at)}
+            for e in history
+        ],
+        "deadlines": [
+            {
+                "kind": d.kind,
+                "party": d.party,
+                "status": d.status.value,
+                "starts_on": d.starts_on.isoformat(),
+                "unit": d.unit,
+                "length": d.length,
+                "extended": d.extended,
+                "paused_on": _day(d.paused_on),
+                "due": d.due.isoformat(),
+                "provisional": d.provisional,
+            }
+            for d in deadlines
+        ],
+        "documents": [
+            {
+                "template": d["template"],
+                "title": d["title"],
+                "format": d["format"],
+                "sha256": d["sha256"],
+                "size": d["size"],
+                "case_version": d["case_version"],
+                "actor_id": d["actor_id"],
+                "actor_role": d["actor_role"],
+                "rendered_at": _utc(d["rendered_at"]),
+            }
+            for d in documents
+        ],
+    }
+
+
+def _day(value: date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _date(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value is not None else None
+
+
+def _when(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        raise ValueError(f"{value!r} has no time zone")
+    return parsed
+
+
+@cache
+def schema() -> dict[str, Any]:
+    """The package's JSON Schema (published as ``docs/reference/handoff-package.schema.json``)."""
+    text = resources.files("mediation_flow").joinpath("handoff-package.schema.json").read_text()
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+@dataclass(frozen=True)
+class Contents:
+    """A package's content as the engine writes it: rows without the local case id."""
+
+    case: dict[str, Any]
+    head: str
+    chain_id: int
+    parties: list[Party]
+    claims: list[Claim]
+    events: list[Event]
+    deadlines: list[dict[str, Any]]
+    numbers: list[CaseNumber]
+    documents: list[dict[str, Any]]
+
+
+def parse_package(data: Mapping[str, Any]) -> Contents:
+    """Check the package against its schema and read it; ``HandoffRejected`` (``format`` or
+    ``version``) names what is wrong."""
+    if data.get("format") != FORMAT:
+        raise HandoffRejected("format", f"not a {FORMAT} package")
+    if data.get("version") != FORMAT_VERSION:
+        raise HandoffRejected(
+            "version",
+            f"package version {data.get('version')!r}; this release reads version "
+            f"{FORMAT_VERSION}: upgrade mediation_flow on the receiving side",
+        )
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(
+        schema(), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+    error = jsonschema.exceptions.best_match(validator.iter_errors(dict(data)))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "(the package)"
+        raise HandoffRejected("format", f"{where}: {error.message}")
+    try:
+        c = data["case"]
+        case = {
+            "serial": c["serial"],
+            "region": c["region"],
+            "state": c["state"],
+            "version": c["version"],
+            "flow_fingerprint": c["flow_fingerprint"],
+            "resolution": c["resolution"],
+            "worker_count": c["worker_count"],
+            "is_migrant_worker": c["is_migrant_worker"],
+            "knew_of_infringement_on": _date(c["knew_of_infringement_on"]),
+            "employment_ended_on": _date(c["employment_ended_on"]),
+            "received_on": date.fromisoformat(c["received_on"]),
+            "limitation_expires_on": _date(c["limitation_expires_on"]),
+            "opened_at": _when(c["opened_at"]),
+            "updated_at": _when(c["updated_at"]),
+            "attributes": dict(c["attributes"]),
+            "event_hash": c["head"],
+        }
+        parties = [
+            Party(
+                PartyKind(p["kind"]),
+                PartyRole(p["role"]),
+                p["name"],
+                p["id_number"],
+                p["phone"],
+                p["account"],
+            )
+            for p in data["parties"]
+        ]
+        claims = [Claim(ClaimKind(x["kind"]), Decimal(x["amount"])) for x in data["claims"]]
+        events = [
+            Event(
+                case_id=0,
+                seq=e["seq"],
+                trigger=e["trigger"],
+                source=e["source"],
+                dest=e["dest"],
+                actor_id=e["actor_id"],
+                actor_role=e["actor_role"],
+                at=_when(e["at"]),
+                data=dict(e["data"]),
+                warnings=tuple(e["warnings"]),
+                hash=e["hash"],
+            )
+            for e in data["history"]
+        ]
+        deadlines = [
+            {
+                "kind": d["kind"],
+                "party": d["party"],
+                "status": DeadlineStatus(d["status"]).value,
+                "starts_on": date.fromisoformat(d["starts_on"]),
+                "unit": d["unit"],
+                "length": d["length"],
+                "extended": d["extended"],
+                "paused_on": _date(d["paused_on"]),
+                "due": date.fromisoformat(d["due"]),
+                "provisional": d["provisional"],
+            }
+            for d in data["deadlines"]
+        ]
+        numbers = [CaseNumber.from_json(n) for n in c["attributes"].get("case_numbers", [])]
+        documents = [{**d, "rendered_at": _when(d["rendered_at"])} for d in data["documents"]]
+    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+        raise HandoffRejected(
+            "format", f"unreadable content: {type(exc).__name__}: {exc}"
+        ) from None
+    return Contents(
+        case=case,
+        head=c["head"],
+        chain_id=c["chain_id"],
+        parties=parties,
+        claims=claims,
+        events=events,
+        deadlines=deadlines,
+        numbers=numbers,
+        documents=documents,
+    )
+
+
+def check_numbers(contents: Contents) -> None:
+    """Every case number of the case must be the one its history recorded when it was issued
+    (the history is hash-protected; the attributes are not)."""
+    by_seq = {e.seq: e for e in contents.events}
+    for number in contents.numbers:
+        event = by_seq.get(number.event_seq)
+        recorded = (event.data.get("case_number") or {}) if event is not None else {}
+        if recorded.get("number") != number.number or recorded.get("key") != number.key:
+            raise HandoffRejected(
+                "chain",
+                f"case number {number.number!r} is not the one event {number.event_seq} "
+                "recorded: the case's numbers were edited",
+            )
