@@ -542,7 +542,7 @@ def db_upgrade(ctx: click.Context, revision: str) -> None:
     from mediation_flow.storage import schema
 
     store = _store(ctx)
-    with store.writing() as conn:
+    with store.migrating() as conn:
         schema.upgrade(conn, revision)
         click.echo(f"schema at {schema.current_revision(conn)} (head {schema.head_revision()})")
 
@@ -555,7 +555,7 @@ def db_downgrade(ctx: click.Context, revision: str) -> None:
     from mediation_flow.storage import schema
 
     store = _store(ctx)
-    with store.writing() as conn:
+    with store.migrating() as conn:
         schema.downgrade(conn, revision)
         click.echo(f"schema at {schema.current_revision(conn) or 'base'}")
 
@@ -585,7 +585,7 @@ def db_stamp(ctx: click.Context, revision: str) -> None:
     from mediation_flow.storage import schema
 
     store = _store(ctx)
-    with store.writing() as conn:
+    with store.migrating() as conn:
         command.stamp(schema._config(conn), revision)
         click.echo(f"schema stamped at {schema.current_revision(conn)}")
 

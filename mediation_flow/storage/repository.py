@@ -41,7 +41,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.pool import StaticPool
 
-from mediation_flow.errors import ConcurrentUpdate, DatabaseBusy
+from mediation_flow.errors import ConcurrentUpdate, DatabaseBusy, SchemaMismatch
 from mediation_flow.models import (
     Claim,
     ClaimKind,
@@ -267,7 +267,7 @@ class Store:
         with self.reading() as conn:
             if schema.current_revision(conn) == schema.head_revision():
                 return
-        with self.writing() as conn:
+        with self.migrating() as conn:
             schema.ensure_schema(conn, create=create)
 
     def dispose(self) -> None:
@@ -302,6 +302,37 @@ class Store:
                     yield c
             finally:
                 c.execution_options(mf_write=False)
+
+    @contextmanager
+    def migrating(self) -> Iterator[Connection]:
+        """A write transaction for schema changes (:mod:`mediation_flow.storage.schema`).
+
+        On SQLite, foreign keys are off while it runs and checked before it commits: Alembic's
+        batch mode changes a table by copying it and dropping the old one, and with foreign
+        keys on, that drop would cascade into every row that refers to the table (parties,
+        events, deadlines...). SQLite ignores the pragma inside a transaction, so it is set on
+        the connection before the transaction begins, and set back afterwards."""
+        with self.engine.connect() as c:
+            if not self.is_sqlite:
+                with self.writing(c):
+                    yield c
+                return
+            raw = c.connection.driver_connection
+            assert raw is not None
+            raw.execute("PRAGMA foreign_keys = OFF")
+            try:
+                with self.writing(c):
+                    yield c
+                    broken = c.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise SchemaMismatch(
+                            None,
+                            schema.head_revision(),
+                            f"the migration would leave {len(broken)} rows referring to rows "
+                            f"that do not exist (first: {tuple(broken[0])}); nothing was changed",
+                        )
+            finally:
+                raw.execute("PRAGMA foreign_keys = ON")
 
     @contextmanager
     def _maybe_connect(self, conn: Connection | None) -> Iterator[Connection]:

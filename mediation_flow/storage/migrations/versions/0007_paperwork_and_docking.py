@@ -12,6 +12,7 @@ Revises: 0006
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from alembic import op
@@ -24,8 +25,15 @@ depends_on = None
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford's base 32
 
 
-def _serial(region: str, opened: object) -> str:
-    day = str(opened)[2:10].replace("-", "")  # YYMMDD of the opening (UTC is close enough)
+def _serial(region: str, opened: object, recorded: object) -> str:
+    """The serial its open_case event recorded (a database migrated down and up again), else a
+    new one: division, opening day in China, eight random characters."""
+    if isinstance(recorded, dict) and isinstance(recorded.get("serial"), str):
+        return recorded["serial"]
+    assert isinstance(opened, datetime)
+    if opened.tzinfo is not None:
+        opened = opened.astimezone(UTC).replace(tzinfo=None)
+    day = (opened + timedelta(hours=8)).strftime("%y%m%d")  # stored in UTC; the day in China
     tail = "".join(secrets.choice(_ALPHABET) for _ in range(8))
     return f"{region}-{day}-{tail}"
 
@@ -42,12 +50,22 @@ def upgrade() -> None:
         sa.column("opened_at", sa.DateTime()),
         sa.column("serial", sa.String()),
     )
-    rows = conn.execute(sa.select(case.c.id, case.c.region, case.c.opened_at)).all()
+    event = sa.table(
+        "mf_event",
+        sa.column("case_id", sa.Integer()),
+        sa.column("seq", sa.Integer()),
+        sa.column("data", sa.JSON()),
+    )
+    rows = conn.execute(
+        sa.select(case.c.id, case.c.region, case.c.opened_at, event.c.data).outerjoin(
+            event, sa.and_(event.c.case_id == case.c.id, event.c.seq == 1)
+        )
+    ).all()
     for row in rows:
         conn.execute(
             case.update()
             .where(case.c.id == row.id)
-            .values(serial=_serial(row.region, row.opened_at))
+            .values(serial=_serial(row.region, row.opened_at, row.data))
         )
     with op.batch_alter_table("mf_case", schema=None) as batch_op:
         batch_op.alter_column("serial", existing_type=sa.String(length=32), nullable=False)
