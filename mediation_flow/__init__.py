@@ -20,6 +20,7 @@ from mediation_flow.documents import Document
 from mediation_flow.engine import Engine, retry_on_conflict
 from mediation_flow.errors import (
     CalendarNotAvailable,
+    CaseHandedOver,
     CaseNotFound,
     ConcurrentUpdate,
     DatabaseBusy,
@@ -85,6 +86,7 @@ __all__ = [
     "Calendar",
     "CalendarNotAvailable",
     "Case",
+    "CaseHandedOver",
     "CaseNotFound",
     "CaseNumber",
     "Channel",

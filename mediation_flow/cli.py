@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import os
 import sys
 import time
 from datetime import datetime
@@ -748,18 +749,44 @@ def handoff() -> None:
 @handoff.command("export")
 @click.argument("case_id", type=int)
 @click.option("--to", "to_org", required=True, help="The receiving organisation.")
+@click.option(
+    "--copy",
+    is_flag=True,
+    help="Export a copy: the case keeps running here (by default it waits until it comes back).",
+)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Where to write the package [default: SERIAL.handoff.json].")  # fmt: skip
 @click.pass_context
-def handoff_export(ctx: click.Context, case_id: int, to_org: str, output: str | None) -> None:
-    """Write the handoff package of case CASE_ID for the organisation --to (needs --org)."""
+def handoff_export(
+    ctx: click.Context, case_id: int, to_org: str, copy: bool, output: str | None
+) -> None:
+    """Hand case CASE_ID over to the organisation --to: write its package (needs --org)."""
+    if not ctx.ensure_object(dict).get("org"):
+        raise click.UsageError("name this system's organisation: --org ORG or $MEDIATION_FLOW_ORG")
     try:
-        package = _engine(ctx).export_handoff(case_id, to_org=to_org)
+        package = _engine(ctx).export_handoff(case_id, to_org=to_org, hold=not copy)
     except MediationFlowError as exc:
         raise click.ClickException(str(exc)) from exc
     target = package.write(output or f"{package.serial}.handoff.json")
     signed = "signed" if package.data["signature"] else "unsigned"
-    click.echo(f"{target}: case {package.serial}, {signed}, digest {package.digest[:16]}")
+    held = (
+        "a copy; the case runs on here"
+        if copy
+        else f"the case waits here until {to_org} sends it back"
+    )
+    click.echo(f"{target}: case {package.serial}, {signed}, digest {package.digest[:16]} ({held})")
+
+
+@handoff.command("reclaim")
+@click.argument("case_id", type=int)
+@click.pass_context
+def handoff_reclaim(ctx: click.Context, case_id: int) -> None:
+    """Take back case CASE_ID, handed over and not coming back: it runs here again."""
+    try:
+        case = _engine(ctx).reclaim(case_id)
+    except MediationFlowError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"case {case.id} runs here again ({case.state} {case.state_label})")
 
 
 @handoff.command("import")
@@ -785,19 +812,39 @@ def handoff_keygen(prefix: str) -> None:
 
     private = Ed25519PrivateKey.generate()
     key_path, pub_path = Path(f"{prefix}.key"), Path(f"{prefix}.pub")
-    if key_path.exists():
-        raise click.ClickException(f"{key_path} exists; choose another prefix")
-    key_path.write_bytes(
-        private.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
+    for path in (key_path, pub_path):
+        if path.exists():
+            raise click.ClickException(f"{path} exists; choose another prefix")
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    key_path.chmod(0o600)
+    # Created readable by its owner only, never briefly by others.
+    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(pem)
     pub_path.write_bytes(
         private.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
     )
     click.echo(f"{key_path} (private) and {pub_path} (public)")
+
+
+@main.group()
+def numbers() -> None:
+    """Case numbers (案号)."""
+
+
+@numbers.command("advance")
+@click.argument("prefix")
+@click.argument("year", type=int)
+@click.argument("last", type=int)
+@click.pass_context
+def numbers_advance(ctx: click.Context, prefix: str, year: int, last: int) -> None:
+    """Continue PREFIX's numbering of YEAR after LAST (an organisation that numbered its cases
+    elsewhere until now); the next number issued is LAST + 1. Never moves a counter back."""
+    try:
+        _engine(ctx).advance_numbering(prefix, year, to=last)
+    except MediationFlowError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{prefix} {year}: numbers continue after {last} (or after the last issued)")

@@ -343,7 +343,6 @@ FILTERS = {
 
 # --- the context --------------------------------------------------------------------------------
 
-#: zh-CN names of claim kinds as they appear in documents (flow.md §5).
 _KIND_LABELS = {PartyKind.worker: "劳动者", PartyKind.employer: "用人单位"}
 _ROLE_LABELS = {PartyRole.applicant: "申请人", PartyRole.respondent: "被申请人"}
 _ID_LABELS = {PartyKind.worker: "公民身份号码", PartyKind.employer: "统一社会信用代码"}

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from mediation_flow.audit import Verification, event_hash, intake_digest, verify_case
 from mediation_flow.calendar import DEFAULT_CALENDAR, Calendar
@@ -33,8 +33,10 @@ from mediation_flow.documents import Document, DocumentTemplates, TemplateInfo, 
 from mediation_flow.duedates import limitation_expiry, settle
 from mediation_flow.early_warning import Alert, Rule, RuleSet, default_rules
 from mediation_flow.errors import (
+    CaseHandedOver,
     CaseNotFound,
     ConcurrentUpdate,
+    DocumentError,
     FlowDefinitionError,
     GuardFailed,
     HandoffRejected,
@@ -203,6 +205,13 @@ class Engine:
         self._numberings: dict[str, Numbering] = {}
         self._templates: dict[str, DocumentTemplates] = {}
         self._check_numbering()
+        for region in self._plugins.declared_regions():
+            try:  # a plugin's template that does not compile fails at start-up
+                self._templates_for(region)
+            except DocumentError as exc:
+                raise PluginError(
+                    ", ".join(self.flow_for(region).plugins) or "?", str(exc)
+                ) from exc
 
     # -- housekeeping -----------------------------------------------------------------------------
 
@@ -280,14 +289,12 @@ class Engine:
 
     def _check_numbering(self) -> None:
         """Numbering rules must name triggers of the flows (a typo would never number)."""
-        known = {t.trigger for c in self._flows.values() for t in c.definition.transitions}
+        known = _org_triggers(c.definition for c in self._flows.values())
         self._numbering.check_triggers(known)
         for region in self._plugins.declared_regions():
             flow = self._compiled_for(region).definition
             try:
-                self._numbering_for(region).check_triggers(
-                    known | {t.trigger for t in flow.transitions}
-                )
+                self._numbering_for(region).check_triggers({**known, **_org_triggers([flow])})
             except FlowDefinitionError as exc:
                 raise PluginError(", ".join(flow.plugins) or "?", str(exc)) from exc
 
@@ -591,6 +598,8 @@ class Engine:
                     raise PermissionDenied(
                         actor.id, actor.role.value, f"fire {trigger!r} on", case_id, reason
                     )
+            if case.held_by is not None:
+                raise _handed_over(case, trigger)
             if expected_version is not None and case.version != expected_version:
                 raise ConcurrentUpdate(case_id, expected_version, case.version)
             if at < case.updated_at:
@@ -664,11 +673,11 @@ class Engine:
         rule = self._numbering_for(case.region).rule_for(event_row["trigger"])
         if rule is None:
             return
-        issued = list(case.attributes.get("case_numbers", ()))
-        if any(n.get("key") == rule.key for n in issued):
-            return  # a case keeps the number it was given
-        org = case.attributes.get("org_id")
+        org = ctx.data.get("org_id")
         prefix = rule.prefix_for(case.region, org if isinstance(org, str) else None)
+        issued = list(case.attributes.get("case_numbers", ()))
+        if any(n.get("key") == rule.key and n.get("prefix") == prefix for n in issued):
+            return  # a case keeps the number it was given
         year = ctx.today.year
         self._store.lock_version(conn, case.id, version)
         seq = self._store.next_number(conn, prefix, year)
@@ -695,10 +704,7 @@ class Engine:
             },
         )
         case.attributes = {**case.attributes, "case_numbers": [*issued, number.to_json()]}
-        event_row["data"] = {
-            **event_row["data"],
-            "case_number": {"key": rule.key, "number": number.number},
-        }
+        event_row["data"] = {**event_row["data"], "case_number": number.to_json()}
 
     @staticmethod
     def _seal(case: CaseRecord, event_row: dict[str, Any]) -> None:
@@ -829,8 +835,8 @@ class Engine:
     ) -> tuple[Context, int, dict[str, Any]] | None:
         self._store.lock_case(conn, case_id)
         case = self._store.load_case(conn, case_id)
-        if case is None:
-            return None
+        if case is None or case.held_by is not None:
+            return None  # a case handed over: its clocks run where it is now
         deadlines = self._store.load_deadlines(conn, case_id)
         expiring = next((d for d in deadlines if d.id == deadline_id), None)
         if expiring is None or expiring.status != DeadlineStatus.pending:
@@ -1158,6 +1164,19 @@ class Engine:
         )
         return document
 
+    def advance_numbering(self, prefix: str, year: int, *, to: int) -> None:
+        """Continue a prefix's numbering of ``year`` after ``to``: the next number issued is
+        ``to + 1``. For an organisation that numbered its cases elsewhere until now; a counter is
+        never moved back (that would issue a number twice)."""
+        if not isinstance(prefix, str) or not 0 < len(prefix) <= 100:
+            raise InvalidData("advance_numbering", "prefix", "must be 1 to 100 characters")
+        for name, value in (("year", year), ("to", to)):
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
+                raise InvalidData("advance_numbering", name, f"expected a count, got {value!r}")
+        with self._store.connect() as conn, self._store.writing(conn):
+            self._store.raise_counter(conn, prefix, year, to)
+        self._log.info("numbering_advanced", prefix=prefix, year=year, to=to)
+
     def document_templates(self, region: str) -> list[TemplateInfo]:
         """The templates documents of ``region`` are rendered from (the built-in ones, as the
         region's plugins replaced or added them)."""
@@ -1182,16 +1201,21 @@ class Engine:
         case_id: int,
         *,
         to_org: str,
+        hold: bool = True,
         from_org: str | None = None,
         actor: Actor | None = None,
         at: datetime | None = None,
     ) -> HandoffPackage:
-        """A handoff package of the case for ``to_org`` (:mod:`mediation_flow.handoff`): the
-        case, parties, claims, history with its hashes, deadlines and documents' metadata,
-        with a digest and, when this system has a signing key, a signature. The package holds
-        personal data in clear text: only an actor who may see it exports. The export is
-        recorded (:meth:`handoffs`); the case itself is not changed. ``from_org`` defaults to
-        this system's ``HandoffSettings.org_id``."""
+        """Hand the case over to ``to_org``: a package (:mod:`mediation_flow.handoff`) of the
+        case, parties, claims, history with its hashes, deadlines and documents' metadata, with
+        a digest and, when this system has a signing key, a signature.
+
+        With ``hold`` (the default) the case is acted on there from now on: here nothing is
+        fired on it (``CaseHandedOver``) and its deadlines wait, until the package that brings
+        it back is imported or it is taken back with :meth:`reclaim`. ``hold=False`` exports a
+        copy and leaves the case running here. The package holds personal data in clear text:
+        only an actor who may see it exports. Every export is recorded (:meth:`handoffs`).
+        ``from_org`` defaults to this system's ``HandoffSettings.org_id``."""
         at = self._at(at, "export_handoff")
         actor = actor or SYSTEM
         from_org = from_org or self.handoff.org_id
@@ -1212,6 +1236,8 @@ class Engine:
                 self._authorize_personal_data(
                     actor, self._scope(record, parties), "export a handoff package of"
                 )
+                if hold and record.held_by is not None:
+                    raise _handed_over(record, "export_handoff")
                 flow = self._flow_of(record)
                 body = package_body(
                     case=record,
@@ -1221,23 +1247,26 @@ class Engine:
                     history=self._store.history(conn, case_id),
                     deadlines=self._store.load_deadlines(conn, case_id),
                     documents=self._store.documents_of(conn, case_id),
-                    from_org=from_org,
+                    from_org=from_org.strip(),
                     to_org=to_org.strip(),
                     at=at,
                 )
             package = HandoffPackage(self.handoff.seal(body))
             with self._store.writing(conn):
+                if hold and not self._store.hold(conn, case_id, record.version, body["to_org"], at):
+                    # A command changed the case since it was read: the package would miss it.
+                    raise ConcurrentUpdate(case_id, record.version, None)
                 self._store.insert_handoff(
                     conn,
                     {
                         "case_id": case_id,
-                        "direction": "out",
-                        "from_org": from_org,
+                        "direction": "out" if hold else "copy",
+                        "from_org": body["from_org"],
                         "to_org": body["to_org"],
                         "digest": package.digest,
                         "head": record.event_hash or "",
                         "events": record.version,
-                        "signed_by": from_org if package.data["signature"] else None,
+                        "signed_by": body["from_org"] if package.data["signature"] else None,
                         "actor_id": actor.id,
                         "at": at,
                     },
@@ -1249,8 +1278,50 @@ class Engine:
             to_org=body["to_org"],
             digest=package.digest,
             events=record.version,
+            hold=hold,
         )
         return package
+
+    def reclaim(
+        self, case_id: int, *, actor: Actor | None = None, at: datetime | None = None
+    ) -> Case:
+        """Take back a case handed over with :meth:`export_handoff` that will not come back
+        (the receiver refused it, say): commands and deadlines run here again. Whatever the
+        receiver did with its copy is not brought back; a package it sends later that departs
+        from the history here is refused."""
+        at = self._at(at, "reclaim")
+        actor = actor or SYSTEM
+        with self._store.connect() as conn:
+            with self._store.reading(conn):
+                case = self._get(conn, case_id)
+                self._authorize_personal_data(actor, case, "take back")
+                record = self._load(conn, case_id)
+            if record.held_by is None:
+                raise InvalidData("reclaim", "case", f"case {case_id} is not handed over")
+            with self._store.writing(conn):
+                self._store.release(conn, case_id)
+                self._store.insert_handoff(
+                    conn,
+                    {
+                        "case_id": case_id,
+                        "direction": "reclaim",
+                        "from_org": record.held_by,
+                        "to_org": self.handoff.org_id or "",
+                        "digest": "",
+                        "head": record.event_hash or "",
+                        "events": record.version,
+                        "signed_by": None,
+                        "actor_id": actor.id,
+                        "at": at,
+                    },
+                )
+            case = self._get(conn, case_id)
+        self._log.info("handoff_reclaimed", case_id=case_id, held_by=record.held_by)
+        return case
+
+    #: Who may take a case in: the offices that see a whole region (mediators receive cases
+    #: through referrals inside their own system).
+    _IMPORTERS = frozenset({Role.system, Role.intake_officer, Role.arbitrator, Role.judge})
 
     def import_handoff(
         self,
@@ -1262,30 +1333,66 @@ class Engine:
         """Take in a case handed over by another system (:mod:`mediation_flow.handoff`).
 
         ``package`` is an exported :class:`~mediation_flow.handoff.HandoffPackage`, the file's
-        bytes or text, its path, or its parsed JSON. Before anything is written the package is
-        checked: its form and schema, its digest, its signature (against
-        ``HandoffSettings.trusted_keys``), the case's hash chain, intake digest and case
+        bytes or JSON text, its ``Path``, or its parsed JSON. Before anything is written the
+        package is checked: its form and schema, its digest, its signature (against
+        ``HandoffSettings.trusted_keys``; once any key is trusted, unsigned packages are
+        refused), that it is addressed to this system, the actor (an intake officer, arbitrator
+        or judge whose scope covers the region), the case's hash chain, intake digest and case
         numbers, and its history replayed through the flow to the state it claims. Then, in one
         transaction: a case new here is created in the same state with the same history,
         deadlines, numbers and documents' metadata; a case already here with this history is
         left alone (importing twice is a no-op); a case here whose history the package
-        continues gets the new events. A package whose history departs from the one here, or
-        fails any check, raises ``HandoffRejected`` and writes nothing.
+        continues gets the new events and runs here again. A package whose history departs from
+        the one here, or that fails any check, raises ``HandoffRejected`` and writes nothing.
         """
         at = self._at(at, "import_handoff")
         actor = actor or SYSTEM
-        data, _ = load_package(package)
-        contents = parse_package(data)
-        signer = self.handoff.check_seals(data)
+        try:
+            data, _ = load_package(package)
+            contents = parse_package(data)
+            signer = self.handoff.check_seals(data)
+        except RecursionError:
+            raise HandoffRejected("format", "the package is nested too deeply") from None
         case = contents.case
-        parties = tuple(contents.parties)
+        if self.handoff.org_id and data["to_org"] != self.handoff.org_id:
+            raise HandoffRejected(
+                "address",
+                f"the package is addressed to {data['to_org']!r}, and this system is "
+                f"{self.handoff.org_id!r}",
+            )
         org = case["attributes"].get("org_id")
         scope = CaseScope(0, case["region"], case["state"], org if isinstance(org, str) else None,
-                          parties)  # fmt: skip
+                          tuple(contents.parties))  # fmt: skip
+        if actor.role not in self._IMPORTERS:
+            raise PermissionDenied(
+                actor.id,
+                actor.role.value,
+                "import a handoff package",
+                None,
+                "cases are taken in by intake officers, arbitrators and judges",
+            )
         self._authorize_personal_data(actor, scope, "import a handoff package of")
         compiled = self._flows.get(case["flow_fingerprint"]) or self._compiled_for(case["region"])
+        self._check_imported(contents, compiled)
+        outcome, case_id, added = self._store_import(contents, compiled, data, signer, actor, at)
+        self._log.info(
+            "handoff_imported",
+            case_id=case_id,
+            serial=case["serial"],
+            from_org=data["from_org"],
+            outcome=outcome,
+            new_events=added,
+            signed_by=signer,
+        )
+        return HandoffResult(case_id, outcome, added, signer)
+
+    @staticmethod
+    def _check_imported(contents: Contents, compiled: CompiledFlow) -> None:
+        """The package's case against its own history and the flow it runs under."""
+        case = contents.case
+        flow = compiled.definition
         verification = verify_case(
-            compiled.definition,
+            flow,
             0,
             case["state"],
             contents.head,
@@ -1295,7 +1402,7 @@ class Engine:
             chain_id=contents.chain_id,
         )
         if not verification.ok:
-            known = case["flow_fingerprint"] in self._flows
+            known = case["flow_fingerprint"] == compiled.fingerprint
             hint = (
                 ""
                 if known
@@ -1312,18 +1419,15 @@ class Engine:
             raise HandoffRejected(
                 "chain", f"the serial {case['serial']} is not the one issued at intake"
             )
+        state = flow.state_map[case["state"]]
+        if case["resolution"] is not None and not state.terminal:
+            raise HandoffRejected("format", f"an open case ({case['state']}) has no resolution")
+        unknown = sorted({d["kind"] for d in contents.deadlines} - set(flow.deadline_map))
+        if unknown:
+            raise HandoffRejected(
+                "format", f"deadline kinds {', '.join(unknown)} are not in the case's flow"
+            )
         check_numbers(contents)
-        outcome, case_id, added = self._store_import(contents, compiled, data, signer, actor, at)
-        self._log.info(
-            "handoff_imported",
-            case_id=case_id,
-            serial=case["serial"],
-            from_org=data["from_org"],
-            outcome=outcome,
-            new_events=added,
-            signed_by=signer,
-        )
-        return HandoffResult(case_id, outcome, added, signer)
 
     def _store_import(
         self,
@@ -1334,39 +1438,78 @@ class Engine:
         actor: Actor,
         at: datetime,
     ) -> tuple[str, int, int]:
-        case = contents.case
-        try:
-            with self._store.connect() as conn, self._store.writing(conn):
-                case_id = self._store.case_by_serial(conn, case["serial"])
-                if case_id is None:
-                    case_id = self._insert_imported(conn, contents, compiled)
-                    outcome, added = "created", len(contents.events)
-                else:
-                    outcome, added = self._continue_imported(conn, case_id, contents)
-                if outcome != "unchanged":
-                    self._store.insert_handoff(
-                        conn,
-                        {
-                            "case_id": case_id,
-                            "direction": "in",
-                            "from_org": data["from_org"],
-                            "to_org": data["to_org"],
-                            "digest": data["digest"]["value"],
-                            "head": contents.head,
-                            "events": len(contents.events),
-                            "signed_by": signer,
-                            "actor_id": actor.id,
-                            "at": at,
-                        },
-                    )
-        except IntegrityError as exc:
-            raise HandoffRejected(
-                "conflict",
-                "a case number or serial of the package is already used by another case "
-                "here: two systems issue numbers under the same prefix, or the serial was "
-                f"reused; give each system its own prefixes ({exc.orig})",
-            ) from None
-        return outcome, case_id, added
+        """Write the import in one transaction. Two imports of the same case at once: the
+        second finds the first's case when it tries again."""
+        for attempt in (1, 2):
+            try:
+                return self._write_import(contents, compiled, data, signer, actor, at)
+            except IntegrityError as exc:
+                with self._store.connect() as conn, self._store.reading(conn):
+                    arrived = self._store.case_by_serial(conn, contents.case["serial"])
+                if arrived is not None and attempt == 1:
+                    continue
+                raise HandoffRejected(
+                    "conflict",
+                    "a case number of the package is already used by another case here: two "
+                    "systems issue numbers under the same prefix; give each system its own "
+                    f"prefixes (docs/howto/handoff.md) ({exc.orig})",
+                ) from None
+            except DBAPIError as exc:
+                raise HandoffRejected(
+                    "format", f"a value does not fit this database: {exc.orig}"
+                ) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _write_import(
+        self,
+        contents: Contents,
+        compiled: CompiledFlow,
+        data: Mapping[str, Any],
+        signer: str | None,
+        actor: Actor,
+        at: datetime,
+    ) -> tuple[str, int, int]:
+        with self._store.connect() as conn, self._store.writing(conn):
+            case_id = self._store.case_by_serial(conn, contents.case["serial"])
+            if case_id is None:
+                case_id = self._insert_imported(conn, contents, compiled)
+                outcome, added = "created", len(contents.events)
+            else:
+                here = self._load(conn, case_id)
+                self._authorize_personal_data(
+                    actor,
+                    self._scope(here, self._store.load_parties(conn, case_id)),
+                    "import a handoff package into",
+                )
+                outcome, added = self._continue_imported(conn, case_id, contents)
+                if (
+                    outcome == "unchanged"
+                    and here.held_by is not None
+                    and data["from_org"] == here.held_by
+                    and len(contents.events) == here.version
+                ):
+                    # Handed back as it was sent: it runs here again.
+                    self._store.release(conn, case_id)
+                    outcome = "returned"
+            if outcome != "unchanged":
+                for n in contents.numbers:
+                    self._store.raise_counter(conn, n.prefix, n.year, n.seq)
+                self._store.insert_handoff(
+                    conn,
+                    {
+                        "case_id": case_id,
+                        "direction": "in",
+                        "from_org": data["from_org"],
+                        "to_org": data["to_org"],
+                        "digest": data["digest"]["value"],
+                        "head": contents.head,
+                        "events": len(contents.events),
+                        "signed_by": signer,
+                        "actor_id": actor.id,
+                        "at": at,
+                    },
+                )
+            return outcome, case_id, added
 
     def _insert_imported(self, conn: Connection, contents: Contents, compiled: CompiledFlow) -> int:
         case = {**contents.case, "flow_fingerprint": compiled.fingerprint}
@@ -1379,7 +1522,8 @@ class Engine:
                 "name": p.name,
                 "id_number": p.id_number,
                 "phone": p.phone,
-                "account": p.account,
+                # The sender's logins: here they would let a stranger act as a party.
+                "account": None,
             }
             for i, p in enumerate(contents.parties)
         ]
@@ -1426,7 +1570,8 @@ class Engine:
                         "attributes",
                         "event_hash",
                     )
-                },
+                }
+                | {"held_by": None, "held_since": None},
             )
             self._store.insert_rows(conn, "mf_event", _event_rows(case_id, new_events))
             self._store.delete_deadlines(conn, case_id)
@@ -1508,6 +1653,8 @@ class Engine:
             flow = self._flow_of(case)
             scope = self._scope(case, self._store.load_parties(conn, case_id))
             self._authorize_read(actor, scope)
+            if case.held_by is not None:
+                return []
             deadlines = self._store.load_deadlines(conn, case_id)
             legal = []
             for trigger in flow.legal_triggers(case.state):
@@ -1884,3 +2031,19 @@ def _number_rows(case_id: int, contents: Contents) -> list[dict[str, Any]]:
         }
         for n in contents.numbers
     ]
+
+
+def _org_triggers(flows: Iterable[FlowDefinition]) -> dict[str, bool]:
+    """Each trigger of ``flows``, and whether some edge of it records an ``org_id``."""
+    known: dict[str, bool] = {}
+    for flow in flows:
+        for t in flow.transitions:
+            known[t.trigger] = known.get(t.trigger, False) or any(
+                f.name == "org_id" for f in t.data
+            )
+    return known
+
+
+def _handed_over(case: CaseRecord, trigger: str) -> CaseHandedOver:
+    since = case.held_since.astimezone(SHANGHAI).date().isoformat() if case.held_since else "?"
+    return CaseHandedOver(case.id, case.state, trigger, case.held_by or "?", since)

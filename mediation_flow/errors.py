@@ -22,7 +22,8 @@ message that says what went wrong and what to do for people::
     ├── NotFound               no case has that case number or serial (progress look-up)
     └── TransitionError        a trigger cannot be fired now
         ├── IllegalTransition  the trigger is not legal in the case's state
-        └── GuardFailed        the trigger is legal here but a guard refused it
+        ├── GuardFailed        the trigger is legal here but a guard refused it
+        └── CaseHandedOver     the case was handed to another system and is acted on there
 
 Nothing is written to the database when any of these is raised by a command.
 """
@@ -34,6 +35,7 @@ from datetime import date
 
 __all__ = [
     "CalendarNotAvailable",
+    "CaseHandedOver",
     "CaseNotFound",
     "ConcurrentUpdate",
     "DatabaseBusy",
@@ -294,6 +296,24 @@ class GuardFailed(TransitionError):
         who = f"case {case_id}" if case_id is not None else "the case"
         super().__init__(
             f"{trigger!r} refused on {who} in {state!r}: guard {guard!r}: {reason}",
+            case_id=case_id,
+            state=state,
+            trigger=trigger,
+        )
+
+
+class CaseHandedOver(TransitionError):
+    """The case was handed over to another organisation's system (``Engine.export_handoff``)
+    and is acted on there: nothing is fired on it here, and its deadlines wait, until it comes
+    back (``Engine.import_handoff``) or is taken back (``Engine.reclaim``)."""
+
+    def __init__(self, case_id: int, state: str, trigger: str, held_by: str, since: str) -> None:
+        self.held_by = held_by
+        self.since = since
+        super().__init__(
+            f"case {case_id} was handed over to {held_by} on {since} and is acted on there; "
+            f"import the package it sends back (import_handoff), or take the case back with "
+            f"reclaim() if it will not come back",
             case_id=case_id,
             state=state,
             trigger=trigger,

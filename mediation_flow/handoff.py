@@ -1,14 +1,17 @@
-"""Handoff packages: a case handed from one system to another (a one-stop centre to the court's
+r"""Handoff packages: a case handed from one system to another (a one-stop centre to the court's
 mediation platform for delegated mediation, and back) as one self-checking JSON file.
 
 A package (format ``mediation_flow.handoff``, version :data:`FORMAT_VERSION`; the JSON Schema is
-``docs/handoff-package.schema.json``) holds the case, its parties and claims, its whole history
-with the hash of every event, its deadlines and the metadata of the documents rendered for it.
+``docs/reference/handoff-package.schema.json``) holds the case, its parties and claims, its whole
+history with the hash of every event, its deadlines and the metadata of the documents rendered
+for it.
 It is sealed by:
 
-- a **digest**: SHA-256 of the package's canonical JSON (keys sorted, no spaces, UTF-8) without the
-  ``digest`` and ``signature`` members. The file is written in that canonical form, so a changed
-  byte anywhere changes the digest or breaks the form;
+- a **digest**: SHA-256 of the package's canonical JSON without the ``digest`` and ``signature``
+  members: object keys sorted by code point, no insignificant whitespace, strings in UTF-8 with
+  only the escapes JSON requires (``\"``, ``\\``, control characters as ``\n`` or ``\u00XX``),
+  integers only (amounts are strings). The file is written in that form, so a changed byte
+  anywhere changes the digest or breaks the form;
 - an optional **signature**: Ed25519 over the same bytes, by the sending organisation's key
   (:class:`HandoffSettings`). The receiver holds only the sender's public key;
 - the case's own **hash chain** (:mod:`mediation_flow.audit`): every event's hash is checked
@@ -149,8 +152,10 @@ class HandoffSettings:
     ``signing_key`` (optional) is its Ed25519 private key: packages it exports are signed.
     ``trusted_keys`` maps a sending organisation to its Ed25519 public key: a package signed by
     a listed organisation must verify with that key; one signed by an unlisted organisation is
-    refused. ``require_signature`` refuses unsigned packages. Keys are cryptography key objects,
-    PEM text or bytes, a PEM file's path, or 32 raw bytes.
+    refused. ``require_signature`` refuses unsigned packages; by default it is on as soon as any
+    key is trusted (an unsigned package proves nothing about who made it: its digest and hash
+    chain hold no secret). Keys are cryptography key objects, PEM text or bytes, a PEM file's
+    path, or 32 raw bytes.
 
     Generate a key pair with ``mediation-flow handoff keygen``.
     """
@@ -158,7 +163,7 @@ class HandoffSettings:
     org_id: str | None = None
     signing_key: Any = None
     trusted_keys: Mapping[str, Any] = field(default_factory=dict)
-    require_signature: bool = False
+    require_signature: bool | None = None
 
     def __post_init__(self) -> None:
         if self.signing_key is not None:
@@ -168,6 +173,12 @@ class HandoffSettings:
             "trusted_keys",
             {org: _load_key(key, private=False) for org, key in dict(self.trusted_keys).items()},
         )
+
+    @property
+    def signatures_required(self) -> bool:
+        if self.require_signature is None:
+            return bool(self.trusted_keys)
+        return self.require_signature
 
     def seal(self, body: dict[str, Any]) -> dict[str, Any]:
         """``body`` with its digest and (with a signing key) its signature."""
@@ -199,7 +210,7 @@ class HandoffSettings:
             )
         signature = data.get("signature")
         if signature is None:
-            if self.require_signature:
+            if self.signatures_required or data.get("from_org") in self.trusted_keys:
                 raise HandoffRejected(
                     "signature",
                     "the package is not signed and this system accepts only signed packages; "
@@ -259,8 +270,9 @@ class HandoffPackage:
 
 @dataclass(frozen=True)
 class HandoffResult:
-    """What an import did: ``created`` a new case, ``updated`` one with the new events
-    (``new_events``), or nothing (``unchanged``: this history is here already)."""
+    """What an import did: ``created`` a new case; ``updated`` one with the new events
+    (``new_events``); ``returned``, a case handed over from here came back with no new events;
+    or nothing (``unchanged``: this history is here already)."""
 
     case_id: int
     outcome: str
@@ -281,6 +293,8 @@ def load_package(package: Any) -> tuple[dict[str, Any], bool]:
         raw = bytes(package)
         try:
             data = json.loads(raw.decode("utf-8"))
+        except RecursionError:
+            raise HandoffRejected("format", "the package is nested too deeply") from None
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise HandoffRejected(
                 "format", f"not a JSON package ({exc}); import the file as it was exported"
@@ -359,7 +373,8 @@ def package_body(
                 "name": p.name,
                 "id_number": p.id_number,
                 "phone": p.phone,
-                "account": p.account,
+                # Accounts are this system's logins: they mean nothing, or someone else, there.
+                "account": None,
             }
             for p in parties
         ],
@@ -545,15 +560,13 @@ def parse_package(data: Mapping[str, Any]) -> Contents:
 
 
 def check_numbers(contents: Contents) -> None:
-    """Every case number of the case must be the one its history recorded when it was issued
-    (the history is hash-protected; the attributes are not)."""
-    by_seq = {e.seq: e for e in contents.events}
-    for number in contents.numbers:
-        event = by_seq.get(number.event_seq)
-        recorded = (event.data.get("case_number") or {}) if event is not None else {}
-        if recorded.get("number") != number.number or recorded.get("key") != number.key:
-            raise HandoffRejected(
-                "chain",
-                f"case number {number.number!r} is not the one event {number.event_seq} "
-                "recorded: the case's numbers were edited",
-            )
+    """The case's numbers must be those its history recorded as they were issued, every part
+    of them (the history is hash-protected; the attributes are not)."""
+    recorded = [e.data["case_number"] for e in contents.events if "case_number" in e.data]
+    claimed = [n.to_json() for n in contents.numbers]
+    if recorded != claimed:
+        raise HandoffRejected(
+            "chain",
+            "the case's numbers are not the ones its history recorded when they were issued: "
+            "the numbers were edited",
+        )

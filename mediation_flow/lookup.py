@@ -75,6 +75,8 @@ class Progress:
     next_deadline: NextDeadline | None
     outcome: str | None
     closed: bool
+    #: The organisation the case was handed over to, which acts on it now (or None).
+    handed_over_to: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         nxt = self.next_deadline
@@ -95,11 +97,14 @@ class Progress:
             },
             "outcome": self.outcome,
             "closed": self.closed,
+            "handed_over_to": self.handed_over_to,
         }
 
     def to_text(self) -> str:
         """The view as a few lines of zh-CN text (an SMS, a kiosk screen)."""
         lines = [f"当前阶段：{self.stage}（自{_zh(self.since)}起）"]
+        if self.handed_over_to:
+            lines.append(f"案件已移交{self.handed_over_to}办理")
         lines += [f"{label}：{number}" for label, number in self.numbers]
         if self.next_deadline is not None:
             nxt = self.next_deadline
@@ -162,4 +167,5 @@ def progress(
         next_deadline=nxt,
         outcome=outcome,
         closed=bool(state and state.terminal),
+        handed_over_to=case.held_by,
     )

@@ -347,8 +347,9 @@ class Case:
         return tuple(CaseNumber.from_json(n) for n in self.attributes.get("case_numbers", ()))
 
     def number(self, key: str) -> str | None:
-        """The case number issued under the numbering rule ``key`` (``"arbitration"``...)."""
-        return next((n.number for n in self.numbers if n.key == key), None)
+        """The latest case number issued under the numbering rule ``key`` (``"arbitration"``,
+        ``"peoples_mediation"``...), or None."""
+        return next((n.number for n in reversed(self.numbers) if n.key == key), None)
 
     @property
     def is_collective(self) -> bool:

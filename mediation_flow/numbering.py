@@ -9,15 +9,19 @@ the number's ``(prefix, year)`` is incremented in the same transaction as the ca
 event, so numbers are unique and gap-free per prefix and year however many workers run (a command
 that fails or is rolled back gives its number back); the number is recorded in the event (so the
 hash chain protects it) and in the case's ``attributes["case_numbers"]``, and never changes. A
-case keeps every number it was given, one per rule: a second referral to the same kind of
-organisation keeps the first number.
+case keeps every number it was given: one per rule and prefix, so a second referral to the same
+organisation keeps its first number, and one to another organisation with a prefix of its own
+gets that organisation's number.
 
 Where the rules come from, later overriding earlier by ``key``: :data:`NATIONAL_RULES`, then the
 regional plugins' ``numbering_rules`` hook, then ``Engine(numbering=...)`` (the deployment's own
 commissions and courts). A rule's ``prefix`` may use ``{province}`` (the province's one-character
 abbreviation, 湘 for 43), ``{region}`` (the 6-digit division code), ``{county}`` (its last four
-digits, as court codes use) and ``{org}`` (the handling organisation's id); ``prefixes`` maps an
-organisation id to its own prefix (``{"长沙市劳动人事争议仲裁委员会": "长劳人仲案字"}``).
+digits, as basic courts' codes use), ``{city}`` (digits 3-4, as intermediate courts' codes use)
+and ``{org}`` (the ``org_id`` the transition records, e.g. the mediation organisation a referral
+names); ``prefixes`` maps such an organisation id to its own prefix
+(``{"芙蓉区人民调解委员会": "芙人调字"}``). Rules that use ``{org}`` or ``prefixes`` must number at
+transitions that record an ``org_id``.
 
 A **serial** is issued at intake (``430102-250301-7KQ4M9XP``: division, opening day, eight random
 characters of Crockford's base 32). It is the case's identity across systems (handoff packages) and
@@ -55,7 +59,7 @@ PROVINCE_ABBREVIATIONS: Mapping[str, str] = {
     "63": "青", "64": "宁", "65": "新", "71": "台", "81": "港", "82": "澳",
 }  # fmt: skip
 
-_FIELDS = {"province", "region", "county", "org"}
+_FIELDS = {"province", "region", "county", "city", "org"}
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 #: Mediation organisations and arbitration commissions: 〔year〕第N号.
 MEDIATION_PATTERN = "{prefix}〔{year}〕第{seq}号"
@@ -103,7 +107,7 @@ class NumberingRule:
                 raise FlowDefinitionError(
                     f"numbering rule {self.key!r}: the prefix {prefix!r} uses "
                     f"{', '.join(sorted(unknown))}; a prefix may use "
-                    "{province}, {region}, {county} and {org}"
+                    "{province}, {region}, {county}, {city} and {org}"
                 )
 
     def prefix_for(self, region: str, org_id: str | None) -> str:
@@ -113,6 +117,7 @@ class NumberingRule:
             province=PROVINCE_ABBREVIATIONS.get(region[:2], ""),
             region=region,
             county=region[2:],
+            city=region[2:4],
             org=org_id or "",
         )
         if not prefix or len(prefix) > 100:
@@ -126,6 +131,11 @@ class NumberingRule:
         """The number as it is written on the documents."""
         return self.pattern.format(prefix=prefix, year=year, seq=seq)
 
+    @property
+    def uses_org(self) -> bool:
+        """The prefix depends on the organisation the transition records."""
+        return bool(self.prefixes) or "org" in _names(self.prefix)
+
 
 def _names(template: str) -> set[str]:
     try:
@@ -134,10 +144,11 @@ def _names(template: str) -> set[str]:
         raise FlowDefinitionError(f"bad numbering template {template!r}: {exc}") from None
 
 
-#: The default rules: each channel's organisation, the arbitration commission and the court's
-#: dockets (first instance 民初, appeal 民终, special procedures 民特, payment orders 民督,
-#: pre-filing mediation 民诉前调, enforcement 执). A deployment replaces the prefixes with its
-#: commissions' and courts' own (``Engine(numbering=...)``).
+#: The default rules: each channel's organisation, the arbitration commission and the courts'
+#: dockets (basic court: first instance 民初, judicial confirmation 民特, payment orders 民督,
+#: pre-filing mediation 民诉前调, enforcement 执; intermediate court: appeal 民终, revocation of
+#: a final award 民特). A deployment replaces the prefixes with its commissions' and courts' own
+#: (``Engine(numbering=...)``).
 NATIONAL_RULES: tuple[NumberingRule, ...] = (
     NumberingRule(
         "union_mediation", "工会调解案号", ("refer_to_union_mediation",), "{province}{region}工调字"
@@ -172,9 +183,16 @@ NATIONAL_RULES: tuple[NumberingRule, ...] = (
     ),
     NumberingRule(
         "court_special",
-        "民事特别程序案号",
-        ("apply_judicial_confirmation", "apply_revocation"),
+        "司法确认案号",
+        ("apply_judicial_confirmation",),
         "{province}{county}民特",
+        COURT_PATTERN,
+    ),
+    NumberingRule(
+        "court_revocation",
+        "撤销仲裁裁决案号",
+        ("apply_revocation",),
+        "{province}{city}民特",
         COURT_PATTERN,
     ),
     NumberingRule(
@@ -192,7 +210,7 @@ NATIONAL_RULES: tuple[NumberingRule, ...] = (
         COURT_PATTERN,
     ),
     NumberingRule(
-        "court_appeal", "二审案号", ("file_appeal",), "{province}{county}民终", COURT_PATTERN
+        "court_appeal", "二审案号", ("file_appeal",), "{province}{city}民终", COURT_PATTERN
     ),
     NumberingRule(
         "court_enforcement",
@@ -237,14 +255,23 @@ class Numbering:
     def rule_for(self, trigger: str) -> NumberingRule | None:
         return self._by_trigger.get(trigger)
 
-    def check_triggers(self, known: set[str]) -> None:
-        """Refuse rules that name triggers no flow of the engine has (a typo, usually)."""
+    def check_triggers(self, known: Mapping[str, bool]) -> None:
+        """Refuse rules that name triggers no flow of the engine has (a typo, usually), and
+        rules by organisation on triggers that record none. ``known`` maps each trigger of the
+        flows to whether it records an ``org_id``."""
         for rule in self.rules:
             unknown = [t for t in rule.triggers if t not in known]
             if unknown:
                 raise FlowDefinitionError(
                     f"numbering rule {rule.key!r} names {', '.join(unknown)}, which no flow of "
                     "this engine has; check the trigger names (mediation-flow states)"
+                )
+            blind = [t for t in rule.triggers if rule.uses_org and not known[t]]
+            if blind:
+                raise FlowDefinitionError(
+                    f"numbering rule {rule.key!r} numbers by organisation ({{org}} or "
+                    f"prefixes), but {', '.join(blind)} records no org_id; give the commission "
+                    "or court its prefix directly"
                 )
 
 

@@ -40,6 +40,9 @@ class CaseRecord:
     #: The case id the events are hashed with (the id where the case was opened; this id for
     #: a case opened here).
     chain_id: int = 0
+    #: Handed over to this organisation (export_handoff with hold), since then.
+    held_by: str | None = None
+    held_since: datetime | None = None
 
     def __post_init__(self) -> None:
         if not self.chain_id:

@@ -17,9 +17,11 @@ from sqlalchemy import func, select
 
 from mediation_flow import (
     Actor,
+    CaseHandedOver,
     Engine,
     HandoffRejected,
     HandoffSettings,
+    InvalidData,
     PermissionDenied,
     Role,
 )
@@ -225,16 +227,18 @@ def test_a_case_handed_back_with_more_events_continues_here() -> None:
         assert (result.case_id, result.outcome, result.new_events) == (case_id, "updated", 2)
         assert snapshot(one_stop, case_id) == snapshot(court_platform, there)
         assert one_stop.verify(case_id).ok
-        # The stale package the centre sent first changes nothing now.
-        assert one_stop.import_handoff(out).outcome == "unchanged"
+        # The case runs here again; the stale first package changes nothing at the court.
         assert one_stop.get(case_id).state == "enforceable"
+        assert "apply_enforcement" in one_stop.triggers(case_id, at=at(2025, 3, 22))
+        assert court_platform.import_handoff(out).outcome == "unchanged"
 
 
 def test_a_history_that_departs_from_the_one_here_is_refused() -> None:
     with centre() as one_stop, court() as court_platform:
         case_id = case_in_arbitration(one_stop)
+        # A copy: the centre keeps acting on the case (hold=False).
         there = court_platform.import_handoff(
-            one_stop.export_handoff(case_id, to_org=COURT)
+            one_stop.export_handoff(case_id, to_org=COURT, hold=False)
         ).case_id
         court_platform.fire(there, "start_arbitration_mediation", at=at(2025, 3, 17))
         one_stop.fire(
@@ -329,3 +333,156 @@ def test_keys_that_are_not_ed25519_keys_are_refused_at_configuration(tmp_path: P
     )
     sealed = settings.seal({"from_org": CENTRE, "x": 1})
     assert settings.check_seals(sealed) == CENTRE
+
+
+def test_a_case_handed_over_waits_here_until_it_comes_back() -> None:
+    """While the court holds the case the centre fires nothing on it and its clocks wait; a
+    package from the court brings it back, with or without new events; reclaim takes it back."""
+    with centre() as one_stop, court() as court_platform:
+        case_id = case_in_arbitration(one_stop)
+        out = one_stop.export_handoff(case_id, to_org=COURT, at=at(2025, 3, 14))
+        with pytest.raises(CaseHandedOver, match=f"handed over to {COURT} on 2025-03-14"):
+            one_stop.fire(case_id, "start_arbitration_mediation", at=at(2025, 3, 15))
+        assert one_stop.triggers(case_id, at=at(2025, 3, 15)) == []
+        # The award limit (45 days from 03-13) runs out while the court has the case: no
+        # expiry here.
+        assert one_stop.tick(at(2025, 5, 10)) == []
+        assert [d.status for d in one_stop.deadlines(case_id) if d.kind == "award_limit"] == [
+            "pending"
+        ]
+        with pytest.raises(CaseHandedOver):
+            one_stop.export_handoff(case_id, to_org="another court", at=at(2025, 3, 15))
+        there = court_platform.import_handoff(out, at=at(2025, 3, 14)).case_id
+        back = court_platform.export_handoff(there, to_org=CENTRE, at=at(2025, 3, 16))
+        result = one_stop.import_handoff(back, at=at(2025, 3, 16))
+        assert (result.outcome, result.new_events) == ("returned", 0)
+        one_stop.fire(case_id, "start_arbitration_mediation", at=at(2025, 3, 17))
+        # Handed over again and taken back without an answer.
+        one_stop.export_handoff(case_id, to_org=COURT, at=at(2025, 3, 18))
+        # The court handed its copy back: it acts on it no more.
+        with pytest.raises(CaseHandedOver, match=f"handed over to {CENTRE}"):
+            court_platform.fire(there, "start_arbitration_mediation", at=at(2025, 3, 17))
+        assert one_stop.reclaim(case_id, at=at(2025, 3, 25)).state == "arbitration_mediation"
+        with pytest.raises(InvalidData, match="not handed over"):
+            one_stop.reclaim(case_id, at=at(2025, 3, 25))
+        assert [h["direction"] for h in one_stop.handoffs(case_id)] == [
+            "out",
+            "in",
+            "out",
+            "reclaim",
+        ]
+
+
+def test_an_unsigned_package_from_a_trusted_sender_is_refused() -> None:
+    key = Ed25519PrivateKey.generate()
+    with centre() as unsigned_sender:
+        package = unsigned_sender.export_handoff(case_in_arbitration(unsigned_sender), to_org=COURT)
+    # Signatures are required once a key is trusted; even when turned off, a package that
+    # claims a trusted sender must carry its signature.
+    for required in (None, False):
+        with (
+            court(trusted_keys={CENTRE: key.public_key()}, require_signature=required) as receiver,
+            pytest.raises(HandoffRejected, match="not signed"),
+        ):
+            receiver.import_handoff(package)
+
+
+def test_a_package_for_another_organisation_is_refused() -> None:
+    with centre() as sender, court() as receiver:
+        package = sender.export_handoff(case_in_arbitration(sender), to_org="某中级人民法院")
+        with pytest.raises(HandoffRejected, match="addressed to '某中级人民法院'"):
+            receiver.import_handoff(package)
+
+
+def test_party_accounts_stay_with_the_system_that_gave_them() -> None:
+    intake = make_intake()
+    intake["parties"][0]["account"] = "user-1001"
+    with centre() as sender, court() as receiver:
+        case = sender.open_case(intake, at=at(2025, 3, 3))
+        package = sender.export_handoff(case.id, to_org=COURT)
+        assert [p["account"] for p in package.data["parties"]] == [None, None]
+        there = receiver.import_handoff(package).case_id
+        with pytest.raises(PermissionDenied):
+            receiver.get(there, actor=Actor("user-1001", Role.worker))
+
+
+def test_numbers_that_came_in_a_package_are_never_issued_here_again(db_url: str) -> None:
+    """Both systems number under the national defaults: the court takes in a case numbered
+    第1号 and then accepts an arbitration of its own, which gets 第2号."""
+    with centre() as sender, court(db_url) as receiver:
+        package = sender.export_handoff(case_in_arbitration(sender), to_org=COURT)
+        receiver.import_handoff(package)
+        own = receiver.open_case(make_intake(), at=at(2025, 3, 20))
+        receiver.fire(own.id, "apply_arbitration", data={"by": "worker"}, at=at(2025, 3, 20))
+        accepted = receiver.fire(own.id, "accept_arbitration", at=at(2025, 3, 21))
+        assert accepted.number("arbitration") == "湘430102劳人仲案字〔2025〕第2号"
+
+
+def test_two_imports_of_the_same_package_at_once_create_one_case(db_url: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with centre() as sender:
+        raw = sender.export_handoff(case_in_arbitration(sender), to_org=COURT).to_bytes()
+    with court(db_url) as receiver, ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: receiver.import_handoff(raw), range(4)))
+        assert sorted(r.outcome for r in results) == [
+            "created",
+            "unchanged",
+            "unchanged",
+            "unchanged",
+        ]
+        assert len({r.case_id for r in results}) == 1
+        assert count(receiver, cases) == 1
+
+
+def test_every_part_of_a_case_number_must_be_the_one_recorded() -> None:
+    with centre() as sender, court() as receiver:
+        data = json.loads(
+            json.dumps(sender.export_handoff(case_in_arbitration(sender), to_org=COURT).data)
+        )
+        numbers = data["case"]["attributes"]["case_numbers"]
+        numbers[-1]["seq"] = 5  # the text still says 第1号
+        resealed = HandoffSettings(org_id=CENTRE).seal(
+            {k: v for k, v in data.items() if k not in ("digest", "signature")}
+        )
+        with pytest.raises(HandoffRejected, match="numbers were edited"):
+            receiver.import_handoff(resealed)
+        data["case"]["attributes"]["case_numbers"] = numbers[:-1]  # a number dropped
+        resealed = HandoffSettings(org_id=CENTRE).seal(
+            {k: v for k, v in data.items() if k not in ("digest", "signature")}
+        )
+        with pytest.raises(HandoffRejected, match="numbers were edited"):
+            receiver.import_handoff(resealed)
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        (("case", "worker_count"), 10**12, "greater than the maximum"),
+        (("case", "resolution"), "bribed", "is not one of"),
+        (("deadlines", 0, "kind"), "no_such_deadline", "not in the case's flow"),
+        (("case", "resolution"), "performed", "an open case"),
+    ],
+)
+def test_values_a_sender_could_not_have_written_are_refused(
+    path: tuple[Any, ...], value: Any, message: str
+) -> None:
+    with centre() as sender, court() as receiver:
+        data = json.loads(
+            json.dumps(sender.export_handoff(case_in_arbitration(sender), to_org=COURT).data)
+        )
+        target = data
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+        resealed = HandoffSettings(org_id=CENTRE).seal(
+            {k: v for k, v in data.items() if k not in ("digest", "signature")}
+        )
+        with pytest.raises(HandoffRejected, match=message):
+            receiver.import_handoff(resealed)
+        assert count(receiver, cases) == 0
+
+
+def test_a_deeply_nested_file_is_refused_cleanly() -> None:
+    with court() as receiver, pytest.raises(HandoffRejected, match="nested too deeply"):
+        receiver.import_handoff(b"[" * 100_000 + b"]" * 100_000)

@@ -88,3 +88,16 @@ def test_the_cli_looks_up_by_number(tmp_path: object) -> None:
     assert json.loads(as_json.output)["stage_key"] == "arbitration"
     missing = CliRunner().invoke(main, ["--db", url, "lookup", "no-such-number"])
     assert missing.exit_code == 1 and "no case with the number" in missing.output
+
+
+def test_a_case_handed_over_says_where_it_is() -> None:
+    from mediation_flow import HandoffSettings
+
+    with Engine(
+        "sqlite://", entry_points=False, handoff=HandoffSettings(org_id="一站式调处中心")
+    ) as engine:
+        case = engine.get(arbitration_case(engine))
+        engine.export_handoff(case.id, to_org="区人民法院诉调对接中心", at=at(2025, 3, 7))
+        view = engine.lookup(case.serial)
+        assert view.handed_over_to == "区人民法院诉调对接中心"
+        assert "案件已移交区人民法院诉调对接中心办理" in view.to_text()

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from mediation_flow import (
     Engine,
     FlowDefinitionError,
+    InvalidData,
     NumberingRule,
     PluginError,
     hookimpl,
@@ -44,10 +45,13 @@ def test_accepting_an_arbitration_issues_the_commissions_number() -> None:
         assert case.number("arbitration") == "湘430102劳人仲案字〔2025〕第1号"
         assert [n.label for n in case.numbers] == ["仲裁案号"]
         event = engine.history(first)[-1]
-        assert event.data["case_number"] == {
-            "key": "arbitration",
-            "number": "湘430102劳人仲案字〔2025〕第1号",
-        }
+        recorded = event.data["case_number"]
+        assert (recorded["key"], recorded["number"], recorded["seq"], recorded["year"]) == (
+            "arbitration",
+            "湘430102劳人仲案字〔2025〕第1号",
+            1,
+            2025,
+        )
         later = engine.fire(second, "accept_arbitration", at=at(2025, 3, 6))
         assert later.number("arbitration") == "湘430102劳人仲案字〔2025〕第2号"
         assert engine.verify(first).ok and engine.verify(second).ok
@@ -127,6 +131,36 @@ def test_a_host_that_numbers_cases_itself_turns_the_national_rules_off() -> None
         ) == ("长劳人仲案字〔2025〕第1号")
 
 
+def test_each_organisation_with_its_own_prefix_numbers_the_case_once() -> None:
+    """A case referred from one people's mediation committee to another is numbered by each;
+    referred back, it keeps the first committee's number."""
+    rule = NumberingRule(
+        "peoples_mediation",
+        "人民调解案号",
+        ("refer_to_peoples_mediation",),
+        "{province}{county}人调字",
+        prefixes={"东湖街道调委会": "东人调字", "芙蓉区医调委": "芙医调字"},
+    )
+    with Engine(
+        "sqlite://", entry_points=False, numbering=[rule], clock=lambda: at(2025, 3, 3, 10)
+    ) as engine:
+        case = engine.open_case(make_intake(), at=at(2025, 3, 3))
+        engine.fire(case.id, "refer_to_peoples_mediation", data={"org_id": "东湖街道调委会"})
+        engine.fire(case.id, "fail_mediation", data={"reason": "no_agreement"})
+        c = engine.fire(case.id, "refer_to_peoples_mediation", data={"org_id": "芙蓉区医调委"})
+        assert [n.number for n in c.numbers] == ["东人调字〔2025〕第1号", "芙医调字〔2025〕第1号"]
+        assert c.number("peoples_mediation") == "芙医调字〔2025〕第1号"
+        engine.fire(case.id, "fail_mediation", data={"reason": "no_agreement"})
+        c = engine.fire(case.id, "refer_to_peoples_mediation", data={"org_id": "东湖街道调委会"})
+        assert len(c.numbers) == 2
+
+
+def test_a_rule_by_organisation_needs_a_transition_that_names_one() -> None:
+    by_org = NumberingRule("arbitration", "仲裁案号", ("accept_arbitration",), "{org}仲案字")
+    with pytest.raises(FlowDefinitionError, match="records no org_id"):
+        Engine("sqlite://", entry_points=False, numbering=[by_org])
+
+
 def test_bad_rules_are_refused_when_the_engine_starts() -> None:
     typo = NumberingRule("arbitration", "仲裁案号", ("accept_arbitraton",), "劳人仲案字")
     with pytest.raises(FlowDefinitionError, match="accept_arbitraton"):
@@ -137,7 +171,7 @@ def test_bad_rules_are_refused_when_the_engine_starts() -> None:
     with pytest.raises(FlowDefinitionError, match="must use exactly"):
         NumberingRule("x", "案号", ("accept_arbitration",), "X", pattern="{prefix}第{seq}号")
     with pytest.raises(FlowDefinitionError, match="may use"):
-        NumberingRule("x", "案号", ("accept_arbitration",), "{city}仲")
+        NumberingRule("x", "案号", ("accept_arbitration",), "{district}仲")
     with pytest.raises(FlowDefinitionError, match="non-empty tuple"):
         NumberingRule("x", "案号", "accept_arbitration", "X")  # type: ignore[arg-type]
 
@@ -290,3 +324,22 @@ def test_a_serial_typed_sloppily_still_reads(day: Any, seps: list[str]) -> None:
     typed = typed.replace("0", "o")
     assert normalise_reference(typed) == serial
     assert normalise_reference("湘430102劳人仲案字〔2025〕第1号") is None
+
+
+def test_an_organisation_continues_its_numbering_and_never_goes_back(tmp_path: Any) -> None:
+    from click.testing import CliRunner
+
+    from mediation_flow.cli import main
+
+    url = f"sqlite:///{tmp_path / 'cases.db'}"
+    with Engine(url, entry_points=False) as engine:
+        (first,) = to_arbitration_received(engine, 1)
+    prefix = "湘430102劳人仲案字"
+    result = CliRunner().invoke(main, ["--db", url, "numbers", "advance", prefix, "2025", "122"])
+    assert result.exit_code == 0, result.output
+    with Engine(url, entry_points=False) as engine:
+        engine.advance_numbering(prefix, 2025, to=7)  # lower: no effect
+        case = engine.fire(first, "accept_arbitration", at=at(2025, 3, 5))
+        assert case.number("arbitration") == "湘430102劳人仲案字〔2025〕第123号"
+        with pytest.raises(InvalidData, match="expected a count"):
+            engine.advance_numbering(prefix, 2025, to=-1)

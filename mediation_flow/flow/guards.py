@@ -320,8 +320,11 @@ def extension_at_most(ctx: Context, kind: str) -> Refusal | None:
     lapsed = [d for d in open_ if d.status == DeadlineStatus.pending and d.due < ctx.today]
     if lapsed:
         # An extension is decided before the period ends (LDMAL 43; ENMP 29).
-        return Refusal(f"{kind} already ran out at the end of {lapsed[0].due.isoformat()}",
-                       deadline=kind, due=lapsed[0].due)
+        return Refusal(
+            f"{kind} already ran out at the end of {lapsed[0].due.isoformat()}",
+            deadline=kind,
+            due=lapsed[0].due,
+        )
     return None
 
 

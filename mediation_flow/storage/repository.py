@@ -111,6 +111,8 @@ _CASE_COLUMNS = (
     cases.c.attributes,
     cases.c.serial,
     cases.c.chain_id,
+    cases.c.held_by,
+    cases.c.held_since,
 )
 _DEADLINE_COLUMNS = (
     deadlines.c.id,
@@ -164,7 +166,13 @@ _CASE_CHANGES = (
 )
 _UPDATE_CASE = (
     update(cases)
-    .where(cases.c.id == bindparam("b_id"), cases.c.version == bindparam("b_version"))
+    .where(
+        cases.c.id == bindparam("b_id"),
+        cases.c.version == bindparam("b_version"),
+        # A case handed over after the command read it: the command conflicts, and its retry
+        # sees the hand-over (mediation_flow.handoff).
+        cases.c.held_by.is_(None),
+    )
     .values({name: bindparam(name) for name in _CASE_CHANGES})
 )
 _DEADLINE_FIELDS = (
@@ -392,6 +400,8 @@ class Store:
             event_hash=row.event_hash,
             serial=row.serial,
             chain_id=row.chain_id or row.id,
+            held_by=row.held_by,
+            held_since=row.held_since,
         )
 
     def load_deadlines(self, conn: Connection, case_id: int) -> list[DeadlineRecord]:
@@ -619,6 +629,34 @@ class Store:
         )
         if result.rowcount != 1:
             raise ConcurrentUpdate(case_id, expected_version, self.case_version(conn, case_id))
+
+    def hold(
+        self, conn: Connection, case_id: int, version: int, held_by: str, at: datetime
+    ) -> bool:
+        """Mark the case handed over, if it is still at ``version`` and not handed over."""
+        result = conn.execute(
+            update(cases)
+            .where(cases.c.id == case_id, cases.c.version == version, cases.c.held_by.is_(None))
+            .values(held_by=held_by, held_since=at)
+        )
+        return bool(result.rowcount == 1)
+
+    def release(self, conn: Connection, case_id: int) -> None:
+        conn.execute(
+            update(cases).where(cases.c.id == case_id).values(held_by=None, held_since=None)
+        )
+
+    def raise_counter(self, conn: Connection, prefix: str, year: int, seq: int) -> None:
+        """Make sure the counter of ``(prefix, year)`` is at least ``seq`` (a number issued
+        elsewhere, imported): this system never issues it again."""
+        upsert = _dialect_insert(self.dialect)(counters).values(prefix=prefix, year=year, last=seq)
+        upsert = upsert.on_conflict_do_update(
+            index_elements=[counters.c.prefix, counters.c.year],
+            set_={"last": func.max(counters.c.last, upsert.excluded.last)}
+            if self.is_sqlite
+            else {"last": func.greatest(counters.c.last, upsert.excluded.last)},
+        )
+        conn.execute(upsert)
 
     def next_number(self, conn: Connection, prefix: str, year: int) -> int:
         """Increment and return the counter of ``(prefix, year)``, creating it at 1. The row

@@ -110,6 +110,12 @@ class CaseRow(SQLModel, table=True):
     #: The case id its events are hashed with: the id of the case where it was opened, when it
     #: came here in a handoff package (mediation_flow.handoff); NULL for a case opened here.
     chain_id: int | None = None
+    #: The organisation the case was handed over to (export_handoff with hold): nothing is fired
+    #: and no deadline expires here until it comes back. Not written by commands.
+    held_by: str | None = Field(default=None, max_length=200)
+    held_since: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
 
 
 class PartyRow(SQLModel, table=True):
@@ -237,7 +243,7 @@ class CaseNumberRow(SQLModel, table=True):
     __tablename__ = "mf_case_number"
     __table_args__ = (
         UniqueConstraint("prefix", "year", "seq", name="uq_mf_case_number_prefix_year_seq"),
-        UniqueConstraint("case_id", "key", name="uq_mf_case_number_case_key"),
+        UniqueConstraint("case_id", "key", "prefix", name="uq_mf_case_number_case_key_prefix"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

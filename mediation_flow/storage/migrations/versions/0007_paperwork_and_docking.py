@@ -1,7 +1,8 @@
 """Paperwork and docking: case serials and numbers, rendered documents, handoff packages.
 
 - ``mf_case.serial``: issued at intake (existing cases get one here), unique;
-  ``mf_case.chain_id``: the case id an imported case's events are hashed with.
+  ``mf_case.chain_id``: the case id an imported case's events are hashed with;
+  ``mf_case.held_by`` / ``held_since``: a case handed over to another system.
 - ``mf_number_counter`` and ``mf_case_number``: case numbers (案号), gap-free per prefix and year.
 - ``mf_document``: documents rendered for a case; ``mf_handoff``: packages sent and received.
 
@@ -29,7 +30,7 @@ def _serial(region: str, opened: object, recorded: object) -> str:
     """The serial its open_case event recorded (a database migrated down and up again), else a
     new one: division, opening day in China, eight random characters."""
     if isinstance(recorded, dict) and isinstance(recorded.get("serial"), str):
-        return recorded["serial"]
+        return str(recorded["serial"])
     assert isinstance(opened, datetime)
     if opened.tzinfo is not None:
         opened = opened.astimezone(UTC).replace(tzinfo=None)
@@ -42,6 +43,8 @@ def upgrade() -> None:
     with op.batch_alter_table("mf_case", schema=None) as batch_op:
         batch_op.add_column(sa.Column("serial", sa.String(length=32), nullable=True))
         batch_op.add_column(sa.Column("chain_id", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("held_by", sa.String(length=200), nullable=True))
+        batch_op.add_column(sa.Column("held_since", sa.DateTime(timezone=True), nullable=True))
     conn = op.get_bind()
     case = sa.table(
         "mf_case",
@@ -90,7 +93,7 @@ def upgrade() -> None:
         sa.Column("issued_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["case_id"], ["mf_case.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("case_id", "key", name="uq_mf_case_number_case_key"),
+        sa.UniqueConstraint("case_id", "key", "prefix", name="uq_mf_case_number_case_key_prefix"),
         sa.UniqueConstraint("number"),
         sa.UniqueConstraint("prefix", "year", "seq", name="uq_mf_case_number_prefix_year_seq"),
     )
@@ -142,5 +145,7 @@ def downgrade() -> None:
     op.drop_table("mf_number_counter")
     with op.batch_alter_table("mf_case", schema=None) as batch_op:
         batch_op.drop_constraint("uq_mf_case_serial", type_="unique")
+        batch_op.drop_column("held_since")
+        batch_op.drop_column("held_by")
         batch_op.drop_column("chain_id")
         batch_op.drop_column("serial")
