@@ -1102,7 +1102,7 @@ class Engine:
                 flow.definition,
                 case,
                 self._store.load_deadlines(conn, case_id),
-                self._store.history(conn, case_id),
+                self._store.entered_state_at(conn, case_id, case.state),
             )
 
     def render_document(

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from mediation_flow.flow.definition import FlowDefinition
-from mediation_flow.models import CaseNumber, DeadlineStatus, Event
+from mediation_flow.models import CaseNumber, DeadlineStatus
 from mediation_flow.records import CaseRecord, DeadlineRecord
 from mediation_flow.reports import RESOLUTION_LABELS
 
@@ -123,18 +123,12 @@ def progress(
     flow: FlowDefinition,
     case: CaseRecord,
     deadlines: Sequence[DeadlineRecord],
-    history: Sequence[Event],
+    entered_at: datetime | None,
 ) -> Progress:
-    """The look-up view of a case: only the flow's labels, dates and numbers."""
+    """The look-up view of a case: only the flow's labels, dates and numbers. ``entered_at``
+    is when the case entered its state (None: when it was opened)."""
     state = flow.state_map.get(case.state)
-    since = case.opened_at.astimezone(_SHANGHAI).date()
-    for event in reversed(history):
-        if event.dest == case.state and event.source != event.dest:
-            since = event.at.astimezone(_SHANGHAI).date()
-            break
-    else:
-        if history:
-            since = history[0].at.astimezone(_SHANGHAI).date()
+    since = (entered_at or case.opened_at).astimezone(_SHANGHAI).date()
     pending = sorted(
         (d for d in deadlines if d.status is DeadlineStatus.pending),
         key=lambda d: (d.due, d.id or 0),

@@ -243,6 +243,7 @@ class Store:
                 kwargs["connect_args"] = {"options": options}
             kwargs["pool_pre_ping"] = True
         self.engine: SAEngine = create_engine(self.url, **kwargs)
+        self._next_number: Any = None
         if self.is_sqlite:
             self._configure_sqlite(memory, busy_timeout)
 
@@ -621,7 +622,11 @@ class Store:
     def lock_version(self, conn: Connection, case_id: int, expected_version: int) -> None:
         """Lock the case row (waiting for a concurrent writer) and check it is still at
         ``expected_version``; raises ``ConcurrentUpdate`` otherwise. Taken before a case number
-        is issued, so every writer locks the case row before the number counter."""
+        is issued, so every writer locks the case row before the number counter. On SQLite the
+        write transaction already excludes other writers, and the version-checked save catches a
+        conflict (rolling the number back): nothing to do."""
+        if self.is_sqlite:
+            return
         result = conn.execute(
             update(cases)
             .where(cases.c.id == case_id, cases.c.version == expected_version)
@@ -662,12 +667,28 @@ class Store:
         """Increment and return the counter of ``(prefix, year)``, creating it at 1. The row
         stays locked until the transaction ends, so concurrent issuers take turns; a rollback
         gives the number back."""
-        upsert = _dialect_insert(self.dialect)(counters).values(prefix=prefix, year=year, last=1)
-        upsert = upsert.on_conflict_do_update(
-            index_elements=[counters.c.prefix, counters.c.year],
-            set_={"last": counters.c.last + 1},
-        ).returning(counters.c.last)
-        return int(conn.execute(upsert).scalar_one())
+        if self._next_number is None:  # built once: building it cost more than running it
+            upsert = _dialect_insert(self.dialect)(counters).values(
+                prefix=bindparam("prefix"), year=bindparam("year"), last=1
+            )
+            self._next_number = upsert.on_conflict_do_update(
+                index_elements=[counters.c.prefix, counters.c.year],
+                set_={"last": counters.c.last + 1},
+            ).returning(counters.c.last)
+        return int(conn.execute(self._next_number, {"prefix": prefix, "year": year}).scalar_one())
+
+    def entered_state_at(self, conn: Connection, case_id: int, state: str) -> datetime | None:
+        """When the case last entered ``state`` (its latest event into it from another state)."""
+        return conn.execute(
+            select(events.c.at)
+            .where(
+                events.c.case_id == case_id,
+                events.c.dest == state,
+                events.c.source != events.c.dest,
+            )
+            .order_by(events.c.seq.desc())
+            .limit(1)
+        ).scalar()
 
     def insert_case_number(self, conn: Connection, row: dict[str, Any]) -> None:
         conn.execute(insert(case_numbers), row)
