@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import gc
+import itertools
 import os
 import platform
 import pstats
@@ -32,6 +33,7 @@ from datetime import date, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
+from unittest import mock
 from zoneinfo import ZoneInfo
 
 import sqlalchemy
@@ -39,6 +41,7 @@ from sqlalchemy import Connection, Table, create_engine, event, insert, select, 
 from sqlalchemy.engine import Engine as SAEngine
 
 from mediation_flow import Engine, configure_json_logging
+from mediation_flow import engine as engine_module
 from mediation_flow.audit import event_hash
 from mediation_flow.storage.tables import metadata
 
@@ -238,14 +241,22 @@ def sqlite_url(path: Path) -> str:
 
 
 def make_engine(path: Path) -> Engine:
-    return Engine(sqlite_url(path), clock=lambda: OPENED_AT)
+    # No case numbers: the Core side does not issue them, and the comparison is of the same
+    # writes. What a number costs is measured in bench_paperwork.py.
+    return Engine(sqlite_url(path), clock=lambda: OPENED_AT, national_numbering=False)
 
 
 def prepare(path: Path, n: int) -> list[int]:
     """Create the schema and open ``n`` cases with the engine (not timed). The engine that
     opened them is closed, so both timed sides start on a fresh connection."""
     intake = make_intake()
-    with make_engine(path) as engine:
+    # Serials are random; the write check compares two databases, so both get the same ones.
+    numbered = itertools.count(1)
+
+    def serial(region: str, day: Any) -> str:
+        return f"{region}-{day:%y%m%d}-{next(numbered):08d}"
+
+    with make_engine(path) as engine, mock.patch.object(engine_module, "new_serial", serial):
         return [engine.open_case(intake, at=OPENED_AT).id for _ in range(n)]
 
 
