@@ -702,6 +702,7 @@ class Engine:
                 "number": number.number,
                 "issued_at": ctx.at,
             },
+            version,
         )
         case.attributes = {**case.attributes, "case_numbers": [*issued, number.to_json()]}
         event_row["data"] = {**event_row["data"], "case_number": number.to_json()}

@@ -194,6 +194,7 @@ _UPDATE_DEADLINE = (
     .values({name: bindparam(name) for name in _DEADLINE_FIELDS})
 )
 _INSERT_EVENT = insert(events)
+_INSERT_CASE_NUMBER = insert(case_numbers)
 _INSERT_DEADLINE = insert(deadlines)
 
 
@@ -623,8 +624,9 @@ class Store:
         """Lock the case row (waiting for a concurrent writer) and check it is still at
         ``expected_version``; raises ``ConcurrentUpdate`` otherwise. Taken before a case number
         is issued, so every writer locks the case row before the number counter. On SQLite the
-        write transaction already excludes other writers, and the version-checked save catches a
-        conflict (rolling the number back): nothing to do."""
+        write transaction already excludes other writers, and a command that read the case
+        before another changed it fails later in the same transaction (its number row, or the
+        version-checked save), rolling its number back: nothing to do here."""
         if self.is_sqlite:
             return
         result = conn.execute(
@@ -690,8 +692,13 @@ class Store:
             .limit(1)
         ).scalar()
 
-    def insert_case_number(self, conn: Connection, row: dict[str, Any]) -> None:
-        conn.execute(insert(case_numbers), row)
+    def insert_case_number(self, conn: Connection, row: dict[str, Any], version: int) -> None:
+        """Record an issued number. The case already has this rule's number under this prefix:
+        another command numbered it after this one read the case (``ConcurrentUpdate``)."""
+        try:  # the transaction is rolled back: no savepoint needed
+            conn.execute(_INSERT_CASE_NUMBER, row)
+        except IntegrityError as exc:
+            raise ConcurrentUpdate(row["case_id"], version, None) from exc
 
     def case_by_reference(
         self, conn: Connection, *, serial: str | None, numbers: Sequence[str]
