@@ -60,7 +60,13 @@ def _load_plugin(spec: str) -> object:
     try:
         obj = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
-        raise click.BadParameter(f"{spec!r}: {exc}", param_hint="--plugin") from exc
+        hint = (
+            " (a module in the current folder needs PYTHONPATH=. ; an installed plugin needs "
+            "no --plugin)"
+            if isinstance(exc, ModuleNotFoundError)
+            else ""
+        )
+        raise click.BadParameter(f"{spec!r}: {exc}{hint}", param_hint="--plugin") from exc
     return obj() if isinstance(obj, type) else obj
 
 
@@ -85,6 +91,7 @@ def _load_plugin(spec: str) -> object:
     envvar="MEDIATION_FLOW_ORG",
     default=None,
     help="This system's organisation, named in the handoff packages it exports.",
+    show_envvar=True,
 )
 @click.option(
     "--signing-key",
@@ -92,6 +99,7 @@ def _load_plugin(spec: str) -> object:
     default=None,
     type=click.Path(exists=True, dir_okay=False),
     help="Ed25519 private key (PEM file) that signs exported handoff packages.",
+    show_envvar=True,
 )
 @click.option(
     "--trust",
@@ -278,6 +286,8 @@ def _print_path(console: Console, engine: Engine, case_id: int, *, title: str) -
             label = edge.label_zh
         elif event.trigger == "open_case":
             label = "登记"
+        elif event.trigger == "early_warning":
+            label = "预警"
         else:
             expired = event.data.get("expired_deadline", {}).get("kind", "")
             kind = flow.deadline_map.get(expired)
@@ -613,6 +623,12 @@ def case_show(ctx: click.Context, case_id: int) -> None:
         f"channel {channel}, version {c.version}"
         + (f", resolution {c.resolution.value}" if c.resolution else "")
     )
+    console.print(f"  serial {c.serial}" + "".join(f"; {n.label} {n.number}" for n in c.numbers))
+    if c.handed_over_to:
+        console.print(
+            f"  [bold]handed over to {c.handed_over_to}[/] (案件已移交): nothing is fired here "
+            "and its deadlines wait until it comes back (or: mediation-flow handoff reclaim)"
+        )
     for p in c.parties:
         console.print(f"  {p.role.value} {p.kind.value}: {p.name}")
     for cl in c.claims:
@@ -844,7 +860,11 @@ def numbers_advance(ctx: click.Context, prefix: str, year: int, last: int) -> No
     """Continue PREFIX's numbering of YEAR after LAST (an organisation that numbered its cases
     elsewhere until now); the next number issued is LAST + 1. Never moves a counter back."""
     try:
-        _engine(ctx).advance_numbering(prefix, year, to=last)
+        counter = _engine(ctx).advance_numbering(prefix, year, to=last)
     except MediationFlowError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"{prefix} {year}: numbers continue after {last} (or after the last issued)")
+    if counter > last:
+        click.echo(f"{prefix} {year}: numbers up to {counter} were issued already; the next is "
+                   f"{counter + 1}")  # fmt: skip
+    else:
+        click.echo(f"{prefix} {year}: the next number is {counter + 1}")

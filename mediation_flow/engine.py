@@ -1165,18 +1165,20 @@ class Engine:
         )
         return document
 
-    def advance_numbering(self, prefix: str, year: int, *, to: int) -> None:
+    def advance_numbering(self, prefix: str, year: int, *, to: int) -> int:
         """Continue a prefix's numbering of ``year`` after ``to``: the next number issued is
         ``to + 1``. For an organisation that numbered its cases elsewhere until now; a counter is
-        never moved back (that would issue a number twice)."""
+        never moved back (that would issue a number twice). Returns the counter's value: the
+        last number issued or reserved (``to``, or more if numbers beyond it were issued)."""
         if not isinstance(prefix, str) or not 0 < len(prefix) <= 100:
             raise InvalidData("advance_numbering", "prefix", "must be 1 to 100 characters")
         for name, value in (("year", year), ("to", to)):
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
                 raise InvalidData("advance_numbering", name, f"expected a count, got {value!r}")
         with self._store.connect() as conn, self._store.writing(conn):
-            self._store.raise_counter(conn, prefix, year, to)
-        self._log.info("numbering_advanced", prefix=prefix, year=year, to=to)
+            last = self._store.raise_counter(conn, prefix, year, to)
+        self._log.info("numbering_advanced", prefix=prefix, year=year, to=to, last=last)
+        return last
 
     def document_templates(self, region: str) -> list[TemplateInfo]:
         """The templates documents of ``region`` are rendered from (the built-in ones, as the
@@ -1230,6 +1232,10 @@ class Engine:
             )
         if not isinstance(to_org, str) or not 0 < len(to_org.strip()) <= 200:
             raise InvalidData("export_handoff", "to_org", "must be 1 to 200 characters")
+        if to_org.strip() == from_org.strip():
+            raise InvalidData(
+                "export_handoff", "to_org", f"{to_org!r} is this system's own organisation"
+            )
         with self._store.connect() as conn:
             with self._store.reading(conn):
                 record = self._load(conn, case_id)
@@ -1372,7 +1378,9 @@ class Engine:
                 None,
                 "cases are taken in by intake officers, arbitrators and judges",
             )
-        self._authorize_personal_data(actor, scope, "import a handoff package of")
+        self._authorize_personal_data(
+            actor, scope, f"import the handoff package of {case['serial']}"
+        )
         compiled = self._flows.get(case["flow_fingerprint"]) or self._compiled_for(case["region"])
         self._check_imported(contents, compiled)
         outcome, case_id, added = self._store_import(contents, compiled, data, signer, actor, at)
@@ -1482,12 +1490,18 @@ class Engine:
                     self._scope(here, self._store.load_parties(conn, case_id)),
                     "import a handoff package into",
                 )
+                replayed = data["digest"]["value"] in {
+                    h["digest"] for h in self._store.handoffs_of(conn, case_id)
+                }
                 outcome, added = self._continue_imported(conn, case_id, contents)
                 if (
                     outcome == "unchanged"
                     and here.held_by is not None
                     and data["from_org"] == here.held_by
                     and len(contents.events) == here.version
+                    and not replayed  # a package taken in before: not a hand-back
+                    and here.held_since is not None
+                    and datetime.fromisoformat(data["exported_at"]) >= here.held_since
                 ):
                     # Handed back as it was sent: it runs here again.
                     self._store.release(conn, case_id)
@@ -1936,6 +1950,7 @@ class Engine:
             limitation_expires_on=case.limitation_expires_on,
             attributes=dict(case.attributes),
             serial=case.serial,
+            handed_over_to=case.held_by,
         )
 
 

@@ -229,7 +229,8 @@ class HandoffSettings:
             raise HandoffRejected(
                 "signature",
                 f"signed by {signer!r}, whose public key is not among this system's trusted "
-                "keys (HandoffSettings.trusted_keys); add it if the sender is trusted",
+                "keys; add it if the sender is trusted (HandoffSettings.trusted_keys, or "
+                "--trust ORG=PUBLIC_KEY_FILE on the command line)",
             )
         from cryptography.exceptions import InvalidSignature
 
@@ -238,8 +239,8 @@ class HandoffSettings:
         except (InvalidSignature, ValueError):
             raise HandoffRejected(
                 "signature",
-                f"the signature does not verify with {signer!r}'s trusted key "
-                f"{key_id(public)}: the package was changed, or signed with another key",
+                f"the signature does not verify with the trusted key {key_id(public)} of "
+                f"{signer!r}: the package was changed, or signed with another key",
             ) from None
         return str(signer)
 

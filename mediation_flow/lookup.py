@@ -134,7 +134,7 @@ def progress(
         key=lambda d: (d.due, d.id or 0),
     )
     nxt = None
-    if pending:
+    if pending and case.held_by is None:  # handed over: the clocks run where the case is now
         d = pending[0]
         kind = flow.deadline_map.get(d.kind)
         label = kind.label_zh if kind else d.kind

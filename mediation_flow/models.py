@@ -339,6 +339,9 @@ class Case:
     #: The case's serial, issued at intake: its identity across systems (handoff packages) and
     #: the reference a party uses to look up progress (``Engine.lookup``).
     serial: str = ""
+    #: The organisation the case was handed over to (``Engine.export_handoff``), which acts on
+    #: it now; None while it runs here.
+    handed_over_to: str | None = None
 
     @property
     def numbers(self) -> tuple[CaseNumber, ...]:

@@ -486,3 +486,25 @@ def test_values_a_sender_could_not_have_written_are_refused(
 def test_a_deeply_nested_file_is_refused_cleanly() -> None:
     with court() as receiver, pytest.raises(HandoffRejected, match="nested too deeply"):
         receiver.import_handoff(b"[" * 100_000 + b"]" * 100_000)
+
+
+def test_replaying_an_old_package_does_not_bring_a_case_back() -> None:
+    """The court hands the case back untouched and so holds its copy; the centre's original
+    package imported there again must not make the court act on the case too."""
+    with centre() as one_stop, court() as court_platform:
+        case_id = case_in_arbitration(one_stop)
+        out = one_stop.export_handoff(case_id, to_org=COURT, at=at(2025, 3, 14))
+        there = court_platform.import_handoff(out, at=at(2025, 3, 14)).case_id
+        back = court_platform.export_handoff(there, to_org=CENTRE, at=at(2025, 3, 15))
+        assert one_stop.import_handoff(back, at=at(2025, 3, 15)).outcome == "returned"
+        assert court_platform.import_handoff(out, at=at(2025, 3, 16)).outcome == "unchanged"
+        assert court_platform.triggers(there, at=at(2025, 3, 16)) == []
+        assert court_platform.get(there).handed_over_to == CENTRE
+        assert one_stop.get(case_id).handed_over_to is None
+
+
+def test_a_system_does_not_hand_a_case_to_itself() -> None:
+    with centre() as engine:
+        case = engine.open_case(make_intake(), at=at(2025, 3, 3))
+        with pytest.raises(InvalidData, match="this system's own organisation"):
+            engine.export_handoff(case.id, to_org=CENTRE)

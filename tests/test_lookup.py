@@ -101,3 +101,5 @@ def test_a_case_handed_over_says_where_it_is() -> None:
         view = engine.lookup(case.serial)
         assert view.handed_over_to == "区人民法院诉调对接中心"
         assert "案件已移交区人民法院诉调对接中心办理" in view.to_text()
+        # Its clocks run where it is now: no deadline is announced here.
+        assert view.next_deadline is None

@@ -337,8 +337,11 @@ def test_an_organisation_continues_its_numbering_and_never_goes_back(tmp_path: A
     prefix = "湘430102劳人仲案字"
     result = CliRunner().invoke(main, ["--db", url, "numbers", "advance", prefix, "2025", "122"])
     assert result.exit_code == 0, result.output
+    assert "the next number is 123" in result.output
+    lower = CliRunner().invoke(main, ["--db", url, "numbers", "advance", prefix, "2025", "5"])
+    assert "numbers up to 122 were issued already; the next is 123" in lower.output
     with Engine(url, entry_points=False) as engine:
-        engine.advance_numbering(prefix, 2025, to=7)  # lower: no effect
+        assert engine.advance_numbering(prefix, 2025, to=7) == 122  # lower: no effect
         case = engine.fire(first, "accept_arbitration", at=at(2025, 3, 5))
         assert case.number("arbitration") == "湘430102劳人仲案字〔2025〕第123号"
         with pytest.raises(InvalidData, match="expected a count"):

@@ -653,17 +653,17 @@ class Store:
             update(cases).where(cases.c.id == case_id).values(held_by=None, held_since=None)
         )
 
-    def raise_counter(self, conn: Connection, prefix: str, year: int, seq: int) -> None:
+    def raise_counter(self, conn: Connection, prefix: str, year: int, seq: int) -> int:
         """Make sure the counter of ``(prefix, year)`` is at least ``seq`` (a number issued
-        elsewhere, imported): this system never issues it again."""
+        elsewhere, imported): this system never issues it again. Returns the counter."""
         upsert = _dialect_insert(self.dialect)(counters).values(prefix=prefix, year=year, last=seq)
         upsert = upsert.on_conflict_do_update(
             index_elements=[counters.c.prefix, counters.c.year],
             set_={"last": func.max(counters.c.last, upsert.excluded.last)}
             if self.is_sqlite
             else {"last": func.greatest(counters.c.last, upsert.excluded.last)},
-        )
-        conn.execute(upsert)
+        ).returning(counters.c.last)
+        return int(conn.execute(upsert).scalar_one())
 
     def next_number(self, conn: Connection, prefix: str, year: int) -> int:
         """Increment and return the counter of ``(prefix, year)``, creating it at 1. The row
