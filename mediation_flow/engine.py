@@ -138,9 +138,8 @@ class Engine:
     ``numbering`` replaces national case-number rules by key (:mod:`mediation_flow.numbering`):
     the deployment's own commissions' and courts' prefixes; ``national_numbering=False`` keeps
     only those and the plugins' (a host that numbers cases itself passes no rules at all).
-    ``handoff`` names this system's
-    organisation and its signing and trusted keys for handoff packages
-    (:mod:`mediation_flow.handoff`).
+    ``handoff`` names this system's organisation and its signing and trusted keys for handoff
+    packages (:mod:`mediation_flow.handoff`).
 
     ``plugins`` are regional plugins (:mod:`mediation_flow.hookspecs`) besides those found through
     the ``mediation_flow.plugins`` entry points (``entry_points=False`` skips those). Each region
@@ -691,19 +690,7 @@ class Engine:
             issued_on=ctx.today,
             event_seq=event_row["seq"],
         )
-        self._store.insert_case_number(
-            conn,
-            {
-                "case_id": case.id,
-                "key": rule.key,
-                "prefix": prefix,
-                "year": year,
-                "seq": seq,
-                "number": number.number,
-                "issued_at": ctx.at,
-            },
-            version,
-        )
+        self._store.insert_case_number(conn, _number_row(case.id, number, ctx.at), version)
         case.attributes = {**case.attributes, "case_numbers": [*issued, number.to_json()]}
         event_row["data"] = {**event_row["data"], "case_number": number.to_json()}
 
@@ -976,12 +963,8 @@ class Engine:
         Identity numbers and phone numbers are masked unless ``clear_text`` is asked for and
         the actor may see personal data (``PermissionDenied`` otherwise)."""
         case = self.get(case_id, actor=actor)
-        if clear_text and actor is not None and actor.role is not Role.system:
-            reason = self.policy.personal_data_refusal(actor, self._scope(case, case.parties))
-            if reason is not None:
-                raise PermissionDenied(
-                    actor.id, actor.role.value, "see the personal data of", case_id, reason
-                )
+        if clear_text:
+            self._authorize_personal_data(actor, case, "see the personal data of")
 
         def party(p: Party) -> dict[str, Any]:
             row = {
@@ -1490,19 +1473,8 @@ class Engine:
                     self._scope(here, self._store.load_parties(conn, case_id)),
                     "import a handoff package into",
                 )
-                replayed = data["digest"]["value"] in {
-                    h["digest"] for h in self._store.handoffs_of(conn, case_id)
-                }
-                outcome, added = self._continue_imported(conn, case_id, contents)
-                if (
-                    outcome == "unchanged"
-                    and here.held_by is not None
-                    and data["from_org"] == here.held_by
-                    and len(contents.events) == here.version
-                    and not replayed  # a package taken in before: not a hand-back
-                    and here.held_since is not None
-                    and datetime.fromisoformat(data["exported_at"]) >= here.held_since
-                ):
+                outcome, added = self._continue_imported(conn, here, contents)
+                if outcome == "unchanged" and self._handed_back(conn, here, data, contents):
                     # Handed back as it was sent: it runs here again.
                     self._store.release(conn, case_id)
                     outcome = "returned"
@@ -1557,16 +1529,32 @@ class Engine:
         )
         return case_id
 
+    def _handed_back(
+        self, conn: Connection, here: CaseRecord, data: Mapping[str, Any], contents: Contents
+    ) -> bool:
+        """A package with the history here, from the organisation the case was handed to,
+        exported after the hand-over and not taken in before (a replay is not a hand-back)."""
+        if (
+            here.held_by is None
+            or here.held_since is None
+            or data["from_org"] != here.held_by
+            or len(contents.events) != here.version
+            or datetime.fromisoformat(data["exported_at"]) < here.held_since
+        ):
+            return False
+        seen = {h["digest"] for h in self._store.handoffs_of(conn, here.id)}
+        return data["digest"]["value"] not in seen
+
     def _continue_imported(
-        self, conn: Connection, case_id: int, contents: Contents
+        self, conn: Connection, record: CaseRecord, contents: Contents
     ) -> tuple[str, int]:
         """The case is here already: nothing to do, or the package continues its history."""
+        case_id = record.id
         local = self._store.history(conn, case_id)
         theirs = contents.events
         if [e.hash for e in local] == [e.hash for e in theirs[: len(local)]]:
             if len(theirs) == len(local):
                 return "unchanged", 0
-            record = self._load(conn, case_id)
             known = {n["number"] for n in record.attributes.get("case_numbers", ())}
             new_events = theirs[len(local) :]
             case = contents.case
@@ -1617,13 +1605,12 @@ class Engine:
     def _authorize_personal_data(
         self, actor: Actor | None, case: Case | CaseScope, what: str
     ) -> None:
+        """Refuse ``what`` unless ``actor`` may read the case (policy and plugins) and see its
+        personal data in clear text."""
         if actor is None or actor.role is Role.system:
             return
         scope = case if isinstance(case, CaseScope) else self._scope(case, case.parties)
-        reason = self.policy.personal_data_refusal(actor, scope)
-        if reason is None:
-            vetoed = self._plugins.authorize(actor, scope, None)
-            reason = f"{vetoed[1]} (plugin {vetoed[0]})" if vetoed else None
+        reason = self._read_refusal(actor, scope) or self.policy.personal_data_refusal(actor, scope)
         if reason is not None:
             raise PermissionDenied(actor.id, actor.role.value, what, scope.id or None, reason)
 
@@ -2033,20 +2020,23 @@ def _event_rows(case_id: int, events: Iterable[Event]) -> list[dict[str, Any]]:
     return [{**e.as_dict(), "case_id": case_id} for e in events]
 
 
+def _number_row(case_id: int, number: CaseNumber, issued_at: datetime) -> dict[str, Any]:
+    """The mf_case_number row of an issued number."""
+    return {
+        "case_id": case_id,
+        "key": number.key,
+        "prefix": number.prefix,
+        "year": number.year,
+        "seq": number.seq,
+        "number": number.number,
+        "issued_at": issued_at,
+    }
+
+
 def _number_rows(case_id: int, contents: Contents) -> list[dict[str, Any]]:
+    """The rows of the numbers a package brings, each issued when its event happened."""
     by_seq = {e.seq: e for e in contents.events}
-    return [
-        {
-            "case_id": case_id,
-            "key": n.key,
-            "prefix": n.prefix,
-            "year": n.year,
-            "seq": n.seq,
-            "number": n.number,
-            "issued_at": by_seq[n.event_seq].at,
-        }
-        for n in contents.numbers
-    ]
+    return [_number_row(case_id, n, by_seq[n.event_seq].at) for n in contents.numbers]
 
 
 def _org_triggers(flows: Iterable[FlowDefinition]) -> dict[str, bool]:
