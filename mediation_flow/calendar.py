@@ -7,7 +7,7 @@ Counting rules (procedure.md §3, flow.md §4 "Counting"):
 * **Working days** (AR 80): count the working days after the start day and return the *n*-th.
   A working day is Monday to Friday except public holidays, plus the make-up working days
   (调休上班日) of the State Council's yearly notice; regional rest days are not working days in
-  their region. There is no further roll-over.
+  their region, regional make-up days are. There is no further roll-over.
 * **Years** (Civil Code 200-203): the same month and day *n* years later (28 February when there is
   no 29 February), then the rest-day roll-over.
 * A **rest day** (for the roll-over) is a weekend day that is not a make-up working day, a public
@@ -15,10 +15,22 @@ Counting rules (procedure.md §3, flow.md §4 "Counting"):
   also counts as a rest day for the roll-over is the ``makeup_days_are_rest_days`` setting; the
   default is that it does not (no text says so expressly: procedure.md §7 item 6).
 
-The national schedule comes from the ``chinese-calendar`` package. Nothing is guessed: a
-computation that needs a day of a year the calendar has no schedule for raises
-:class:`~mediation_flow.errors.CalendarNotAvailable`. A deployment can register a year's published
-schedule before the package is updated with :meth:`Calendar.with_schedule`.
+Where the national schedule of a year comes from (its :class:`Basis`), first match wins:
+
+1. a **registered** notice (:meth:`Calendar.with_schedule`; an engine loads the notices stored
+   with :meth:`Engine.register_holiday_schedule`);
+2. the **package** ``chinese-calendar`` (the notices it carries);
+3. a **prediction** from the statutory holidays and the published principles
+   (:mod:`mediation_flow.holiday_schedule`), for 2025-2100.
+
+Nothing blocks on an unpublished year: a computation that touches a predicted day is answered
+from the prediction, and :meth:`Calendar.depends_on_prediction` says so, so that the due date
+is marked provisional and re-dated when the notice is registered. A calendar has a ``view`` of
+the predicted years: the prediction itself (``estimate``, the default), the ``latest`` schedule
+a notice could give (every day of the envelope a rest day, no make-up day) or the ``earliest``
+(only the statutory holidays rest, every envelope weekend day worked); official years look the
+same in every view. Only years before the package's first year (2004) and after 2100, unless
+registered, raise :class:`~mediation_flow.errors.CalendarNotAvailable`.
 """
 
 from __future__ import annotations
@@ -26,10 +38,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
+from typing import Literal
 
 import chinese_calendar
 
 from mediation_flow.errors import CalendarNotAvailable
+from mediation_flow.holiday_schedule import (
+    PREDICTABLE_YEARS,
+    Basis,
+    HolidaySchedule,
+    official,
+    predict_schedule,
+)
 
 __all__ = [
     "DEFAULT_CALENDAR",
@@ -85,56 +105,109 @@ def _check_n(n: int) -> int:
     return n
 
 
+View = Literal["estimate", "latest", "earliest"]
+_VIEWS = ("estimate", "latest", "earliest")
+_BASIS_RANK = {Basis.package: 0, Basis.registered: 0, Basis.predicted: 1}
+
+
+def _package_schedule(year: int) -> HolidaySchedule:
+    first = date(year - 1, 12, 25)
+    last = date(year, 12, 31)
+    rest = {d for d in _PACKAGE_HOLIDAYS if first <= d <= last}
+    work = {d for d in _PACKAGE_WORKDAYS if first <= d <= last}
+    return official(year, rest, work, Basis.package, "chinese-calendar")
+
+
 class Calendar:
-    """National schedule plus regional rest days; immutable, with per-day answers cached.
+    """National schedule plus regional rest and working days; immutable, with per-day answers
+    cached.
 
     ``regional_rest_days`` maps a division-code prefix (``"45"`` = Guangxi, ``"4502"`` = Liuzhou)
-    to extra rest days for every region code starting with it. ``makeup_days_are_rest_days``
-    makes make-up working days rest days for the roll-over only (CPL 85; procedure.md §7 item 6).
+    to extra rest days for every region code starting with it; ``regional_workdays`` likewise to
+    a region's own make-up working days. ``makeup_days_are_rest_days`` makes make-up working days
+    rest days for the roll-over only (CPL 85; procedure.md §7 item 6). ``predict_from`` treats
+    every year from it on as unpublished even where the package has it (to measure the predictor,
+    or to test what a deployment sees before a notice). ``view`` is described in the module
+    docstring.
     """
 
-    __slots__ = ("_covered", "_makeup_rest", "_regions", "_rest", "_schedules", "_statuses")
+    __slots__ = (
+        "_covered",
+        "_makeup_rest",
+        "_predict_from",
+        "_regions",
+        "_rest",
+        "_schedules",
+        "_statuses",
+        "_view",
+        "_work",
+        "_years",
+    )
 
     def __init__(
         self,
         *,
         regional_rest_days: Mapping[str, Iterable[date]] | None = None,
+        regional_workdays: Mapping[str, Iterable[date]] | None = None,
         makeup_days_are_rest_days: bool = False,
+        predict_from: int | None = None,
+        view: View = "estimate",
     ) -> None:
         rest: dict[str, frozenset[date]] = {}
         for prefix, days in (regional_rest_days or {}).items():
             _check_prefix(prefix)
             rest[prefix] = frozenset(_check_day(d, f"rest day of {prefix!r}") for d in days)
-        self._setup(rest, {}, bool(makeup_days_are_rest_days))
+        work: dict[str, frozenset[date]] = {}
+        for prefix, days in (regional_workdays or {}).items():
+            _check_prefix(prefix)
+            work[prefix] = frozenset(_check_day(d, f"working day of {prefix!r}") for d in days)
+        if view not in _VIEWS:
+            raise ValueError(f"view must be one of {_VIEWS}, not {view!r}")
+        self._setup(rest, work, {}, bool(makeup_days_are_rest_days), predict_from, view)
 
     def _setup(
         self,
         rest: dict[str, frozenset[date]],
-        schedules: dict[int, tuple[frozenset[date], frozenset[date]]],
+        work: dict[str, frozenset[date]],
+        schedules: dict[int, HolidaySchedule],
         makeup_rest: bool,
+        predict_from: int | None,
+        view: View,
     ) -> None:
         self._rest = rest
+        self._work = work
         self._schedules = schedules
         self._makeup_rest = makeup_rest
+        self._predict_from = predict_from
+        self._view = view
         first, last = _PACKAGE_YEARS
+        if predict_from is not None:
+            last = min(last, predict_from - 1)
         while first - 1 in schedules:
             first -= 1
         while last + 1 in schedules:
             last += 1
         self._covered = (first, last)
         self._statuses: dict[date, int] = {}
-        self._regions: dict[str, frozenset[date]] = {}
+        self._regions: dict[str, tuple[frozenset[date], frozenset[date]]] = {}
+        self._years: dict[int, HolidaySchedule] = {}
 
     def _derive(
         self,
+        *,
         rest: dict[str, frozenset[date]] | None = None,
-        schedules: dict[int, tuple[frozenset[date], frozenset[date]]] | None = None,
+        work: dict[str, frozenset[date]] | None = None,
+        schedules: dict[int, HolidaySchedule] | None = None,
+        view: View | None = None,
     ) -> Calendar:
         new = Calendar.__new__(Calendar)
         new._setup(
             self._rest if rest is None else rest,
+            self._work if work is None else work,
             self._schedules if schedules is None else schedules,
             self._makeup_rest,
+            self._predict_from,
+            self._view if view is None else view,
         )
         return new
 
@@ -144,32 +217,58 @@ class Calendar:
         added = frozenset(_check_day(d, f"rest day of {region_prefix!r}") for d in days)
         rest = dict(self._rest)
         rest[region_prefix] = rest.get(region_prefix, frozenset()) | added
+        if both := sorted(added & self._work.get(region_prefix, frozenset())):
+            raise ValueError(f"days both rest and working days of {region_prefix!r}: {both}")
         return self._derive(rest=rest)
 
+    def with_workdays(self, region_prefix: str, days: Iterable[date]) -> Calendar:
+        """A new calendar with ``days`` added as make-up working days for regions under
+        ``region_prefix`` (a region that works a weekend day for its own holiday)."""
+        _check_prefix(region_prefix)
+        added = frozenset(_check_day(d, f"working day of {region_prefix!r}") for d in days)
+        if weekdays := sorted(d for d in added if d.weekday() < 5):
+            raise ValueError(
+                f"regional make-up working days of {region_prefix!r} must be weekend days, "
+                f"not {weekdays}"
+            )
+        if both := sorted(added & self._rest.get(region_prefix, frozenset())):
+            raise ValueError(f"days both rest and working days of {region_prefix!r}: {both}")
+        work = dict(self._work)
+        work[region_prefix] = work.get(region_prefix, frozenset()) | added
+        return self._derive(work=work)
+
     def with_schedule(
-        self, year: int, *, holidays: Iterable[date], workdays: Iterable[date]
+        self,
+        year: int,
+        *,
+        holidays: Iterable[date],
+        workdays: Iterable[date],
+        source: str = "",
     ) -> Calendar:
         """A new calendar that knows ``year`` from the State Council's notice for it.
 
         ``holidays`` are all rest days of the holiday blocks (weekend days inside a block
         included), ``workdays`` the make-up working days; other days follow Monday to Friday.
-        For a year the package covers, the given schedule replaces the package's.
+        Days of the December before are allowed (a New Year block may start there). For a year
+        the package covers, the given schedule replaces the package's. Raises ``ValueError`` for
+        a day outside the year, a day that is both, or a make-up day that is not a weekend day.
         """
-        rest = frozenset(_check_day(d, "holiday") for d in holidays)
-        work = frozenset(_check_day(d, "make-up working day") for d in workdays)
-        if wrong := sorted(d for d in rest | work if d.year != year):
-            raise ValueError(f"days outside {year} in its schedule: {wrong}")
-        if both := sorted(rest & work):
-            raise ValueError(f"days both holiday and make-up working day: {both}")
-        if weekdays := sorted(d for d in work if d.weekday() < 5):
-            raise ValueError(f"make-up working days must be weekend days, not {weekdays}")
-        return self._derive(schedules={**self._schedules, year: (rest, work)})
+        return self._derive(
+            schedules={**self._schedules, year: checked_schedule(year, holidays, workdays, source)}
+        )
+
+    def with_view(self, view: View) -> Calendar:
+        """The same calendar with another view of the predicted years (module docstring)."""
+        if view not in _VIEWS:
+            raise ValueError(f"view must be one of {_VIEWS}, not {view!r}")
+        return self if view == self._view else self._derive(view=view)
 
     def __repr__(self) -> str:
         first, last = self._covered
         return (
-            f"Calendar(years={first}-{last}, regions={sorted(self._rest)}, "
-            f"makeup_days_are_rest_days={self._makeup_rest})"
+            f"Calendar(official={first}-{last}, registered={sorted(self._schedules)}, "
+            f"regions={sorted(self._rest)}, makeup_days_are_rest_days={self._makeup_rest}, "
+            f"view={self._view!r})"
         )
 
     @property
@@ -177,51 +276,131 @@ class Calendar:
         """Whether make-up working days count as rest days for the roll-over (CPL 85)."""
         return self._makeup_rest
 
+    @property
+    def view(self) -> View:
+        return self._view
+
+    @property
+    def registered_years(self) -> list[int]:
+        """The years with a registered notice."""
+        return sorted(self._schedules)
+
     def covered_years(self) -> tuple[int, int]:
-        """First and last year of the contiguous range whose national schedule is known."""
+        """First and last year of the contiguous range whose national schedule is official."""
         return self._covered
+
+    def basis(self, year: int) -> Basis:
+        """Where the national schedule of ``year`` comes from."""
+        return self.schedule(year).basis
+
+    def schedule(self, year: int) -> HolidaySchedule:
+        """The national schedule of ``year``: registered, from the package, or predicted.
+        Raises ``CalendarNotAvailable`` outside the years that can be known or predicted."""
+        found = self._years.get(year)
+        if found is None:
+            if year in self._schedules:
+                found = self._schedules[year]
+            elif _PACKAGE_YEARS[0] <= year <= _PACKAGE_YEARS[1] and (
+                self._predict_from is None or year < self._predict_from
+            ):
+                found = _package_schedule(year)
+            elif max(_PACKAGE_YEARS[0], PREDICTABLE_YEARS[0]) <= year <= PREDICTABLE_YEARS[1]:
+                found = predict_schedule(year)
+            else:
+                raise CalendarNotAvailable(year, self._covered)
+            self._years[year] = found
+        return found
+
+    def _governing(self, day: date) -> tuple[HolidaySchedule, ...]:
+        """The schedules that can speak of ``day``: its year's, and in the last December days
+        the next year's (a New Year block may start in December)."""
+        own = self.schedule(day.year)
+        if day.month == 12 and day.day >= 25:
+            try:
+                return (own, self.schedule(day.year + 1))
+            except CalendarNotAvailable:
+                return (own,)
+        return (own,)
+
+    def depends_on_prediction(self, first: date, last: date) -> bool:
+        """Whether a day from ``first`` to ``last`` (inclusive) is a day of a predicted year:
+        a result computed from those days is provisional."""
+        day = first
+        while day <= last:
+            if any(s.basis is Basis.predicted for s in self._governing(day)):
+                return True
+            # The days of one year share their schedule up to 24 December.
+            boundary = date(day.year, 12, 25)
+            day = boundary if day < boundary else day + _ONE_DAY
+        return False
+
+    def basis_of(self, first: date, last: date) -> Basis:
+        """The weakest basis of the days from ``first`` to ``last``: ``predicted`` if any is
+        predicted, else ``registered`` if any is from a registered notice, else ``package``."""
+        if self.depends_on_prediction(first, last):
+            return Basis.predicted
+        years = range(first.year, last.year + 2 if last.month == 12 else last.year + 1)
+        if any(y in self._schedules for y in years):
+            return Basis.registered
+        return Basis.package
 
     def _status(self, day: date) -> int:
         status = self._statuses.get(day)
         if status is None:
-            if day.year in self._schedules:
-                holidays, workdays = self._schedules[day.year]
-            elif _PACKAGE_YEARS[0] <= day.year <= _PACKAGE_YEARS[1]:
-                holidays, workdays = _PACKAGE_HOLIDAYS, _PACKAGE_WORKDAYS
-            else:
-                raise CalendarNotAvailable(day.year, self._covered)
-            if day in workdays:
+            rest = work = False
+            for s in self._governing(day):
+                if s.basis is not Basis.predicted or self._view == "estimate":
+                    holidays, workdays = s.holidays, s.workdays
+                elif self._view == "latest":
+                    holidays, workdays = s.possible_rest, frozenset()
+                else:  # earliest: only the statutory days rest; every envelope weekend day worked
+                    holidays, workdays = s.certain_rest, s.possible_workdays
+                rest = rest or day in holidays
+                work = work or day in workdays
+            if work and not rest:
                 status = _MAKEUP
-            elif day.weekday() >= 5 or day in holidays:
+            elif day.weekday() >= 5 or rest:
                 status = _REST
             else:
                 status = _WORKING
             self._statuses[day] = status
         return status
 
-    def _regional(self, region: str | None) -> frozenset[date]:
+    def _regional(self, region: str | None) -> tuple[frozenset[date], frozenset[date]]:
         if region is None:
-            return frozenset()
+            return _NO_DAYS
         days = self._regions.get(region)
         if days is None:
             _check_region(region)
-            matching = (v for p, v in self._rest.items() if region.startswith(p))
-            days = frozenset[date]().union(*matching)
+            rest = frozenset[date]().union(
+                *(v for p, v in self._rest.items() if region.startswith(p))
+            )
+            work = frozenset[date]().union(
+                *(v for p, v in self._work.items() if region.startswith(p))
+            )
+            days = (rest, work)
             self._regions[region] = days
         return days
 
     def is_working_day(self, day: date, *, region: str | None = None) -> bool:
-        """Monday to Friday except public holidays, plus make-up working days (AR 80)."""
-        regional = self._regional(region)
-        return self._status(_check_day(day)) != _REST and day not in regional
+        """Monday to Friday except public holidays, plus make-up working days (AR 80); a
+        region's own rest days are not working days there, its own make-up days are."""
+        rest, work = self._regional(region)
+        if day in rest:
+            return False
+        return self._status(_check_day(day)) != _REST or day in work
 
     def is_rest_day(self, day: date, *, region: str | None = None) -> bool:
         """A day the roll-over skips: weekend, public holiday or regional rest day (CPL 85)."""
-        regional = self._regional(region)
+        rest, work = self._regional(region)
         status = self._status(_check_day(day))
+        if day in rest:
+            return True
+        if day in work:
+            status = _MAKEUP
         if status == _MAKEUP and not self._makeup_rest:
             status = _WORKING
-        return status != _WORKING or day in regional
+        return status != _WORKING
 
     def roll_over(self, day: date, *, region: str | None = None) -> date:
         """The first day on or after ``day`` that is not a rest day (CPL 85; Civil Code 203)."""
@@ -245,12 +424,42 @@ class Calendar:
     def add_years(self, start: date, n: int, *, region: str | None = None) -> date:
         """Same day ``n`` years later (29 Feb → 28 Feb), rolled over (Civil Code 200-203)."""
         _check_day(start, "start")
-        year = start.year + _check_n(n)
-        try:
-            day = start.replace(year=year)
-        except ValueError:  # 29 February in a common year
-            day = date(year, 2, 28)
-        return self.roll_over(day, region=region)
+        return self.roll_over(anniversary(start, _check_n(n)), region=region)
+
+
+_NO_DAYS: tuple[frozenset[date], frozenset[date]] = (frozenset(), frozenset())
+
+
+def anniversary(start: date, years: int) -> date:
+    """The same day ``years`` later; 28 February for a 29 February (Civil Code 202)."""
+    try:
+        return start.replace(year=start.year + years)
+    except ValueError:  # 29 February in a common year
+        return date(start.year + years, 2, 28)
+
+
+def checked_schedule(
+    year: int,
+    holidays: Iterable[date],
+    workdays: Iterable[date],
+    source: str = "",
+    basis: Basis = Basis.registered,
+) -> HolidaySchedule:
+    """A year's official schedule after the checks every notice must pass: its days lie in the
+    year (or the December before), no day is both, make-up days are weekend days. Raises
+    ``ValueError`` naming the days."""
+    if not isinstance(year, int) or isinstance(year, bool) or not 1900 <= year <= 2199:
+        raise ValueError(f"year must be a year from 1900 to 2199, not {year!r}")
+    rest = frozenset(_check_day(d, "holiday") for d in holidays)
+    work = frozenset(_check_day(d, "make-up working day") for d in workdays)
+    first = date(year - 1, 12, 25)
+    if wrong := sorted(d for d in rest | work if not first <= d <= date(year, 12, 31)):
+        raise ValueError(f"days outside {year} in its schedule: {wrong}")
+    if both := sorted(rest & work):
+        raise ValueError(f"days both holiday and make-up working day: {both}")
+    if weekdays := sorted(d for d in work if d.weekday() < 5):
+        raise ValueError(f"make-up working days must be weekend days, not {weekdays}")
+    return official(year, rest, work, basis, source)
 
 
 DEFAULT_CALENDAR: Calendar = Calendar()

@@ -20,14 +20,14 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from mediation_flow.duedates import due_date
+from mediation_flow.duedates import compute_due
 from mediation_flow.flow import guards as _guards
 from mediation_flow.flow.context import Context
 from mediation_flow.flow.definition import DeadlineKind, DeadlineOp, TransitionDef, Unit
 from mediation_flow.models import DeadlineStatus
 from mediation_flow.records import DeadlineRecord
 
-__all__ = ["apply_transition"]
+__all__ = ["apply_transition", "place"]
 
 
 def apply_transition(ctx: Context, tdef: TransitionDef, dest: str) -> None:
@@ -103,7 +103,20 @@ def _lengthen(ctx: Context, d: DeadlineRecord, days: int) -> None:
     if d.length is None:
         return
     d.length += days
-    d.due, d.provisional = due_date(ctx.calendar, d.unit, d.starts_on, d.length, ctx.case.region)
+    place(ctx, d)
+
+
+def place(ctx: Context, d: DeadlineRecord) -> None:
+    """(Re)compute a deadline's due date from its start and length, on the case's calendar."""
+    assert d.length is not None
+    holder = ctx.flow.deadline_map[d.kind].holder
+    due = compute_due(ctx.calendar, d.unit, d.starts_on, d.length, ctx.case.region, holder)
+    d.due, d.provisional, d.estimate, d.basis = (
+        due.due,
+        due.provisional,
+        due.estimate if due.provisional else None,
+        due.basis.value,
+    )
     d.dirty = True
 
 
@@ -111,29 +124,24 @@ def _start(ctx: Context, kind: DeadlineKind, op: DeadlineOp) -> None:
     for party, starts_on in _start_dates(ctx, kind, op):
         for old in ctx.open_deadlines(kind.id, party):
             old.set_status(DeadlineStatus.cancelled)  # started again: the newer date counts
-        provisional = False
-        if kind.unit == Unit.agreed_date:
-            length, due, starts = None, starts_on, ctx.today
-        else:
-            length = op.length or kind.length
-            assert length is not None
-            due, provisional = due_date(ctx.calendar, kind.unit, starts_on, length, ctx.case.region)
-            starts = starts_on
-        ctx.deadlines.append(
-            DeadlineRecord(
-                id=None,
-                case_id=ctx.case.id,
-                kind=kind.id,
-                party=party,
-                status=DeadlineStatus.pending,
-                starts_on=starts,
-                unit=kind.unit.value,
-                length=length,
-                due=due,
-                provisional=provisional,
-                dirty=True,
-            )
+        record = DeadlineRecord(
+            id=None,
+            case_id=ctx.case.id,
+            kind=kind.id,
+            party=party,
+            status=DeadlineStatus.pending,
+            starts_on=starts_on,
+            unit=kind.unit.value,
+            length=None,
+            due=starts_on,
+            dirty=True,
         )
+        if kind.unit == Unit.agreed_date:
+            record.starts_on = ctx.today  # the agreed date is the due date
+        else:
+            record.length = op.length or kind.length
+            place(ctx, record)
+        ctx.deadlines.append(record)
 
 
 def _start_dates(

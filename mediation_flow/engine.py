@@ -16,6 +16,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import nullcontext
 from dataclasses import replace
 from datetime import date, datetime
 from functools import partial
@@ -27,10 +28,10 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from mediation_flow.audit import Verification, event_hash, intake_digest, verify_case
-from mediation_flow.calendar import DEFAULT_CALENDAR, Calendar
+from mediation_flow.calendar import DEFAULT_CALENDAR, Calendar, checked_schedule
 from mediation_flow.deadlines import apply_transition
 from mediation_flow.documents import Document, DocumentTemplates, TemplateInfo, document_context
-from mediation_flow.duedates import limitation_expiry, settle
+from mediation_flow.duedates import Holder, limitation_expiry
 from mediation_flow.early_warning import Alert, Rule, RuleSet, default_rules
 from mediation_flow.errors import (
     CaseHandedOver,
@@ -103,6 +104,7 @@ from mediation_flow.personal_data import (
 from mediation_flow.plugins import PluginInfo, Plugins, Route
 from mediation_flow.policy import CaseScope, Policy
 from mediation_flow.records import CaseRecord, DeadlineRecord
+from mediation_flow.redating import CalendarStatus, RedatePass, calendar_status, redate
 from mediation_flow.reports import Report, build_report
 from mediation_flow.storage.repository import DuplicateKey, Store
 
@@ -185,12 +187,17 @@ class Engine:
             default_rules() if early_warning is None else early_warning,
             on_error=self._early_warning_failed,
         ).with_rules(self._plugins.early_warning_rules())
-        self.calendar = self._plugins.calendar(calendar or DEFAULT_CALENDAR)
+        # The national calendar with the plugins' regional days; the notices registered in the
+        # database are added to it (_sync_calendar), and re-read when one is registered.
+        self._base_calendar = self._plugins.calendar(calendar or DEFAULT_CALENDAR)
+        self.calendar = self._base_calendar
+        self._calendar_revision = -1
         self._base = flow or national_flow()
         self._flow = compile_flow(self._base)
         self._flows: dict[str, CompiledFlow] = {self._flow.fingerprint: self._flow}
         self._region_flows: dict[str, CompiledFlow] = {}
         self._store.ensure_schema(create=create_schema)
+        self._sync_calendar()
         self._register(self._flow)
         for extra in flows:
             self._register(compile_flow(extra))
@@ -204,6 +211,7 @@ class Engine:
         self._numberings: dict[str, Numbering] = {}
         self._templates: dict[str, DocumentTemplates] = {}
         self._check_numbering()
+        self._settle_at_start()
         for region in self._plugins.declared_regions():
             try:  # a plugin's template that does not compile fails at start-up
                 self._templates_for(region)
@@ -370,6 +378,15 @@ class Engine:
             claim_kinds=[c.kind for c in parsed.claims],
             interruptions=[received_on],
         )
+        if limitation["provisional"] and self._sync_calendar():
+            limitation = limitation_expiry(
+                self.calendar,
+                parsed.region,
+                knew_of_infringement_on=knew,
+                employment_ended_on=parsed.employment_ended_on,
+                claim_kinds=[c.kind for c in parsed.claims],
+                interruptions=[received_on],
+            )
         attributes: dict[str, Any] = {"limitation_interruptions": [received_on.isoformat()]}
         if extra:
             # Kept apart from the attributes the flow records, so intake cannot preset them.
@@ -519,7 +536,8 @@ class Engine:
                 if replayed is not None:
                     return replayed
             try:
-                return self._fire(
+                command = partial(
+                    self._fire,
                     conn,
                     case_id,
                     trigger,
@@ -531,6 +549,10 @@ class Engine:
                     request,
                     started,
                 )
+                try:
+                    return command()
+                except _CalendarChanged:
+                    return command()  # decided again on the notice just registered
             except (ConcurrentUpdate, DuplicateKey, TransitionError) as exc:
                 if not isinstance(exc, TransitionError):
                     self._log.info(
@@ -617,6 +639,8 @@ class Engine:
             version = case.version
             event_row = self._apply(ctx, tdef, dest)
             claims = ctx.claims
+            if _predicted(ctx) and self._sync_calendar(conn):
+                raise _CalendarChanged
         idempotent = None
         if idempotency_key is not None:
             idempotent = {"key": idempotency_key, "case_id": case_id, "request": request}
@@ -714,8 +738,12 @@ class Engine:
         """
         at = self._at(at, "tick")
         today = self._day(at)
-        self._tick_alerts(today, at)
         produced: list[Event] = []
+        if self._sync_calendar():
+            # A notice was registered by another engine: its deadlines were re-dated then, but
+            # one written since on the old calendar is settled here before anything expires.
+            produced.extend(self._redate(at, SYSTEM, "calendar changed"))
+        self._tick_alerts(today, at)
         after: tuple[date, int] | None = None
         conflicts: dict[int, int] = {}
         while limit is None or len(produced) < limit:
@@ -831,22 +859,9 @@ class Engine:
             return None  # already handled: tick is idempotent
         flow = self._flow_of(case)
         at = max(at, case.updated_at)  # the history stays in order
-        if expiring.provisional:
-            settle(self.calendar, expiring, case.region)
-            if expiring.provisional:
-                self._log.warning(
-                    "deadline_provisional",
-                    case_id=case_id,
-                    deadline=expiring.kind,
-                    due=expiring.due.isoformat(),
-                    hint="update chinese-calendar or register the year with "
-                    "Calendar.with_schedule()",
-                )
-                return None
-            if expiring.due >= today:
-                # The settled due date is later: save it and let a later tick expire it.
-                self._store.save_deadline(conn, expiring)
-                return None
+        # A provisional deadline expires on its conservative due date: never before the latest
+        # date a notice could give for a party's window, never after the earliest for an
+        # official's limit (duedates.Due; docs/deadlines.md).
         kind = flow.definition.deadline_map[expiring.kind]
         expiring.set_status(DeadlineStatus.expired)
         version = case.version
@@ -1614,6 +1629,141 @@ class Engine:
         if reason is not None:
             raise PermissionDenied(actor.id, actor.role.value, what, scope.id or None, reason)
 
+    # -- the holiday calendar ---------------------------------------------------------------------
+
+    def register_holiday_schedule(
+        self,
+        year: int,
+        *,
+        holidays: Iterable[date],
+        workdays: Iterable[date],
+        source: str,
+        actor: Actor | None = None,
+        at: datetime | None = None,
+    ) -> list[Event]:
+        """Store the State Council's holiday notice for ``year`` in the database and re-date
+        every open provisional deadline on it; returns the ``deadline_redated`` events.
+
+        ``holidays`` are all rest days of the notice's blocks (weekend days inside a block
+        included), ``workdays`` its make-up working days (调休上班), ``source`` where the notice
+        comes from (its number and date, say). Every engine and tick worker on the database uses
+        the notice from its next command; it overrides the package and the prediction for the
+        year. Registering a year again replaces its notice (the State Council has amended
+        published schedules) and re-dates the same way. A due date whose official day has
+        already passed keeps the date that was relied on and is reported in its event
+        (``"held": true``; :mod:`mediation_flow.redating`).
+
+        Raises ``InvalidData`` for a schedule that fails the checks (days outside the year, a day
+        both, a make-up day on a weekday), ``PermissionDenied`` for an actor who is not the
+        system (the operator's own code).
+        """
+        actor = actor or SYSTEM
+        at = self._at(at, "register_holiday_schedule")
+        if actor.role is not Role.system:
+            raise PermissionDenied(
+                actor.id, actor.role.value, "register a holiday schedule for", 0, "operators only"
+            )
+        if not isinstance(source, str) or not source.strip() or len(source) > 2000:
+            raise InvalidData("register_holiday_schedule", "source", "must be 1 to 2000 characters")
+        try:
+            schedule = checked_schedule(year, holidays, workdays, source)
+        except (TypeError, ValueError) as exc:
+            raise InvalidData("register_holiday_schedule", "schedule", str(exc)) from None
+        row = {
+            "year": year,
+            "holidays": json.dumps(sorted(d.isoformat() for d in schedule.holidays)),
+            "workdays": json.dumps(sorted(d.isoformat() for d in schedule.workdays)),
+            "source": source,
+            "registered_at": at,
+            "registered_by": actor.id,
+        }
+        with self._store.connect() as conn, self._store.writing(conn):
+            self._store.lock_calendar(conn)
+            self._store.put_holiday_schedule(conn, row)
+            self._sync_calendar(conn)
+            done = redate(
+                self._store,
+                conn,
+                self.calendar,
+                self._holder_of,
+                at=at,
+                today=self._day(at),
+                actor=actor,
+                reason=f"{year}: {source}",
+            )
+        return self._redated(done)
+
+    def settle_calendar(self, *, at: datetime | None = None) -> list[Event]:
+        """Re-date every open provisional deadline on the calendar as it is now (after a
+        package upgrade that brings a year's notice, say); returns the ``deadline_redated``
+        events. Engines do this at start when they find deadlines to settle."""
+        at = self._at(at, "settle_calendar")
+        self._sync_calendar()
+        return self._redate(at, SYSTEM, "calendar settled")
+
+    def calendar_status(self, *, at: datetime | None = None) -> CalendarStatus:
+        """Which years are official (package or registered) and which predicted, how many open
+        deadlines are provisional, and a warning from 1 November when the next year is still
+        predicted."""
+        at = self._at(at, "calendar_status")
+        self._sync_calendar()
+        with self._store.connect() as conn, self._store.reading(conn):
+            return calendar_status(self._store, conn, self.calendar, self._day(at))
+
+    def _sync_calendar(self, conn: Connection | None = None) -> bool:
+        """Bring ``self.calendar`` up to the notices registered in the database; True if it
+        changed. One small query (the newest revision) when nothing changed."""
+        with self._store.connect() if conn is None else nullcontext(conn) as c:
+            revision = self._store.calendar_revision(c)
+            if revision == self._calendar_revision:
+                return False
+            calendar = self._base_calendar
+            for row in self._store.holiday_schedules(c):
+                calendar = calendar.with_schedule(
+                    row["year"],
+                    holidays=[date.fromisoformat(d) for d in json.loads(row["holidays"])],
+                    workdays=[date.fromisoformat(d) for d in json.loads(row["workdays"])],
+                    source=row["source"],
+                )
+        changed = self._calendar_revision != -1
+        self.calendar, self._calendar_revision = calendar, revision
+        return changed
+
+    def _settle_at_start(self) -> None:
+        """Re-date the provisional deadlines that the calendar now knows officially (a package
+        upgrade brought their year): found with one count on the partial index."""
+        covered = date(self.calendar.covered_years()[1] + 1, 1, 1)
+        with self._store.connect() as conn, self._store.reading(conn):
+            settled = self._store.count_provisional(conn, before=covered)
+        if settled:
+            self._redate(self._at(None), SYSTEM, "calendar settled at start")
+
+    def _redate(self, at: datetime, actor: Actor, reason: str) -> list[Event]:
+        with self._store.connect() as conn, self._store.writing(conn):
+            done = redate(
+                self._store,
+                conn,
+                self.calendar,
+                self._holder_of,
+                at=at,
+                today=self._day(at),
+                actor=actor,
+                reason=reason,
+            )
+        return self._redated(done)
+
+    def _redated(self, done: RedatePass) -> list[Event]:
+        for held in done.held:
+            self._log.warning("deadline_redate_held", **held)
+        if done.events:
+            self._log.info("deadlines_redated", cases=len(done.events), examined=done.examined)
+        return [self._event(row) for row in done.events]
+
+    def _holder_of(self, fingerprint: str, kind: str) -> Holder:
+        compiled = self._flows.get(fingerprint)
+        found = compiled.definition.deadline_map.get(kind) if compiled else None
+        return found.holder if found is not None else "party"
+
     def verify(self, case_id: int) -> Verification:
         """Check a case's tamper-evident history: every event's hash and the chain between them,
         the parties and claims against the digest taken at intake, and the stored state against
@@ -2048,6 +2198,15 @@ def _org_triggers(flows: Iterable[FlowDefinition]) -> dict[str, bool]:
                 f.name == "org_id" for f in t.data
             )
     return known
+
+
+class _CalendarChanged(Exception):
+    """A notice was registered while the command was deciding on a prediction (internal)."""
+
+
+def _predicted(ctx: Context) -> bool:
+    """Whether the command computed a date on a predicted schedule."""
+    return any(d.dirty and d.provisional for d in ctx.deadlines)
 
 
 def _handed_over(case: CaseRecord, trigger: str) -> CaseHandedOver:

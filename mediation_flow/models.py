@@ -267,9 +267,17 @@ class Deadline:
     due: date
     unit: str
     length: int | None
-    #: The due date is the plain anniversary because the holiday schedule of its year is not
-    #: yet published; it is recomputed (it can only move later) once the calendar covers it.
+    #: The due date was computed on a predicted holiday schedule (a year whose State Council
+    #: notice is not yet published). ``due`` is then the date the engine acts on: the latest
+    #: date a notice could give for a party's window, the earliest for an official's limit;
+    #: ``estimate`` is the predicted date, the one to show. Both are re-dated when the year's
+    #: schedule is registered (a ``deadline_redated`` event records the change).
     provisional: bool = False
+    estimate: date | None = None
+    #: Where the schedule of the days it was computed on comes from: ``package`` (the
+    #: chinese-calendar package), ``registered`` (a notice registered in the database) or
+    #: ``predicted``.
+    basis: str = "package"
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,8 +65,13 @@ class DeadlineRecord:
     due: date
     extended: int = 0
     paused_on: date | None = None
-    #: The due date is an unrolled anniversary: the calendar of its year is not yet known.
+    #: The due date was computed on a predicted holiday schedule (a year with no notice yet):
+    #: ``due`` is then the conservative date the engine acts on and ``estimate`` the predicted
+    #: date (:class:`mediation_flow.duedates.Due`).
     provisional: bool = False
+    estimate: date | None = None
+    #: Where the schedule of the days it was computed on comes from (``Basis``).
+    basis: str = "package"
     #: Set when this command changed the record; the repository writes only changed ones.
     dirty: bool = False
 

@@ -234,12 +234,20 @@ def test_city_prefix_applies_to_its_districts_only_and_adds_to_existing_days() -
 # --- years without a schedule ---------------------------------------------------------------------
 
 
-def test_due_date_in_2027_needs_the_2027_schedule() -> None:
-    # 2026-12-25 + 15 = 2027-01-09, a year chinese-calendar 1.11 does not cover.
+def test_due_date_in_2027_is_predicted() -> None:
+    # 2026-12-25 + 15 = Sat 2027-01-09, a year chinese-calendar 1.11 does not cover: the
+    # predicted schedule (New Year on a Friday: Fri-Sun, no make-up day) rolls it to Mon 01-11.
+    assert add_calendar_days(date(2026, 12, 25), 15) == date(2027, 1, 11)
+    assert DEFAULT_CALENDAR.depends_on_prediction(date(2027, 1, 9), date(2027, 1, 11))
+    assert not DEFAULT_CALENDAR.depends_on_prediction(date(2026, 6, 1), date(2026, 12, 24))
+    assert DEFAULT_CALENDAR.basis(2027) == "predicted"
+    assert DEFAULT_CALENDAR.basis(2026) == "package"
+
+
+def test_years_past_the_prediction_range_have_no_schedule() -> None:
     with pytest.raises(CalendarNotAvailable) as caught:
-        add_calendar_days(date(2026, 12, 25), 15)
-    assert caught.value.year == 2027
-    assert caught.value.covered == DEFAULT_CALENDAR.covered_years()
+        add_calendar_days(date(2100, 12, 25), 15)
+    assert caught.value.year == 2101
 
 
 def test_due_date_before_2027_is_computed_without_it() -> None:
@@ -268,8 +276,8 @@ def test_with_schedule_for_2027_makes_the_computation_work() -> None:
     assert cal.add_calendar_days(date(2026, 12, 25), 15) == date(2027, 1, 11)
     assert cal.covered_years() == (DEFAULT_CALENDAR.covered_years()[0], 2027)
     assert not cal.is_working_day(date(2027, 1, 1))  # Friday, New Year
-    with pytest.raises(CalendarNotAvailable):  # the default calendar still does not know 2027
-        DEFAULT_CALENDAR.is_working_day(date(2027, 1, 1))
+    assert cal.basis(2027) == "registered"
+    assert DEFAULT_CALENDAR.basis(2027) == "predicted"  # the default calendar is unchanged
 
 
 def test_with_schedule_keeps_regions_and_setting() -> None:
@@ -281,7 +289,7 @@ def test_with_schedule_keeps_regions_and_setting() -> None:
 
 def test_with_schedule_rejects_inconsistent_data() -> None:
     with pytest.raises(ValueError, match="outside 2027"):
-        DEFAULT_CALENDAR.with_schedule(2027, holidays=[date(2026, 12, 31)], workdays=[])
+        DEFAULT_CALENDAR.with_schedule(2027, holidays=[date(2026, 12, 1)], workdays=[])
     with pytest.raises(ValueError, match="weekend"):  # Mon 2027-01-04
         DEFAULT_CALENDAR.with_schedule(2027, holidays=[], workdays=[date(2027, 1, 4)])
     with pytest.raises(ValueError, match="both"):

@@ -58,6 +58,11 @@ class DeadlineKind:
     #: Data given to the expiry trigger, e.g. ``(("reason", "expired"),)`` for fail_mediation.
     expiry_data: tuple[tuple[str, str], ...] = ()
     statutory: bool = True
+    #: Who must act within the period: ``"party"`` (a window to act, a right: while its due date
+    #: is provisional it never closes before the latest date a notice could give) or
+    #: ``"official"`` (an organisation's limit whose expiry opens the party's next step: it
+    #: never opens it later than the earliest such date). See docs/deadlines.md.
+    holder: Literal["party", "official"] = "party"
 
 
 @dataclass(frozen=True)

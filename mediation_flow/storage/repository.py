@@ -29,6 +29,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     create_engine,
+    delete,
     event,
     func,
     insert,
@@ -64,6 +65,7 @@ from mediation_flow.storage.tables import (
     EventRow,
     FlowRow,
     HandoffRow,
+    HolidayScheduleRow,
     IdempotencyRow,
     NumberCounterRow,
     PartyRow,
@@ -91,6 +93,7 @@ counters = NumberCounterRow.__table__  # type: ignore[attr-defined]
 case_numbers = CaseNumberRow.__table__  # type: ignore[attr-defined]
 documents = DocumentRow.__table__  # type: ignore[attr-defined]
 handoffs = HandoffRow.__table__  # type: ignore[attr-defined]
+holiday_schedules = HolidayScheduleRow.__table__  # type: ignore[attr-defined]
 
 _CASE_COLUMNS = (
     cases.c.id,
@@ -127,6 +130,8 @@ _DEADLINE_COLUMNS = (
     deadlines.c.extended,
     deadlines.c.paused_on,
     deadlines.c.provisional,
+    deadlines.c.estimate,
+    deadlines.c.basis,
 )
 
 # The hot path's statements, built once with bound parameters: building a statement with
@@ -187,6 +192,8 @@ _DEADLINE_FIELDS = (
     "paused_on",
     "due",
     "provisional",
+    "estimate",
+    "basis",
 )
 _UPDATE_DEADLINE = (
     update(deadlines)
@@ -194,6 +201,16 @@ _UPDATE_DEADLINE = (
     .values({name: bindparam(name) for name in _DEADLINE_FIELDS})
 )
 _INSERT_EVENT = insert(events)
+_UPDATE_CASE_HEAD = (
+    update(cases)
+    .where(cases.c.id == bindparam("b_id"), cases.c.version == bindparam("b_version"))
+    .values(
+        version=bindparam("version"),
+        event_hash=bindparam("event_hash"),
+        updated_at=bindparam("updated_at"),
+    )
+)
+_CALENDAR_REVISION = select(func.coalesce(func.max(holiday_schedules.c.revision), 0))
 _INSERT_CASE_NUMBER = insert(case_numbers)
 _INSERT_DEADLINE = insert(deadlines)
 
@@ -422,6 +439,8 @@ class Store:
                 extended=r.extended,
                 paused_on=r.paused_on,
                 provisional=r.provisional,
+                estimate=r.estimate,
+                basis=r.basis,
             )
             for r in rows
         ]
@@ -776,6 +795,120 @@ class Store:
         if old:
             conn.execute(_UPDATE_DEADLINE, old)
 
+    # -- the holiday calendar (mediation_flow.redating) -------------------------------------------
+
+    def calendar_revision(self, conn: Connection) -> int:
+        """The newest registration's revision (0: no notice registered)."""
+        return int(conn.execute(_CALENDAR_REVISION).scalar_one())
+
+    def holiday_schedules(self, conn: Connection) -> list[dict[str, Any]]:
+        """The registered notices, oldest year first."""
+        rows = conn.execute(select(holiday_schedules).order_by(holiday_schedules.c.year))
+        return [dict(r._mapping) for r in rows]
+
+    def put_holiday_schedule(self, conn: Connection, row: dict[str, Any]) -> int:
+        """Store (or replace) a year's notice with the next revision; returns the revision."""
+        revision = self.calendar_revision(conn) + 1
+        conn.execute(delete(holiday_schedules).where(holiday_schedules.c.year == row["year"]))
+        conn.execute(insert(holiday_schedules), {**row, "revision": revision})
+        return revision
+
+    def lock_calendar(self, conn: Connection) -> None:
+        """Serialise re-dating passes (PostgreSQL: a transaction-level advisory lock; SQLite's
+        write transaction already excludes other writers)."""
+        if not self.is_sqlite:
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7302025)")
+
+    def provisional_batch(
+        self, conn: Connection, after_id: int, limit: int
+    ) -> list[tuple[DeadlineRecord, dict[str, Any]]]:
+        """Open provisional deadlines with an id above ``after_id`` (id order), each with the
+        fields of its case that re-dating needs; the case rows are locked on PostgreSQL."""
+        stmt = (
+            select(
+                *_DEADLINE_COLUMNS,
+                cases.c.region,
+                cases.c.flow_fingerprint,
+                cases.c.state,
+                cases.c.version,
+                cases.c.event_hash,
+                cases.c.chain_id,
+                cases.c.updated_at,
+                cases.c.held_by,
+            )
+            .join(cases, cases.c.id == deadlines.c.case_id)
+            .where(
+                deadlines.c.provisional.is_(True),
+                deadlines.c.status.in_([DeadlineStatus.pending.value, DeadlineStatus.paused.value]),
+                deadlines.c.id > after_id,
+            )
+            .order_by(deadlines.c.id)
+            .limit(limit)
+        )
+        if not self.is_sqlite:
+            stmt = stmt.with_for_update(of=cases)
+        out = []
+        for r in conn.execute(stmt):
+            record = DeadlineRecord(
+                id=r.id,
+                case_id=r.case_id,
+                kind=r.kind,
+                party=r.party,
+                status=DeadlineStatus(r.status),
+                starts_on=r.starts_on,
+                unit=r.unit,
+                length=r.length,
+                due=r.due,
+                extended=r.extended,
+                paused_on=r.paused_on,
+                provisional=r.provisional,
+                estimate=r.estimate,
+                basis=r.basis,
+            )
+            case = {
+                "region": r.region,
+                "flow_fingerprint": r.flow_fingerprint,
+                "state": r.state,
+                "version": r.version,
+                "event_hash": r.event_hash,
+                "chain_id": r.chain_id or r.case_id,
+                "updated_at": r.updated_at,
+                "held_by": r.held_by,
+            }
+            out.append((record, case))
+        return out
+
+    def count_provisional(self, conn: Connection, before: date | None = None) -> int:
+        """Open provisional deadlines (whose dates all lie before ``before``, if given)."""
+        stmt = select(func.count()).where(
+            deadlines.c.provisional.is_(True),
+            deadlines.c.status.in_([DeadlineStatus.pending.value, DeadlineStatus.paused.value]),
+        )
+        if before is not None:
+            stmt = stmt.where(
+                deadlines.c.due < before,
+                func.coalesce(deadlines.c.estimate, deadlines.c.due) < before,
+            )
+        return int(conn.execute(stmt).scalar_one())
+
+    def save_redated(
+        self,
+        conn: Connection,
+        changed: Sequence[DeadlineRecord],
+        heads: Sequence[dict[str, Any]],
+        event_rows: Sequence[dict[str, Any]],
+    ) -> None:
+        """Write re-dated deadlines, their cases' new heads (``b_id``, ``b_version``,
+        ``version``, ``event_hash``, ``updated_at``) and the ``deadline_redated`` events, each
+        as one executemany. Raises ``ConcurrentUpdate`` if a case moved meanwhile."""
+        if heads:
+            result = conn.execute(_UPDATE_CASE_HEAD, list(heads))
+            if result.rowcount not in (-1, len(heads)):
+                raise ConcurrentUpdate(0, 0, None)
+            conn.execute(_INSERT_EVENT, list(event_rows))
+        if changed:
+            conn.execute(_UPDATE_DEADLINE, [{"b_id": d.id, **_deadline_values(d)} for d in changed])
+
 
 _TABLES = {
     "mf_party": parties,
@@ -813,6 +946,8 @@ def _deadline_values(d: DeadlineRecord) -> dict[str, Any]:
         "paused_on": d.paused_on,
         "due": d.due,
         "provisional": d.provisional,
+        "estimate": d.estimate,
+        "basis": d.basis,
     }
 
 
@@ -828,6 +963,8 @@ def to_deadline(r: Any) -> Deadline:
         unit=r.unit,
         length=r.length,
         provisional=r.provisional,
+        estimate=r.estimate,
+        basis=r.basis,
     )
 
 

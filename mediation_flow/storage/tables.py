@@ -13,7 +13,17 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, Numeric, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Numeric,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -184,6 +194,13 @@ class DeadlineRow(SQLModel, table=True):
         # tick: "the next pending deadline due before a day, in (due, id) order" stays an
         # index range scan, however many closed cases the table holds (migration 0004).
         Index("ix_mf_deadline_status_due", "status", "due", "id"),
+        # Re-dating finds the provisional deadlines without reading the others (migration 0008).
+        Index(
+            "ix_mf_deadline_provisional",
+            "id",
+            sqlite_where=text("provisional"),
+            postgresql_where=text("provisional"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -198,6 +215,10 @@ class DeadlineRow(SQLModel, table=True):
     paused_on: date | None = None
     due: date
     provisional: bool = False
+    #: The predicted due date of a provisional deadline (``due`` is the conservative one).
+    estimate: date | None = None
+    #: package | registered | predicted: where the schedule of its days came from.
+    basis: str = Field(default="package", max_length=16)
 
 
 class AlertRow(SQLModel, table=True):
@@ -291,3 +312,20 @@ class HandoffRow(SQLModel, table=True):
     signed_by: str | None = Field(default=None, max_length=200)
     actor_id: str = Field(max_length=128)
     at: datetime = Field(sa_column=_ts())
+
+
+class HolidayScheduleRow(SQLModel, table=True):
+    """A State Council holiday notice registered by the operator
+    (:meth:`mediation_flow.Engine.register_holiday_schedule`): it overrides the package and the
+    prediction for its year in every engine on the database. ``revision`` grows with every
+    registration in the database, so an engine sees cheaply that its calendar is stale."""
+
+    __tablename__ = "mf_holiday_schedule"
+
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    holidays: str = Field(sa_column=Column(Text, nullable=False))
+    workdays: str = Field(sa_column=Column(Text, nullable=False))
+    source: str = Field(sa_column=Column(Text, nullable=False))
+    revision: int
+    registered_at: datetime = Field(sa_column=_ts())
+    registered_by: str = Field(max_length=128)
