@@ -96,6 +96,8 @@ def replay(flow: FlowDefinition, events: Sequence[Event]) -> Replay:
             pass  # an expiry recorded without a transition
         elif event.trigger == "early_warning" and event.source == event.dest:
             pass  # an alert recorded on the case (mediation_flow.early_warning)
+        elif event.trigger == "deadline_redated" and event.source == event.dest:
+            pass  # due dates re-dated on a registered notice (mediation_flow.redating)
         elif flow.find(event.trigger, event.source, event.dest) is None:
             problems.append(
                 f"{where}: the flow has no edge {event.source} --{event.trigger}--> {event.dest}"

@@ -118,20 +118,12 @@ def settle(
     if not d.provisional or d.length is None:
         return False
     new = compute_due(calendar, d.unit, d.starts_on, d.length, region, holder)
-    if (new.due, new.provisional, new.estimate, new.basis.value) == (
-        d.due,
-        d.provisional,
-        d.estimate,
-        d.basis,
-    ):
+    estimate = new.estimate if new.provisional else None
+    values = (new.due, new.provisional, estimate, new.basis.value)
+    if values == (d.due, d.provisional, d.estimate, d.basis):
         return False
-    d.due, d.provisional, d.estimate, d.basis, d.dirty = (
-        new.due,
-        new.provisional,
-        new.estimate,
-        new.basis.value,
-        True,
-    )
+    d.due, d.provisional, d.estimate, d.basis = values
+    d.dirty = True
     return True
 
 

@@ -32,7 +32,7 @@ from mediation_flow.calendar import DEFAULT_CALENDAR, Calendar, checked_schedule
 from mediation_flow.deadlines import apply_transition
 from mediation_flow.documents import Document, DocumentTemplates, TemplateInfo, document_context
 from mediation_flow.duedates import Holder, limitation_expiry
-from mediation_flow.early_warning import Alert, Rule, RuleSet, default_rules
+from mediation_flow.early_warning import Alert, Level, Rule, RuleSet, default_rules
 from mediation_flow.errors import (
     CaseHandedOver,
     CaseNotFound,
@@ -104,7 +104,13 @@ from mediation_flow.personal_data import (
 from mediation_flow.plugins import PluginInfo, Plugins, Route
 from mediation_flow.policy import CaseScope, Policy
 from mediation_flow.records import CaseRecord, DeadlineRecord
-from mediation_flow.redating import CalendarStatus, RedatePass, calendar_status, redate
+from mediation_flow.redating import (
+    CalendarStatus,
+    RedatePass,
+    calendar_status,
+    calendar_warnings,
+    redate,
+)
 from mediation_flow.reports import Report, build_report
 from mediation_flow.storage.repository import DuplicateKey, Store
 
@@ -771,11 +777,13 @@ class Engine:
     def _tick_alerts(self, today: date, at: datetime) -> list[Alert]:
         """Evaluate the early-warning rules on the database; store the alerts not stored yet
         (mf_alert, unique key). Returns the new ones."""
-        if not len(self.early_warning):
+        alerts = self._calendar_alerts(today)
+        if not len(self.early_warning) and not alerts:
             return []
         with self._store.connect() as conn:
             with self._store.reading(conn):
-                alerts = self.early_warning.evaluate_tick(conn, today)
+                if len(self.early_warning):
+                    alerts += self.early_warning.evaluate_tick(conn, today)
                 if not alerts:
                     return []
                 known = self._store.alert_keys(conn, [a.key for a in alerts])
@@ -794,6 +802,20 @@ class Engine:
                 case_id=alert.case_id,
             )
         return stored
+
+    def _calendar_alerts(self, today: date) -> list[Alert]:
+        """A region-independent alert, once per year, when the next year's holiday notice is
+        still unregistered from 1 November (mediation_flow.redating.calendar_warnings)."""
+        return [
+            Alert(
+                rule="calendar_predicted",
+                level=Level.warning,
+                reason=warning,
+                key=f"calendar_predicted:{today.year}:{n}",
+                data={"year": today.year + n},
+            )
+            for n, warning in calendar_warnings(self.calendar, today)
+        ]
 
     def _new_alerts(self, conn: Connection, alerts: list[Alert], at: datetime) -> list[Alert]:
         """Store ``alerts`` in mf_alert, skipping keys stored already; return the new ones."""

@@ -137,17 +137,29 @@ def authorize(actor: Actor, case: CaseScope, trigger: str | None) -> str | None:
 
 
 @hookspec
-def regional_rest_days() -> Mapping[str, Iterable[date]] | None:
-    """Regional rest days, by division prefix, added to the national calendar.
+def regional_rest_days() -> Mapping[str, Iterable[date] | Mapping[str, Iterable[date]]] | None:
+    """Regional rest days, and a region's own make-up working days, by division prefix, added
+    to the national calendar.
 
     When: once, when the engine starts. A rest day is not a working day in its region, and a
-    calendar-day deadline that ends on it rolls over (flow.md §4).
+    calendar-day deadline that ends on it rolls over (flow.md §4). A regional make-up working
+    day (a weekend day the region works for its own holiday) is a working day there.
+
+    Return ``{prefix: [rest days]}``, or ``{prefix: {"rest": [...], "workdays": [...]}}`` when
+    the region also publishes make-up working days.
 
     Example (Guangxi's two-day 三月三 holiday)::
 
         @hookimpl
         def regional_rest_days(self):
             return {"45": [date(2025, 3, 31), date(2025, 4, 1)]}
+
+    Example (the same with a Sunday worked, as a region may publish)::
+
+        @hookimpl
+        def regional_rest_days(self):
+            return {"45": {"rest": [date(2025, 3, 31), date(2025, 4, 1)],
+                           "workdays": [date(2025, 3, 30)]}}
     """
 
 

@@ -230,7 +230,16 @@ class Plugins:
             try:
                 days = impl() or {}
                 for prefix, dates in days.items():
-                    calendar = calendar.with_rest_days(prefix, dates)
+                    if isinstance(dates, Mapping):  # {"rest": [...], "workdays": [...]}
+                        unknown = set(dates) - {"rest", "workdays"}
+                        if unknown:
+                            raise ValueError(
+                                f"{prefix!r}: unknown keys {sorted(unknown)} (rest, workdays)"
+                            )
+                        calendar = calendar.with_rest_days(prefix, dates.get("rest", ()))
+                        calendar = calendar.with_workdays(prefix, dates.get("workdays", ()))
+                    else:
+                        calendar = calendar.with_rest_days(prefix, dates)
             except Exception as exc:
                 raise PluginError(name, f"regional_rest_days failed: {exc}") from exc
         return calendar

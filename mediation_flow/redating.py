@@ -168,21 +168,26 @@ class CalendarStatus:
         }
 
 
-def calendar_warnings(calendar: Calendar, today: date) -> list[str]:
-    """From 1 November, a warning for a next year that is still predicted; any time, one for
-    a current year that is predicted."""
+def calendar_warnings(calendar: Calendar, today: date) -> list[tuple[int, str]]:
+    """What the operator must do about the calendar on ``today``: for the current year if it is
+    predicted (``0``), and from 1 November for the next year if it is predicted (``1``); each
+    with a zh-CN and English sentence."""
     out = []
-    for year, due in ((today.year, True), (today.year + 1, today.month >= 11)):
+    for offset, due in ((0, True), (1, today.month >= 11)):
+        year = today.year + offset
         try:
             predicted = calendar.basis(year) is Basis.predicted
         except CalendarNotAvailable:
             predicted = True
         if due and predicted:
             out.append(
-                f"{year}年节假日安排尚未登记：{year}年的期限为预测（provisional）。国务院办公厅通知发布后，"
-                f"请运行 mediation-flow calendar import 通知.txt 登记 "
-                f"(the {year} holiday notice is not registered: due dates in {year} are "
-                f"provisional; register the notice with `mediation-flow calendar import`)"
+                (
+                    offset,
+                    f"{year}年节假日安排尚未登记，{year}年的期限为预测日期（provisional）；"
+                    f"国务院办公厅通知发布后请用 mediation-flow calendar import 登记。"
+                    f"The {year} holiday notice is not registered: due dates in {year} are "
+                    f"provisional; register it with `mediation-flow calendar import`.",
+                )
             )
     return out
 
@@ -201,5 +206,5 @@ def calendar_status(
         today=today,
         years=tuple(years),
         provisional_deadlines=store.count_provisional(conn),
-        warnings=tuple(calendar_warnings(calendar, today)),
+        warnings=tuple(w for _, w in calendar_warnings(calendar, today)),
     )
