@@ -868,3 +868,9 @@ def numbers_advance(ctx: click.Context, prefix: str, year: int, last: int) -> No
                    f"{counter + 1}")  # fmt: skip
     else:
         click.echo(f"{prefix} {year}: the next number is {counter + 1}")
+
+
+# The yearly calendar step lives in its own module (mediation_flow.cli_calendar).
+from mediation_flow.cli_calendar import calendar as _calendar_commands  # noqa: E402
+
+main.add_command(_calendar_commands)

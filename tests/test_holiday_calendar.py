@@ -251,3 +251,42 @@ def test_regional_workdays_come_through_the_plugin_hook() -> None:
     assert not calendar.is_working_day(date(2025, 3, 31), region="450203")
     # Fri 03-28 + 1 working day in Liuzhou: Sun 03-30.
     assert calendar.add_working_days(date(2025, 3, 28), 1, region="450203") == date(2025, 3, 30)
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+
+def test_calendar_import_status_and_settle_from_the_command_line(tmp_path: Any) -> None:
+    from click.testing import CliRunner
+
+    from mediation_flow.cli import main
+    from tests.test_holiday_prediction import NOTICE_2025
+
+    db = f"sqlite:///{tmp_path / 'cases.db'}"
+    notice = tmp_path / "notice.txt"
+    runner = CliRunner()
+    status = runner.invoke(main, ["--db", db, "calendar", "status", "--json"])
+    assert status.exit_code == 0, status.output
+    assert '"basis": "predicted"' in status.output
+    # A wrong weekday: refused, naming the line; nothing stored.
+    notice.write_text(NOTICE_2025.replace("4月4日（周五）", "4月4日（周四）"), encoding="utf-8")
+    refused = runner.invoke(main, ["--db", db, "calendar", "import", str(notice)])
+    assert refused.exit_code == 1
+    assert "line 5" in refused.output and "周五" in refused.output
+    notice.write_text(NOTICE_2025, encoding="utf-8")
+    shown = runner.invoke(main, ["--db", db, "calendar", "import", str(notice), "--dry-run"])
+    assert shown.exit_code == 0 and "春节：01-28（周二）至02-04（周二）共8天" in shown.output
+    assert "dry run" in shown.output
+    stored = runner.invoke(main, ["--db", db, "calendar", "import", str(notice)])
+    assert stored.exit_code == 0, stored.output
+    assert "stored 2025" in stored.output
+    with Engine(db) as engine:
+        assert engine.calendar.basis(2025) == "registered"
+    settled = runner.invoke(main, ["--db", db, "calendar", "settle"])
+    assert settled.exit_code == 0 and "0 case(s) re-dated" in settled.output
+    text = runner.invoke(main, ["--db", db, "calendar", "status"])
+    assert text.exit_code == 0 and "open provisional deadlines: 0" in text.output
+    notice.write_bytes(b"\xff\xfe\x00bad")
+    assert (
+        "not UTF-8" in runner.invoke(main, ["--db", db, "calendar", "import", str(notice)]).output
+    )
