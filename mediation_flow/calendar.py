@@ -140,6 +140,7 @@ class Calendar:
         "_schedules",
         "_statuses",
         "_view",
+        "_views",
         "_work",
         "_years",
     )
@@ -191,6 +192,7 @@ class Calendar:
         self._statuses: dict[date, int] = {}
         self._regions: dict[str, tuple[frozenset[date], frozenset[date]]] = {}
         self._years: dict[int, HolidaySchedule] = {}
+        self._views: dict[str, Calendar] = {view: self}
 
     def _derive(
         self,
@@ -259,9 +261,12 @@ class Calendar:
 
     def with_view(self, view: View) -> Calendar:
         """The same calendar with another view of the predicted years (module docstring)."""
-        if view not in _VIEWS:
-            raise ValueError(f"view must be one of {_VIEWS}, not {view!r}")
-        return self if view == self._view else self._derive(view=view)
+        found = self._views.get(view)
+        if found is None:
+            if view not in _VIEWS:
+                raise ValueError(f"view must be one of {_VIEWS}, not {view!r}")
+            found = self._views[view] = self._derive(view=view)
+        return found
 
     def __repr__(self) -> str:
         first, last = self._covered
