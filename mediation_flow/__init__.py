@@ -51,6 +51,7 @@ from mediation_flow.flow import (
     national_flow,
 )
 from mediation_flow.handoff import HandoffPackage, HandoffResult, HandoffSettings
+from mediation_flow.holiday_schedule import Basis, HolidaySchedule
 from mediation_flow.hookspecs import hookimpl
 from mediation_flow.logging import configure_json_logging
 from mediation_flow.lookup import Progress
@@ -75,6 +76,7 @@ from mediation_flow.models import (
 from mediation_flow.numbering import NumberingRule
 from mediation_flow.plugins import AttributeSpec, Route
 from mediation_flow.policy import Policy
+from mediation_flow.redating import CalendarStatus
 from mediation_flow.reports import Report
 
 __version__ = "0.1.0"
@@ -83,8 +85,10 @@ __all__ = [
     "SYSTEM",
     "Actor",
     "AttributeSpec",
+    "Basis",
     "Calendar",
     "CalendarNotAvailable",
+    "CalendarStatus",
     "Case",
     "CaseHandedOver",
     "CaseNotFound",
@@ -110,6 +114,7 @@ __all__ = [
     "HandoffRejected",
     "HandoffResult",
     "HandoffSettings",
+    "HolidaySchedule",
     "IdempotencyConflict",
     "IllegalTransition",
     "Intake",

@@ -245,11 +245,13 @@ def within(ctx: Context, kind: str) -> Refusal | None:
     if deadline.status == DeadlineStatus.met:
         return Refusal(f"{whose}{kind} was already used", deadline=kind, due=deadline.due)
     if deadline.status != DeadlineStatus.expired and ctx.today > deadline.due:
-        settle(ctx.calendar, deadline, ctx.case.region)  # a provisional date may now be known
+        # A provisional date may be known by now (a notice registered since it was computed).
+        settle(ctx.calendar, deadline, ctx.case.region, ctx.flow.deadline_map[kind].holder)
     if deadline.status == DeadlineStatus.expired or ctx.today > deadline.due:
         unsure = (
-            f" (provisional: the holiday schedule of {deadline.due.year} is not known, and a "
-            f"rest-day roll-over may extend the window; update the calendar)"
+            f" (provisional: the {deadline.due.year} holiday notice is not registered yet; this "
+            f"is the latest date any notice could give, so the window has closed whatever it "
+            f"says)"
             if deadline.provisional
             else ""
         )
