@@ -32,19 +32,21 @@ from sqlalchemy import bindparam, create_engine, insert, update
 
 from mediation_flow import Engine
 from mediation_flow.audit import event_hash
+from mediation_flow.holiday_schedule import predict_schedule
 from mediation_flow.storage.repository import cases, deadlines, events
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DAY = timedelta(days=1)
 OPENED = datetime(2026, 12, 7, 9, tzinfo=SHANGHAI)
 SERVED = date(2027, 1, 25)
-NOTICE = {  # made up for the benchmark: Spring Festival Fri 02-05 to Thu 02-11, Sat 02-20 worked
-    "holidays": [date(2027, 1, 1), date(2027, 1, 2), date(2027, 1, 3)]
-    + [date(2027, 2, 5) + i * DAY for i in range(7)],
+NOTICE = {  # made up: the prediction, with Spring Festival 02-05 to Thu 02-11 and Sat 02-20 worked
+    "holidays": sorted(set(predict_schedule(2027).holidays) - {date(2027, 2, 12)}),
     "workdays": [date(2027, 2, 20)],
     "source": "benchmark notice",
 }
-DEFAULT_PG_URL = os.environ.get("MEDIATION_FLOW_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+DEFAULT_PG_URL = os.environ.get(
+    "MEDIATION_FLOW_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
 CHUNK = 5000
 
 

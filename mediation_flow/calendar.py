@@ -49,10 +49,12 @@ from mediation_flow.holiday_schedule import (
     HolidaySchedule,
     official,
     predict_schedule,
+    statutory_holidays,
 )
 
 __all__ = [
     "DEFAULT_CALENDAR",
+    "MAX_NOTICE_REST_DAYS",
     "Calendar",
     "add_calendar_days",
     "add_working_days",
@@ -73,7 +75,9 @@ _PACKAGE_YEARS: tuple[int, int] = (
 _REGION = re.compile(r"[0-9]{6}")
 _PREFIX = re.compile(r"[0-9]{2,6}")
 # National status of a day.
-_WORKING, _MAKEUP, _REST = 0, 1, 2
+# (A public holiday is told apart from a weekend day: a region's make-up day turns only the
+# latter into a working day.)
+_WORKING, _MAKEUP, _REST, _HOLIDAY = 0, 1, 2, 3
 
 
 def _check_day(day: object, what: str = "day") -> date:
@@ -97,6 +101,17 @@ def _check_prefix(prefix: str) -> str:
             f"province or city by its leading digits instead (e.g. '45' for 450000)"
         )
     return prefix
+
+
+def _workdays(prefix: str, days: Iterable[date]) -> frozenset[date]:
+    """A region's make-up working days, checked: weekend days only."""
+    _check_prefix(prefix)
+    added = frozenset(_check_day(d, f"working day of {prefix!r}") for d in days)
+    if weekdays := sorted(d for d in added if d.weekday() < 5):
+        raise ValueError(
+            f"regional make-up working days of {prefix!r} must be weekend days, not {weekdays}"
+        )
+    return added
 
 
 def _check_n(n: int) -> int:
@@ -158,12 +173,12 @@ class Calendar:
         for prefix, days in (regional_rest_days or {}).items():
             _check_prefix(prefix)
             rest[prefix] = frozenset(_check_day(d, f"rest day of {prefix!r}") for d in days)
-        work: dict[str, frozenset[date]] = {}
-        for prefix, days in (regional_workdays or {}).items():
-            _check_prefix(prefix)
-            work[prefix] = frozenset(_check_day(d, f"working day of {prefix!r}") for d in days)
         if view not in _VIEWS:
             raise ValueError(f"view must be one of {_VIEWS}, not {view!r}")
+        work = {p: _workdays(p, days) for p, days in (regional_workdays or {}).items()}
+        for prefix in set(rest) & set(work):
+            if both := sorted(rest[prefix] & work[prefix]):
+                raise ValueError(f"days both rest and working days of {prefix!r}: {both}")
         self._setup(rest, work, {}, bool(makeup_days_are_rest_days), predict_from, view)
 
     def _setup(
@@ -226,13 +241,7 @@ class Calendar:
     def with_workdays(self, region_prefix: str, days: Iterable[date]) -> Calendar:
         """A new calendar with ``days`` added as make-up working days for regions under
         ``region_prefix`` (a region that works a weekend day for its own holiday)."""
-        _check_prefix(region_prefix)
-        added = frozenset(_check_day(d, f"working day of {region_prefix!r}") for d in days)
-        if weekdays := sorted(d for d in added if d.weekday() < 5):
-            raise ValueError(
-                f"regional make-up working days of {region_prefix!r} must be weekend days, "
-                f"not {weekdays}"
-            )
+        added = _workdays(region_prefix, days)
         if both := sorted(added & self._rest.get(region_prefix, frozenset())):
             raise ValueError(f"days both rest and working days of {region_prefix!r}: {both}")
         work = dict(self._work)
@@ -364,7 +373,9 @@ class Calendar:
                 work = work or day in workdays
             if work and not rest:
                 status = _MAKEUP
-            elif day.weekday() >= 5 or rest:
+            elif rest:
+                status = _HOLIDAY
+            elif day.weekday() >= 5:
                 status = _REST
             else:
                 status = _WORKING
@@ -393,7 +404,8 @@ class Calendar:
         rest, work = self._regional(region)
         if day in rest:
             return False
-        return self._status(_check_day(day)) != _REST or day in work
+        status = self._status(_check_day(day))
+        return status in (_WORKING, _MAKEUP) or (status == _REST and day in work)
 
     def is_rest_day(self, day: date, *, region: str | None = None) -> bool:
         """A day the roll-over skips: weekend, public holiday or regional rest day (CPL 85)."""
@@ -401,7 +413,7 @@ class Calendar:
         status = self._status(_check_day(day))
         if day in rest:
             return True
-        if day in work:
+        if status == _REST and day in work:
             status = _MAKEUP
         if status == _MAKEUP and not self._makeup_rest:
             status = _WORKING
@@ -465,6 +477,37 @@ def checked_schedule(
     if weekdays := sorted(d for d in work if d.weekday() < 5):
         raise ValueError(f"make-up working days must be weekend days, not {weekdays}")
     return official(year, rest, work, basis, source)
+
+
+#: More rest days than any notice has given (2026: 33, the weekends inside its blocks included).
+MAX_NOTICE_REST_DAYS = 50
+
+
+def check_notice(schedule: HolidaySchedule) -> None:
+    """The checks a notice for a year under the 2024 holiday law must pass besides
+    :func:`checked_schedule`'s: every statutory holiday is a rest day (a notice never works
+    one; a missing one means a line was lost), and no more than :data:`MAX_NOTICE_REST_DAYS`
+    rest days. Raises ``ValueError`` naming the days."""
+    if len(schedule.holidays) > MAX_NOTICE_REST_DAYS:
+        raise ValueError(
+            f"{len(schedule.holidays)} rest days: more than any notice gives "
+            f"({MAX_NOTICE_REST_DAYS}); check the dates"
+        )
+    if not PREDICTABLE_YEARS[0] <= schedule.year <= PREDICTABLE_YEARS[1]:
+        return
+    law = statutory_holidays(schedule.year)
+    missing = sorted(
+        d
+        for days in law.values()
+        for d in days
+        if d in schedule.workdays or (d not in schedule.holidays and d.weekday() < 5)
+    )
+    if missing:
+        names = ", ".join(d.isoformat() for d in missing)
+        raise ValueError(
+            f"statutory holidays left as working days: {names} (全国年节及纪念日放假办法); "
+            f"a holiday line of the notice may be missing"
+        )
 
 
 DEFAULT_CALENDAR: Calendar = Calendar()

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from mediation_flow.calendar import check_notice, checked_schedule
 from mediation_flow.errors import MediationFlowError
 from mediation_flow.holiday_notice import read_schedule
 
@@ -38,14 +39,23 @@ def _engine(ctx: click.Context):  # type: ignore[no-untyped-def]
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--year", type=int, default=None, help="The notice's year [default: from its title].")
 @click.option("--dry-run", is_flag=True, help="Show what was understood; store nothing.")
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Replace the notice of a year that is already official (an amended notice).",
+)
 @click.pass_context
-def calendar_import(ctx: click.Context, path: Path, year: int | None, dry_run: bool) -> None:
+def calendar_import(
+    ctx: click.Context, path: Path, year: int | None, dry_run: bool, replace: bool
+) -> None:
     """Register the State Council's holiday notice for a year from PATH.
 
     PATH holds the notice's text as published (国务院办公厅关于YYYY年部分节假日安排的通知,
     pasted as it is) or the JSON form {"year", "holidays", "workdays", "source"}. The notice is
     checked line by line (weekdays, day counts, make-up days on weekends); a line that fails is
-    named and nothing is stored. Registering a year again replaces its notice.
+    named and nothing is stored; so is a notice that leaves a statutory holiday a working day
+    (a lost line). A year already official (registered, or in the chinese-calendar package) is
+    replaced only with --replace.
     """
     if path.stat().st_size > _MAX_FILE:
         raise click.ClickException(f"{path} is larger than {_MAX_FILE:,} bytes; not a notice")
@@ -55,8 +65,11 @@ def calendar_import(ctx: click.Context, path: Path, year: int | None, dry_run: b
         raise click.ClickException(f"{path} is not UTF-8 text: save the notice as UTF-8") from exc
     try:
         notice = read_schedule(text, year=year)
+        check_notice(checked_schedule(notice.year, notice.holidays, notice.workdays))
     except MediationFlowError as exc:
         raise click.ClickException(str(exc)) from exc
+    except ValueError as exc:  # the checks every registration makes, shown before storing
+        raise click.ClickException(f"{path}: {exc}") from exc
     click.echo(notice.summary())
     if dry_run:
         click.echo("dry run: nothing stored")
@@ -68,6 +81,7 @@ def calendar_import(ctx: click.Context, path: Path, year: int | None, dry_run: b
             holidays=notice.holidays,
             workdays=notice.workdays,
             source=notice.source,
+            replace=replace,
         )
     except MediationFlowError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -111,11 +111,17 @@ def compute_due(
 
 
 def settle(
-    calendar: Calendar, d: DeadlineRecord, region: str | None, holder: Holder = "party"
+    calendar: Calendar,
+    d: DeadlineRecord,
+    region: str | None,
+    holder: Holder = "party",
+    *,
+    force: bool = False,
 ) -> bool:
-    """Recompute a provisional deadline's dates on ``calendar``; True if anything changed (its
-    due date, its estimate, whether it is provisional, or its basis)."""
-    if not d.provisional or d.length is None:
+    """Recompute a provisional deadline's dates on ``calendar`` (with ``force``, any computed
+    deadline's: a registered notice was replaced); True if anything changed (its due date, its
+    estimate, whether it is provisional, or its basis)."""
+    if not (d.provisional or force) or d.length is None:
         return False
     new = compute_due(calendar, d.unit, d.starts_on, d.length, region, holder)
     estimate = new.estimate if new.provisional else None

@@ -28,12 +28,13 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from mediation_flow.audit import Verification, event_hash, intake_digest, verify_case
-from mediation_flow.calendar import DEFAULT_CALENDAR, Calendar, checked_schedule
+from mediation_flow.calendar import DEFAULT_CALENDAR, Calendar, check_notice, checked_schedule
 from mediation_flow.deadlines import apply_transition
 from mediation_flow.documents import Document, DocumentTemplates, TemplateInfo, document_context
 from mediation_flow.duedates import Holder, limitation_expiry
 from mediation_flow.early_warning import Alert, Level, Rule, RuleSet, default_rules
 from mediation_flow.errors import (
+    CalendarNotAvailable,
     CaseHandedOver,
     CaseNotFound,
     ConcurrentUpdate,
@@ -69,6 +70,7 @@ from mediation_flow.handoff import (
     package_body,
     parse_package,
 )
+from mediation_flow.holiday_schedule import Basis
 from mediation_flow.logging import get_logger
 from mediation_flow.lookup import Progress, progress
 from mediation_flow.models import (
@@ -198,6 +200,7 @@ class Engine:
         self._base_calendar = self._plugins.calendar(calendar or DEFAULT_CALENDAR)
         self.calendar = self._base_calendar
         self._calendar_revision = -1
+        self._calendar_problems: list[Any] = []
         self._base = flow or national_flow()
         self._flow = compile_flow(self._base)
         self._flows: dict[str, CompiledFlow] = {self._flow.fingerprint: self._flow}
@@ -680,6 +683,12 @@ class Engine:
         """Inside the write transaction: issue the case number the transition opens (if any),
         seal the event into the hash chain, write state + event + deadlines, the idempotency
         key, and run the plugins' in-transaction work."""
+        if _predicted(ctx):
+            # Decided on a prediction: no notice may be registered between the decision and the
+            # commit (a registration holds the lock exclusively while it re-dates).
+            self._store.lock_calendar(conn, shared=True)
+            if self._sync_calendar(conn):
+                raise _CalendarChanged
         self._issue_number(conn, ctx, version, event_row)
         self._seal(ctx.case, event_row)
         event = self._event(event_row)
@@ -755,6 +764,8 @@ class Engine:
         while limit is None or len(produced) < limit:
             try:
                 claimed = self._expire_next(today, at, after)
+            except _CalendarChanged:
+                continue  # a notice was registered meanwhile: decide again on it
             except ConcurrentUpdate as exc:
                 # A command changed the case while this expiry was being decided: decide again
                 # on the new state, at most three times, then leave it to the next tick.
@@ -1660,6 +1671,7 @@ class Engine:
         holidays: Iterable[date],
         workdays: Iterable[date],
         source: str,
+        replace: bool = False,
         actor: Actor | None = None,
         at: datetime | None = None,
     ) -> list[Event]:
@@ -1670,14 +1682,16 @@ class Engine:
         included), ``workdays`` its make-up working days (调休上班), ``source`` where the notice
         comes from (its number and date, say). Every engine and tick worker on the database uses
         the notice from its next command; it overrides the package and the prediction for the
-        year. Registering a year again replaces its notice (the State Council has amended
-        published schedules) and re-dates the same way. A due date whose official day has
-        already passed keeps the date that was relied on and is reported in its event
-        (``"held": true``; :mod:`mediation_flow.redating`).
+        year. A year that is already official (registered, or in the package) is replaced only
+        with ``replace=True`` (the State Council has amended published schedules, as for the
+        2020 Spring Festival); the deadlines computed on the old notice are re-dated too. A due
+        date whose official day has already passed keeps the date that was relied on and is
+        reported in its event (``"held": true``; :mod:`mediation_flow.redating`).
 
         Raises ``InvalidData`` for a schedule that fails the checks (days outside the year, a day
-        both, a make-up day on a weekday), ``PermissionDenied`` for an actor who is not the
-        system (the operator's own code).
+        both, a make-up day on a weekday, a statutory holiday left as a working day, more rest
+        days than any notice gives, an official year without ``replace``),
+        ``PermissionDenied`` for an actor who is not the system (the operator's own code).
         """
         actor = actor or SYSTEM
         at = self._at(at, "register_holiday_schedule")
@@ -1689,8 +1703,21 @@ class Engine:
             raise InvalidData("register_holiday_schedule", "source", "must be 1 to 2000 characters")
         try:
             schedule = checked_schedule(year, holidays, workdays, source)
+            check_notice(schedule)
         except (TypeError, ValueError) as exc:
             raise InvalidData("register_holiday_schedule", "schedule", str(exc)) from None
+        self._sync_calendar()
+        try:
+            basis = self.calendar.basis(year)
+        except CalendarNotAvailable:
+            basis = Basis.predicted
+        if basis is not Basis.predicted and not replace:
+            raise InvalidData(
+                "register_holiday_schedule",
+                "year",
+                f"{year} is already official ({basis.value}); pass replace=True "
+                f"(mediation-flow calendar import --replace) to replace its notice",
+            )
         row = {
             "year": year,
             "holidays": json.dumps(sorted(d.isoformat() for d in schedule.holidays)),
@@ -1712,6 +1739,7 @@ class Engine:
                 today=self._day(at),
                 actor=actor,
                 reason=f"{year}: {source}",
+                registered=basis is not Basis.predicted,
             )
         return self._redated(done)
 
@@ -1730,7 +1758,13 @@ class Engine:
         at = self._at(at, "calendar_status")
         self._sync_calendar()
         with self._store.connect() as conn, self._store.reading(conn):
-            return calendar_status(self._store, conn, self.calendar, self._day(at))
+            status = calendar_status(self._store, conn, self.calendar, self._day(at))
+        unreadable = tuple(
+            f"the registered notice for {year} is unreadable (edited in the database?): "
+            f"register it again with mediation-flow calendar import --replace"
+            for year in self._calendar_problems
+        )
+        return replace(status, warnings=unreadable + status.warnings)
 
     def _sync_calendar(self, conn: Connection | None = None) -> bool:
         """Bring ``self.calendar`` up to the notices registered in the database; True if it
@@ -1740,13 +1774,27 @@ class Engine:
             if revision == self._calendar_revision:
                 return False
             calendar = self._base_calendar
+            problems = []
             for row in self._store.holiday_schedules(c):
-                calendar = calendar.with_schedule(
-                    row["year"],
-                    holidays=[date.fromisoformat(d) for d in json.loads(row["holidays"])],
-                    workdays=[date.fromisoformat(d) for d in json.loads(row["workdays"])],
-                    source=row["source"],
-                )
+                try:
+                    calendar = calendar.with_schedule(
+                        row["year"],
+                        holidays=[date.fromisoformat(d) for d in json.loads(row["holidays"])],
+                        workdays=[date.fromisoformat(d) for d in json.loads(row["workdays"])],
+                        source=row["source"],
+                    )
+                except (TypeError, ValueError) as exc:
+                    # An edited row must not stop the engine: the year falls back to the
+                    # package or the prediction, and calendar_status says what to do.
+                    problems.append(row.get("year"))
+                    self._log.error(
+                        "holiday_schedule_unreadable",
+                        year=row.get("year"),
+                        error=f"{type(exc).__name__}: {exc}"[:200],
+                        hint="register the year's notice again (mediation-flow calendar import "
+                        "--replace)",
+                    )
+            self._calendar_problems = problems
         changed = self._calendar_revision != -1
         self.calendar, self._calendar_revision = calendar, revision
         return changed

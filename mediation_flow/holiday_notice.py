@@ -43,7 +43,10 @@ _DATE = (
     r"(?:(?P<{p}y>\d{{4}})年)?(?:(?P<{p}m>\d{{1,2}})月)?(?P<{p}d>\d{{1,2}})日"
     r"(?:\((?P<{p}note>[^)]*)\))?"
 )
-_LINE = re.compile(rf"^\s*[{_NUMERALS}]+、\s*(?P<name>[^:]+?)\s*:\s*(?P<body>.+)$")
+# A holiday line: numbered 一、 (as published) or 1. / 1、 (as some copies print it).
+_LINE = re.compile(
+    rf"^\s*(?:[{_NUMERALS}]+、|\d{{1,2}}\s*[.、])\s*(?P<name>[^:]+?)\s*:\s*(?P<body>.+)$"
+)
 _BLOCK = re.compile(
     _DATE.format(p="a")
     + r"(?:至"
@@ -152,16 +155,28 @@ def parse_notice(text: str, *, year: int | None = None, source: str | None = Non
     for line_no, raw in enumerate(lines, start=1):
         line = _LINE.match(raw)
         if line is None:
+            if ("放假" in raw or "上班" in raw) and not _TITLE_YEAR.search(raw):
+                raise _refuse(
+                    line_no,
+                    raw,
+                    "this line mentions 放假/上班 but is not a numbered holiday line "
+                    "(一、元旦：…); paste the notice with one holiday per line",
+                )
             continue
         body = line["body"]
         found_block = _BLOCK.search(body)
         if found_block is None:
             raise _refuse(line_no, raw, "no rest days (…至…放假…) found in this holiday line")
-        first = _date(found_block, "a", year, None, line_no, raw)
+        # A New Year block may start in December of the year before ("12月31日至1月2日").
+        start_year = year - 1 if found_block["am"] == "12" and "元旦" in line["name"] else year
+        first = _date(found_block, "a", start_year, None, line_no, raw)
         last = first
         if found_block["bd"]:
             month = first.month if not found_block["bm"] else None
-            last = _date(found_block, "b", first.year, month, line_no, raw)
+            end_year = first.year
+            if found_block["bm"] and int(found_block["bm"]) < first.month:
+                end_year += 1  # "12月31日至1月2日": the next year
+            last = _date(found_block, "b", end_year, month, line_no, raw)
             if last < first and not found_block["bm"]:  # "1月30日至2日": the next month
                 last = _date(found_block, "b", first.year, first.month % 12 + 1, line_no, raw)
         if last < first:
@@ -177,8 +192,12 @@ def parse_notice(text: str, *, year: int | None = None, source: str | None = Non
         worked: list[date] = []
         rest_of_line = body[found_block.end() :]
         for part in _WORKED.finditer(rest_of_line):
+            same_month: int | None = None  # "1月5日、6日上班": the 6th is in January too
             for one in _ONE_DATE.finditer(part["dates"]):
-                worked.append(_date(one, "w", first.year, None, line_no, raw))
+                in_year = year if one["wm"] != "12" else first.year
+                day = _date(one, "w", in_year, same_month, line_no, raw)
+                worked.append(day)
+                same_month = day.month
         for d in worked:
             if d.weekday() < 5:
                 raise _refuse(line_no, raw, f"make-up day {d:%Y-%m-%d} is not a weekend day")
@@ -189,7 +208,8 @@ def parse_notice(text: str, *, year: int | None = None, source: str | None = Non
         raise InvalidData(
             "calendar import",
             "notice",
-            "no numbered holiday line (一、元旦：…放假…) was found; paste the notice's text",
+            "no numbered holiday line (一、元旦：…放假…) was found; paste the notice's text, "
+            "one holiday per line",
         )
     rest = {b.first + i * _DAY for b in blocks for i in range(b.days)}
     for b in blocks:
@@ -207,10 +227,12 @@ def parse_notice(text: str, *, year: int | None = None, source: str | None = Non
 
 def parse_schedule_json(text: str) -> ParsedNotice:
     """Read the JSON form (module docstring); each rest day becomes a one-day block."""
+    if len(text) > 100_000:
+        raise InvalidData("calendar import", "json", "is longer than 100,000 characters")
     try:
         data: Any = json.loads(text)
-    except ValueError as exc:
-        raise InvalidData("calendar import", "json", f"not JSON: {exc}") from None
+    except (ValueError, RecursionError) as exc:
+        raise InvalidData("calendar import", "json", f"not JSON: {str(exc)[:80]}") from None
     if not isinstance(data, dict) or set(data) - {"year", "holidays", "workdays", "source"}:
         raise InvalidData(
             "calendar import", "json", "expected an object with year, holidays, workdays, source"

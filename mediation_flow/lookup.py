@@ -54,12 +54,16 @@ _SIDES = {"worker": "劳动者一方", "employer": "用人单位一方"}
 
 @dataclass(frozen=True)
 class NextDeadline:
-    """The next open deadline: its name, last day, what it means, and whose it is."""
+    """The next open deadline: its name, last day, what it means, and whose it is.
+
+    A ``provisional`` one was computed on a predicted holiday schedule (the year's notice is not
+    out yet): ``due`` is then the predicted date, the one a party should plan by."""
 
     label: str
     due: date
     meaning: str
     side: str | None
+    provisional: bool = False
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,7 @@ class Progress:
                 "due": nxt.due.isoformat(),
                 "meaning": nxt.meaning,
                 "side": nxt.side,
+                "provisional": nxt.provisional,
             },
             "outcome": self.outcome,
             "closed": self.closed,
@@ -109,7 +114,12 @@ class Progress:
         if self.next_deadline is not None:
             nxt = self.next_deadline
             whose = f"（{nxt.side}）" if nxt.side else ""
-            lines.append(f"下一期限：{nxt.label}{whose}，{_zh(nxt.due)}届满。{nxt.meaning}")
+            unsure = (
+                f"（预计日期：{nxt.due.year}年节假日安排尚未公布，以公布后为准）"
+                if nxt.provisional
+                else ""
+            )
+            lines.append(f"下一期限：{nxt.label}{whose}，{_zh(nxt.due)}届满{unsure}。{nxt.meaning}")
         if self.outcome:
             lines.append(f"结果：{self.outcome}")
         return "\n".join(lines)
@@ -140,9 +150,10 @@ def progress(
         label = kind.label_zh if kind else d.kind
         nxt = NextDeadline(
             label=label,
-            due=d.due,
+            due=d.estimate if d.provisional and d.estimate else d.due,
             meaning=MEANINGS.get(d.kind, f"{label}届满。"),
             side=_SIDES.get(d.party or ""),
+            provisional=d.provisional,
         )
     numbers = tuple(
         (n.label, n.number)

@@ -66,15 +66,17 @@ def redate(
     today: date,
     actor: Actor,
     reason: str,
+    registered: bool = False,
 ) -> RedatePass:
     """Re-date every open provisional deadline on ``calendar`` inside the caller's write
-    transaction (see the module docstring). ``holder_of(flow_fingerprint, kind)`` says whose
+    transaction (see the module docstring); with ``registered`` also the deadlines computed on a
+    registered notice (one was replaced). ``holder_of(flow_fingerprint, kind)`` says whose
     period a deadline is; ``reason`` goes into each event (the notice's source)."""
     store.lock_calendar(conn)
     done = RedatePass([], [])
     after = 0
     while True:
-        batch = store.provisional_batch(conn, after, _BATCH)
+        batch = store.provisional_batch(conn, after, _BATCH, registered=registered)
         if not batch:
             return done
         after = batch[-1][0].id or after
@@ -86,7 +88,8 @@ def redate(
             if case["held_by"] is not None:
                 continue  # handed over: its clocks run where the case is now
             old_due, old_estimate = d.due, d.estimate
-            if not settle(calendar, d, case["region"], holder_of(case["flow_fingerprint"], d.kind)):
+            holder = holder_of(case["flow_fingerprint"], d.kind)
+            if not settle(calendar, d, case["region"], holder, force=registered):
                 continue
             entry: dict[str, Any] = {
                 "id": d.id,

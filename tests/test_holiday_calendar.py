@@ -2,8 +2,8 @@
 provisional; a registered notice re-dates them in every engine on the database.
 
 The 2027 notice used here is made up for the tests (it differs from the prediction on purpose):
-the Spring Festival block Fri 2027-02-05 (New Year's Eve) to Thu 02-11, seven days, with Sat
-02-20 worked; New Year Fri 01-01 to Sun 01-03.
+the prediction with the Spring Festival block Fri 2027-02-05 (New Year's Eve) to Thu 02-11,
+seven days, and Sat 02-20 worked.
 """
 
 from __future__ import annotations
@@ -15,13 +15,15 @@ import pytest
 
 from mediation_flow import Engine
 from mediation_flow.errors import InvalidData, PermissionDenied
+from mediation_flow.holiday_notice import read_schedule
+from mediation_flow.holiday_schedule import predict_schedule
 from mediation_flow.models import Actor, DeadlineStatus, Role
 from tests.conftest import at, make_intake
 
 DAY = timedelta(days=1)
+#: The prediction of 2027 with the Spring Festival block a day shorter and a Saturday worked.
 NOTICE_2027: dict[str, Any] = {
-    "holidays": [date(2027, 1, 1), date(2027, 1, 2), date(2027, 1, 3)]
-    + [date(2027, 2, 5) + i * DAY for i in range(7)],
+    "holidays": sorted(set(predict_schedule(2027).holidays) - {date(2027, 2, 12)}),
     "workdays": [date(2027, 2, 20)],
     "source": "国务院办公厅关于2027年部分节假日安排的通知（测试用）",
 }
@@ -154,14 +156,56 @@ def test_registering_again_replaces_the_notice_and_redates_again() -> None:
     case_id = _to_award(engine)
     engine.register_holiday_schedule(2027, **NOTICE_2027, at=at(2027, 1, 26))
     assert _open(engine, case_id, "suit_window", "worker").due == date(2027, 2, 12)
-    # Registered deadlines are not provisional any more: an amended notice changes the calendar
-    # for what is computed from now on, and the year is registered once.
     amended = {**NOTICE_2027, "holidays": [*NOTICE_2027["holidays"], date(2027, 2, 12)]}
-    engine.register_holiday_schedule(2027, **amended, at=at(2027, 1, 27))
+    # An official year is replaced only on purpose.
+    with pytest.raises(InvalidData, match="already official"):
+        engine.register_holiday_schedule(2027, **amended, at=at(2027, 1, 27))
+    # The amendment makes Fri 02-12 a rest day: the window is re-dated again, to Mon 02-15.
+    events = engine.register_holiday_schedule(2027, **amended, replace=True, at=at(2027, 1, 27))
+    assert [e.case_id for e in events] == [case_id]
+    window = _open(engine, case_id, "suit_window", "worker")
+    assert (window.due, window.provisional, window.basis) == (
+        date(2027, 2, 15),
+        False,
+        "registered",
+    )
     assert engine.calendar.is_rest_day(date(2027, 2, 12))
-    assert [
-        y.basis for y in engine.calendar_status(at=at(2027, 1, 27)).years if y.year == 2027
-    ] == ["registered"]
+    assert engine.verify(case_id).ok
+
+
+def test_a_notice_that_lost_a_line_is_refused() -> None:
+    engine = Engine("sqlite://")
+    # National Day missing (a line not read): its statutory days would be working days.
+    partial = [d for d in NOTICE_2027["holidays"] if d.month != 10]
+    with pytest.raises(InvalidData, match=r"statutory holidays left as working days: 2027-10-01"):
+        engine.register_holiday_schedule(2027, **{**NOTICE_2027, "holidays": partial})
+    with pytest.raises(InvalidData, match="more than any notice"):
+        engine.register_holiday_schedule(
+            2027,
+            holidays=[date(2027, 1, 1) + i * DAY for i in range(365)],
+            workdays=[],
+            source="x",
+        )
+    from tests.test_holiday_prediction import NOTICE_2025
+
+    notice = read_schedule(NOTICE_2025)
+    with pytest.raises(InvalidData, match="already official"):
+        engine.register_holiday_schedule(
+            2025, holidays=notice.holidays, workdays=notice.workdays, source=notice.source
+        )
+    assert engine.calendar.basis(2027) == "predicted"
+
+
+def test_an_edited_notice_row_does_not_stop_the_engine(tmp_path: Any) -> None:
+    url = f"sqlite:///{tmp_path / 'cases.db'}"
+    with Engine(url) as engine:
+        engine.register_holiday_schedule(2027, **NOTICE_2027, at=at(2026, 12, 7))
+        with engine._store.engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE mf_holiday_schedule SET holidays = '[\"2027-02-30\"'")
+    with Engine(url) as engine:
+        assert engine.calendar.basis(2027) == "predicted"
+        (warning, *_) = engine.calendar_status(at=at(2026, 12, 7)).warnings
+        assert "2027 is unreadable" in warning and "--replace" in warning
 
 
 def test_a_bad_notice_or_an_unauthorised_actor_writes_nothing() -> None:
@@ -277,7 +321,10 @@ def test_calendar_import_status_and_settle_from_the_command_line(tmp_path: Any) 
     shown = runner.invoke(main, ["--db", db, "calendar", "import", str(notice), "--dry-run"])
     assert shown.exit_code == 0 and "春节：01-28（周二）至02-04（周二）共8天" in shown.output
     assert "dry run" in shown.output
-    stored = runner.invoke(main, ["--db", db, "calendar", "import", str(notice)])
+    # 2025 is in the package already: replaced only on purpose.
+    refused = runner.invoke(main, ["--db", db, "calendar", "import", str(notice)])
+    assert refused.exit_code == 1 and "--replace" in refused.output
+    stored = runner.invoke(main, ["--db", db, "calendar", "import", str(notice), "--replace"])
     assert stored.exit_code == 0, stored.output
     assert "stored 2025" in stored.output
     with Engine(db) as engine:
@@ -290,3 +337,11 @@ def test_calendar_import_status_and_settle_from_the_command_line(tmp_path: Any) 
     assert (
         "not UTF-8" in runner.invoke(main, ["--db", db, "calendar", "import", str(notice)]).output
     )
+
+
+def test_the_party_lookup_shows_a_provisional_date_as_expected() -> None:
+    engine = Engine("sqlite://")
+    case_id = _to_award(engine)
+    view = engine.lookup(engine.get(case_id).serial)
+    assert view.next_deadline is not None and view.next_deadline.provisional
+    assert "预计日期" in view.to_text() and view.to_json()["next_deadline"]["provisional"]

@@ -230,3 +230,29 @@ def test_the_json_form() -> None:
         read_schedule('{"year": 2027, "holidays": ["1 Jan"]}')
     with pytest.raises(InvalidData, match="not JSON"):
         read_schedule("{year: 2027}")
+
+
+def test_notices_as_older_years_and_copies_print_them() -> None:
+    # The 2021 notice's New Year line crossed the year; its make-up days shared a month; some
+    # copies number the lines 1. 2. instead of 一、二、.
+    text = """关于2021年部分节假日安排的通知
+一、元旦：12月31日（周四）至1月2日（周六）放假调休，共3天。
+2. 春节：2月11日至17日放假调休，共7天。2月7日（星期日）、20日（星期六）上班。
+"""
+    notice = parse_notice(text)
+    assert notice.holidays[:3] == (date(2020, 12, 31), date(2021, 1, 1), date(2021, 1, 2))
+    assert notice.workdays == (date(2021, 2, 7), date(2021, 2, 20))
+    # A line about rest days that is not a numbered holiday line is not skipped silently.
+    with pytest.raises(InvalidData, match=r"line 2: .*not a numbered holiday line"):
+        parse_notice("关于2027年部分节假日安排的通知\n1) 元旦：1月1日放假。")
+    with pytest.raises(InvalidData, match="not JSON"):
+        read_schedule("{" + '"a":[' * 5000 + "]" * 5000 + "}")
+
+
+def test_a_regional_workday_never_works_a_national_holiday() -> None:
+    calendar = Calendar(regional_workdays={"45": [date(2026, 3, 29), date(2026, 10, 3)]})
+    assert calendar.is_working_day(date(2026, 3, 29), region="450203")  # a plain Sunday
+    assert not calendar.is_working_day(date(2026, 10, 3), region="450203")  # National Day
+    assert not calendar.is_working_day(date(2026, 3, 29), region="430102")
+    with pytest.raises(ValueError, match="weekend"):
+        Calendar(regional_workdays={"45": [date(2026, 3, 30)]})

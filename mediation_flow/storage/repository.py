@@ -813,17 +813,49 @@ class Store:
         conn.execute(insert(holiday_schedules), {**row, "revision": revision})
         return revision
 
-    def lock_calendar(self, conn: Connection) -> None:
-        """Serialise re-dating passes (PostgreSQL: a transaction-level advisory lock; SQLite's
-        write transaction already excludes other writers)."""
+    def lock_calendar(self, conn: Connection, *, shared: bool = False) -> None:
+        """Serialise registrations and re-dating passes against each other (exclusive) and
+        against commands that computed a date on a prediction (``shared``): PostgreSQL's
+        transaction-level advisory lock; SQLite's write transaction already excludes other
+        writers."""
         if not self.is_sqlite:
-            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7302025)")
+            lock = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+            conn.exec_driver_sql(f"SELECT {lock}(7302025)")
 
     def provisional_batch(
-        self, conn: Connection, after_id: int, limit: int
+        self, conn: Connection, after_id: int, limit: int, *, registered: bool = False
     ) -> list[tuple[DeadlineRecord, dict[str, Any]]]:
-        """Open provisional deadlines with an id above ``after_id`` (id order), each with the
-        fields of its case that re-dating needs; the case rows are locked on PostgreSQL."""
+        """Open provisional deadlines (with ``registered``, also those computed on a registered
+        notice) with an id above ``after_id``, in id order, each with the fields of its case
+        that re-dating needs.
+
+        On PostgreSQL the cases are locked first (in id order) and the deadlines read after the
+        lock, so a command or an expiry that committed meanwhile is seen, never overwritten."""
+        wanted = deadlines.c.provisional.is_(True)
+        if registered:
+            wanted = or_(wanted, deadlines.c.basis == "registered")
+        found = and_(
+            wanted,
+            deadlines.c.status.in_([DeadlineStatus.pending.value, DeadlineStatus.paused.value]),
+        )
+        if not self.is_sqlite:
+            ids = conn.execute(
+                select(deadlines.c.id, deadlines.c.case_id)
+                .where(found, deadlines.c.id > after_id)
+                .order_by(deadlines.c.id)
+                .limit(limit)
+            ).all()
+            if not ids:
+                return []
+            conn.execute(
+                select(cases.c.id)
+                .where(cases.c.id.in_(sorted({r.case_id for r in ids})))
+                .order_by(cases.c.id)
+                .with_for_update()
+            )
+            window = deadlines.c.id.in_([r.id for r in ids])
+        else:
+            window = deadlines.c.id > after_id
         stmt = (
             select(
                 *_DEADLINE_COLUMNS,
@@ -837,16 +869,10 @@ class Store:
                 cases.c.held_by,
             )
             .join(cases, cases.c.id == deadlines.c.case_id)
-            .where(
-                deadlines.c.provisional.is_(True),
-                deadlines.c.status.in_([DeadlineStatus.pending.value, DeadlineStatus.paused.value]),
-                deadlines.c.id > after_id,
-            )
+            .where(found, window)
             .order_by(deadlines.c.id)
             .limit(limit)
         )
-        if not self.is_sqlite:
-            stmt = stmt.with_for_update(of=cases)
         out = []
         for r in conn.execute(stmt):
             record = DeadlineRecord(
@@ -880,9 +906,15 @@ class Store:
 
     def count_provisional(self, conn: Connection, before: date | None = None) -> int:
         """Open provisional deadlines (whose dates all lie before ``before``, if given)."""
-        stmt = select(func.count()).where(
-            deadlines.c.provisional.is_(True),
-            deadlines.c.status.in_([DeadlineStatus.pending.value, DeadlineStatus.paused.value]),
+        stmt = (
+            select(func.count())
+            .select_from(deadlines.join(cases, cases.c.id == deadlines.c.case_id))
+            .where(
+                deadlines.c.provisional.is_(True),
+                deadlines.c.status.in_([DeadlineStatus.pending.value, DeadlineStatus.paused.value]),
+                # A case handed over keeps its clocks where it is now (mediation_flow.handoff).
+                cases.c.held_by.is_(None),
+            )
         )
         if before is not None:
             stmt = stmt.where(
