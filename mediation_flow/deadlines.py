@@ -24,7 +24,7 @@ from mediation_flow.duedates import due_date
 from mediation_flow.flow import guards as _guards
 from mediation_flow.flow.context import Context
 from mediation_flow.flow.definition import DeadlineKind, DeadlineOp, TransitionDef, Unit
-from mediation_flow.models import DeadlineStatus
+from mediation_flow.models import DeadlineStatus, party_kind_of
 from mediation_flow.records import DeadlineRecord
 
 __all__ = ["apply_transition"]
@@ -59,7 +59,9 @@ def _apply(ctx: Context, op: DeadlineOp) -> None:
     elif op.op == "meet":
         # The act met the deadline if it came by the due day; a late act finds it expired
         # (a paused clock cannot run out).
-        party = ctx.by if kind.per_party and ctx.by in ("worker", "employer") else None
+        by = ctx.by
+        acting = by is not None and ctx.by_kind in ("worker", "employer")
+        party = ctx.person(by) if kind.per_party and by is not None and acting else None
         for d in ctx.open_deadlines(kind.id, party):
             late = d.status == DeadlineStatus.pending and d.due < ctx.today
             d.set_status(DeadlineStatus.expired if late else DeadlineStatus.met)
@@ -136,15 +138,38 @@ def _start(ctx: Context, kind: DeadlineKind, op: DeadlineOp) -> None:
         )
 
 
+def start_value(ctx: Context, start: str) -> date | None:
+    """The date a deadline counts from: the first of the ``|``-separated sources that is given.
+    A source is a date field of the trigger's data, or ``case:<attribute>`` for a date the case
+    recorded earlier (a final award's date for its enforcement window, LDMAL 47)."""
+    for source in start.split("|"):
+        if source.startswith("case:"):
+            raw = ctx.case.attributes.get(source.removeprefix("case:"))
+            value = date.fromisoformat(raw) if isinstance(raw, str) else None
+        else:
+            value = ctx.data.get(source)
+        if isinstance(value, date):
+            return value
+    return None
+
+
 def _start_dates(
     ctx: Context, kind: DeadlineKind, op: DeadlineOp
 ) -> Iterable[tuple[str | None, date]]:
     if kind.per_party:
+        # Per person (LDI-1 17): each key is a party id, or a kind when the case has one party
+        # of that kind; windows open for the parties of the op's kinds, workers first.
         dates: dict[str, date] = ctx.data.get(op.start) or {}
-        return [(p, dates[p]) for p in op.parties if p in dates]
+        keyed = [(party_kind_of(key), key, day) for key, day in dates.items()]
+        return [
+            (ctx.person(key, op.start), day)
+            for k in op.parties
+            for kind_of, key, day in keyed
+            if kind_of == k
+        ]
     if op.start == "event":
         return [(None, ctx.event_day)]
-    value: Any = ctx.data.get(op.start)
+    value: Any = start_value(ctx, op.start)
     if value is None:
         # An agreed date that was not agreed opens nothing; any other period counts from the
         # event date when its start date is not given.

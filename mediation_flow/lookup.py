@@ -142,7 +142,7 @@ def progress(
             label=label,
             due=d.due,
             meaning=MEANINGS.get(d.kind, f"{label}届满。"),
-            side=_SIDES.get(d.party or ""),
+            side=_SIDES.get((d.party or "").partition("-")[0]),
         )
     numbers = tuple(
         (n.label, n.number)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from mediation_flow.errors import InvalidIntake
 
 __all__ = [
+    "PARTY_ID",
     "SYSTEM",
     "Actor",
     "Case",
@@ -39,7 +41,10 @@ __all__ = [
     "Resolution",
     "Role",
     "Unit",
+    "canonical_party",
     "parse_intake",
+    "party_ids",
+    "party_kind_of",
 ]
 
 
@@ -196,6 +201,11 @@ class Party:
     #: The party's account in the host system: a worker or employer actor with this id acts
     #: for this party (:mod:`mediation_flow.policy`).
     account: str | None = None
+    #: The party's stable id in its case, given at intake: its kind and its number among the
+    #: parties of that kind, in intake order (``"worker-1"``, ``"worker-2"``, ``"employer-1"``).
+    #: Per-person dates and windows are keyed by it (LDI-1 17: each worker has their own
+    #: service date and remedy); a party added later (``add_party``) gets the next number.
+    id: str = ""
 
     def __repr__(self) -> str:
         from mediation_flow.personal_data import mask_value
@@ -203,9 +213,40 @@ class Party:
         id_number = mask_value("id_number", self.id_number)
         phone = mask_value("phone", self.phone)
         return (
-            f"Party(kind={self.kind.value!r}, role={self.role.value!r}, name={self.name!r}, "
-            f"id_number={id_number!r}, phone={phone!r}, account={self.account!r})"
+            f"Party(id={self.id!r}, kind={self.kind.value!r}, role={self.role.value!r}, "
+            f"name={self.name!r}, id_number={id_number!r}, phone={phone!r}, "
+            f"account={self.account!r})"
         )
+
+
+#: A party id: the party's kind and its number among the parties of that kind.
+PARTY_ID = re.compile(r"^(worker|employer)-([1-9][0-9]{0,4})$")
+
+
+def party_ids(kinds: Iterable[PartyKind | str]) -> list[str]:
+    """The ids of parties of ``kinds``, in order (:attr:`Party.id`)."""
+    seen: dict[str, int] = {}
+    ids = []
+    for kind in kinds:
+        k = PartyKind(kind).value
+        seen[k] = seen.get(k, 0) + 1
+        ids.append(f"{k}-{seen[k]}")
+    return ids
+
+
+def party_kind_of(key: str) -> str | None:
+    """The party kind a per-party key names: a kind itself (the key of cases opened before
+    party ids, meaning the first party of that kind) or a party id."""
+    if key in ("worker", "employer"):
+        return key
+    match = PARTY_ID.match(key)
+    return match.group(1) if match else None
+
+
+def canonical_party(key: str) -> str:
+    """A per-party key as a party id: ``"worker"`` (cases opened before party ids) is the first
+    worker, ``"worker-1"``."""
+    return f"{key}-1" if key in ("worker", "employer") else key
 
 
 @dataclass(frozen=True, slots=True)

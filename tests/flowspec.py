@@ -20,6 +20,11 @@ NONFINAL_AWARD = {  # 30,000 > 23,160: non-final
     "monthly_minimum_wage": "1930",
     "served_on": SERVED,
 }
+MIXED_AWARD = {  # AR 50 ¶4: a final social-insurance item and a non-final wage item
+    "items": [{"kind": "social_insurance"}, {"kind": "wages", "amount": "30000"}],
+    "monthly_minimum_wage": "1930",
+    "served_on": SERVED,
+}
 
 _NEG = [("refer_to_negotiation", {})]
 _UNION = [("refer_to_union_mediation", {"org_id": "芙蓉区总工会", "org_type": "union_org"})]
@@ -187,6 +192,7 @@ EDGES: list[tuple[str, str, dict[str, Any], str]] = [
     ("resume_arbitration", "arbitration_suspended", {}, "arbitration"),
     ("issue_award", "arbitration", FINAL_AWARD, "award_final"),
     ("issue_award", "arbitration", NONFINAL_AWARD, "award_nonfinal"),
+    ("issue_award", "arbitration", MIXED_AWARD, "award_nonfinal"),
     ("serve_award", "award_final", {"party": "worker", "served_on": "2025-03-03"}, "award_final"),
     ("serve_award", "award_nonfinal", {"served_on": {"employer": "2025-03-03"}}, "award_nonfinal"),
     ("file_lawsuit", "award_nonfinal", {"by": "employer"}, "litigation"),
@@ -222,6 +228,15 @@ EDGES: list[tuple[str, str, dict[str, Any], str]] = [
 
 #: Edges fired only by the engine on expiry (flow.md §3, last paragraph); they need their
 #: windows to have expired, so the path tests exercise them in the tick tests instead.
+#: Edges whose guard the path of PATHS to their source cannot satisfy (flow.md §3): the scenario
+#: tests exercise them. The employer's petition against a separate final award needs split
+#: awards (AR 50 ¶4); dismissing a suit applies to the worker's suit against a final award
+#: (LDI-1 21 ¶2).
+GUARDED_EDGES = {
+    ("apply_revocation", "award_nonfinal"): "revocation_review",
+    ("dismiss_lawsuit", "litigation"): "award_final",
+}
+
 AUTOMATIC_EDGES = {
     ("award_takes_effect", "award_nonfinal"): "enforceable",
     ("award_takes_effect", "award_final"): "enforceable",
@@ -232,11 +247,15 @@ AUTOMATIC_EDGES = {
     ("file_lawsuit", "arbitration"): "litigation",
 }
 
-ALL_TRIGGERS = sorted({e[0] for e in EDGES} | {t for t, _ in AUTOMATIC_EDGES})
+ALL_TRIGGERS = sorted(
+    {e[0] for e in EDGES} | {t for t, _ in AUTOMATIC_EDGES} | {t for t, _ in GUARDED_EDGES}
+)
 
 
 def legal_pairs() -> set[tuple[str, str]]:
     """Every (state, trigger) that flow.md allows."""
-    return {(src, trig) for trig, src, _, _ in EDGES} | {
-        (src, trig) for trig, src in AUTOMATIC_EDGES
-    }
+    return (
+        {(src, trig) for trig, src, _, _ in EDGES}
+        | {(src, trig) for trig, src in AUTOMATIC_EDGES}
+        | {(src, trig) for trig, src in GUARDED_EDGES}
+    )

@@ -561,8 +561,8 @@ def test_triggers_hides_what_the_case_rules_out(eng: Engine) -> None:
 def test_every_automatic_edge_is_defined() -> None:
     compiled = compile_flow(national_flow())
     for (trigger, source), dest in AUTOMATIC_EDGES.items():
-        (tdef,) = compiled.candidates(source, trigger)
-        assert tdef.dest == dest
+        # award_takes_effect also goes to court when some of several workers sued (LDI-1 17).
+        assert dest in {t.dest for t in compiled.candidates(source, trigger)}
 
 
 def test_a_payment_order_takes_effect_only_after_the_objection_period(eng: Engine) -> None:

@@ -56,7 +56,14 @@ from mediation_flow.errors import (
 from mediation_flow.flow.national import DEADLINE_KINDS, national_flow
 from mediation_flow.models import Case, ClaimKind, DeadlineStatus
 from tests.conftest import SHANGHAI, at, make_intake
-from tests.flowspec import ALL_TRIGGERS, AUTOMATIC_EDGES, EDGES, PATHS, legal_pairs
+from tests.flowspec import (
+    ALL_TRIGGERS,
+    AUTOMATIC_EDGES,
+    EDGES,
+    GUARDED_EDGES,
+    PATHS,
+    legal_pairs,
+)
 
 # --- flow.md, as the model needs it ---------------------------------------------------------------
 
@@ -83,13 +90,13 @@ for _trigger, _source, _data, _dest in EDGES:
 BRANCHES: dict[tuple[str, str], set[str]] = {
     ("issue_award", "arbitration"): {"award_final", "award_nonfinal"},
     ("uphold_objection", "payment_order"): {"litigation", "arbitration_received"},
-    ("withdraw_lawsuit", "litigation"): {"enforceable", "closed"},
+    ("withdraw_lawsuit", "litigation"): {"award_final", "enforceable", "closed"},
 }
 #: (trigger, source) -> every destination flow.md allows.
 DESTS: dict[tuple[str, str], set[str]] = {}
 for (_trigger, _source), _templates in TEMPLATES.items():
     DESTS[(_trigger, _source)] = {d for _, d in _templates}
-for (_trigger, _source), _dest in AUTOMATIC_EDGES.items():
+for (_trigger, _source), _dest in (*AUTOMATIC_EDGES.items(), *GUARDED_EDGES.items()):
     DESTS.setdefault((_trigger, _source), set()).add(_dest)
 for _key, _dests in BRANCHES.items():
     DESTS[_key] = set(_dests)
@@ -116,6 +123,7 @@ GUARDED = frozenset(
         "extend_mediation",
         "extend_award_limit",
         *(t for t, _ in AUTOMATIC_EDGES),
+        *(t for t, _ in GUARDED_EDGES),
     }
 )
 #: Triggers whose data flow.md §3 requires (a served_on date to start a window from, the awarded
@@ -227,6 +235,8 @@ class ModelCase:
     payment_order_basis: str | None = None
     #: I-2000: the suit that brought the case to court followed an award.
     suit_after_award: bool = False
+    #: LDI-1 21 ¶2: that suit is the worker's against a final award.
+    suit_on_final_award: bool = False
 
     def predict(self, trigger: str, template_dest: str | None) -> str:
         """The destination of a legal ``trigger`` from the current state, if it fires."""
@@ -238,6 +248,8 @@ class ModelCase:
             on_agreement = self.payment_order_basis == "mediation_agreement"
             return "litigation" if on_agreement else "arbitration_received"
         if key == ("withdraw_lawsuit", "litigation"):
+            if self.suit_on_final_award:
+                return "award_final"
             return "enforceable" if self.suit_after_award else "closed"
         (dest,) = DESTS[key]
         return dest
@@ -249,8 +261,13 @@ class ModelCase:
             self.payment_order_basis = "mediation_agreement" if agreement else "wages"
         if trigger == "file_lawsuit":
             self.suit_after_award = source in ("award_final", "award_nonfinal")
+            self.suit_on_final_award = source == "award_final"
+        if trigger in ("withdraw_lawsuit", "dismiss_lawsuit") and dest == "award_final":
+            self.suit_on_final_award = False
+            self.suit_after_award = False
         if trigger == "uphold_objection" and dest == "litigation":
             self.suit_after_award = False
+            self.suit_on_final_award = False
         if dest == "closed":
             self.resolution = RESOLUTIONS[trigger]
         elif dest != "archived":

@@ -7,12 +7,14 @@ the same transaction as the state change. Names may carry arguments like guards:
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from mediation_flow.errors import FlowDefinitionError
 from mediation_flow.flow.context import Context
 from mediation_flow.flow.data import to_json
 from mediation_flow.flow.guards import award_finality, split_name
+from mediation_flow.models import DeadlineStatus, party_kind_of
 
 __all__ = ["EFFECTS", "apply_effect", "register_effect"]
 
@@ -60,10 +62,46 @@ def record_award(ctx: Context) -> dict[str, Any]:
     items = ctx.data["items"]
     final, flags = award_finality(items, ctx.data.get("monthly_minimum_wage"))
     awarded = [{**item, "final": flag} for item, flag in zip(items, flags, strict=True)]
-    return {
+    made_on = ctx.data.get("made_on") or ctx.event_day
+    # LDMAL 47: a final award is in force from the day it is made; CPL 250: enforcement counts
+    # from its performance date, else from that day.
+    effective_from = ctx.data.get("perform_by") or made_on
+    updates: dict[str, Any] = {
         "award_items": to_json(awarded),
         "award_final": final,
+        "award_made_on": made_on.isoformat(),
+        "award_effective_from": effective_from.isoformat() if any(flags) else None,
+        "award_documents": None,
+        "suit_withdrawn": None,
+        "suits": None,
+        "award_effective_on": None,
     }
+    if any(flags) and not final:
+        # AR 50 ¶4: final and non-final items go into separate award documents, each with its
+        # own remedies (LDMAL 48-50).
+        final_items = [i for i in awarded if i["final"]]
+        other_items = [i for i in awarded if not i["final"]]
+        updates["award_documents"] = to_json(
+            [
+                {
+                    "document": "final",
+                    "items": final_items,
+                    "made_on": made_on,
+                    "effective_on": effective_from,
+                    "remedies": {"worker": "suit_window", "employer": "revocation_window"},
+                    "source": "LDMAL 47-49",
+                },
+                {
+                    "document": "nonfinal",
+                    "items": other_items,
+                    "made_on": made_on,
+                    "effective_on": None,
+                    "remedies": {"worker": "suit_window", "employer": "suit_window"},
+                    "source": "LDMAL 50",
+                },
+            ]
+        )
+    return updates
 
 
 @register_effect("record_suit")
@@ -73,8 +111,60 @@ def record_suit(ctx: Context) -> dict[str, Any]:
     after_award = ctx.state in ("award_final", "award_nonfinal")
     return {
         "award_before_suit": after_award,
-        "worker_sued": ctx.by == "worker" and ctx.state == "award_final",
+        "worker_sued": ctx.by_kind == "worker" and ctx.state == "award_final",
         "suit_from": ctx.state,
+        "suit_withdrawn": None,
+    }
+
+
+@register_effect("record_person_suit")
+def record_person_suit(ctx: Context) -> dict[str, Any]:
+    """LDI-1 17: the award does not take effect for a worker who sues; the suit is recorded by
+    party id and day while the other workers' windows still run."""
+    assert ctx.by is not None
+    suits = dict(ctx.case.attributes.get("suits") or {})
+    suits[ctx.person(ctx.by)] = ctx.today.isoformat()
+    return {"suits": suits, "award_before_suit": True}
+
+
+@register_effect("record_award_effect")
+def record_award_effect(ctx: Context) -> dict[str, Any]:
+    """LDI-1 17; LDMAL 47, 50: the day the award takes effect for each worker who did not sue
+    (``award_effective_on``, by party id). A final award is in force from the day it is made; a
+    non-final one from the day after the last of that worker's and the employer's suit windows."""
+    suits = ctx.case.attributes.get("suits") or {}
+    made_on = ctx.case.attributes.get("award_made_on")
+    employer_last = [
+        d.due
+        for d in ctx.deadlines
+        if d.kind == "suit_window"
+        and d.party
+        and party_kind_of(d.party) == "employer"
+        and d.status == DeadlineStatus.expired
+    ]
+    effective: dict[str, str | None] = {}
+    for pid in ctx.persons("worker"):
+        if pid in suits:
+            effective[pid] = None
+            continue
+        if ctx.state == "award_final" and made_on:
+            effective[pid] = made_on
+            continue
+        own = ctx.latest_deadline("suit_window", pid)
+        last = max([*employer_last, *([own.due] if own else [])], default=ctx.event_day)
+        effective[pid] = (last + timedelta(days=1)).isoformat()
+    return {"award_effective_on": effective}
+
+
+@register_effect("record_suit_withdrawn")
+def record_suit_withdrawn(ctx: Context) -> dict[str, Any]:
+    """LDI-1 21 ¶2: the worker's suit against a final award was withdrawn or dismissed; the award
+    stands and the employer may petition for revocation within 30 days of the ruling."""
+    return {
+        "worker_sued": None,
+        "suit_withdrawn": True,
+        "award_before_suit": None,
+        "suits": None,
     }
 
 

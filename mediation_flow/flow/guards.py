@@ -158,7 +158,7 @@ def by_party(ctx: Context, party: str) -> Refusal | None:
     a final award, LDMAL 48; the employer petitions to revoke it, LDMAL 49)."""
     if refusal := _need_by(ctx):
         return refusal
-    if ctx.by != party:
+    if ctx.by_kind != party:
         return Refusal(f"only the {party} may do this; data 'by' is {ctx.by!r}", needs_data=True)
     return None
 
@@ -227,7 +227,8 @@ def _party_of(ctx: Context, kind: str) -> tuple[str | None, Refusal | None]:
         return None, Refusal(
             f"{kind} runs per party: say which party acts in data 'by'", needs_data=True
         )
-    return ctx.by, None
+    assert ctx.by is not None
+    return ctx.person(ctx.by), None
 
 
 @register_guard("within")
@@ -282,21 +283,42 @@ def expired(ctx: Context, kind: str) -> Refusal | None:
 @register_guard("windows_expired")
 def windows_expired(ctx: Context, *specs: str) -> Refusal | None:
     """Every listed per-party window (``kind@party``) has expired without the act: the award or
-    judgment takes effect (LDMAL 47, 50; CPL 171)."""
+    judgment takes effect (LDMAL 47, 50; CPL 171). A spec ending in ``?`` counts only if that
+    window was started (the employer's revocation window on a separate final award, AR 50 ¶4).
+    A suit window met by a suit that was later withdrawn or dismissed counts as passed (LDI-1 21
+    ¶2: the award stands)."""
     for spec in specs:
-        kind, _, party = spec.partition("@")
-        deadline = ctx.latest_deadline(kind, party or None)
-        if deadline is None:
-            return Refusal(f"the {party}'s {kind} has not started (not yet served)", deadline=kind)
-        if deadline.status == DeadlineStatus.met:
-            return Refusal(f"the {party} acted within {kind}", deadline=kind, due=deadline.due)
-        if deadline.status != DeadlineStatus.expired and ctx.today <= deadline.due:
-            return Refusal(
-                f"the {party}'s {kind} runs until the end of {deadline.due.isoformat()}",
-                deadline=kind,
-                due=deadline.due,
-            )
+        optional = spec.endswith("?")
+        kind, _, side = spec.removesuffix("?").partition("@")
+        # Per person (LDI-1 17): every party of that side, each with their own window.
+        for party in ctx.persons(side):
+            deadline = ctx.latest_deadline(kind, party)
+            if deadline is None:
+                if optional:
+                    continue
+                return Refusal(
+                    f"the {party}'s {kind} has not started (not yet served)", deadline=kind
+                )
+            if deadline.status == DeadlineStatus.met and _suit_stood_down(ctx, kind, party):
+                continue
+            if deadline.status == DeadlineStatus.met:
+                return Refusal(f"the {party} acted within {kind}", deadline=kind, due=deadline.due)
+            if deadline.status != DeadlineStatus.expired and ctx.today <= deadline.due:
+                return Refusal(
+                    f"the {party}'s {kind} runs until the end of {deadline.due.isoformat()}",
+                    deadline=kind,
+                    due=deadline.due,
+                )
     return None
+
+
+def _suit_stood_down(ctx: Context, kind: str, party: str) -> bool:
+    """A suit window used by a suit later withdrawn or dismissed (LDI-1 21 ¶2: the award
+    stands), or, for the transition that sends the case to court, by a suit at all."""
+    if kind != "suit_window":
+        return False
+    attributes = ctx.case.attributes
+    return bool(attributes.get("suit_withdrawn")) or party in (attributes.get("suits") or {})
 
 
 @register_guard("once")
@@ -325,6 +347,15 @@ def extension_at_most(ctx: Context, kind: str) -> Refusal | None:
             deadline=kind,
             due=lapsed[0].due,
         )
+    return None
+
+
+@register_guard("suit_on_final_award")
+def suit_on_final_award_guard(ctx: Context) -> Refusal | None:
+    """LDI-1 21 ¶2: dismissing the worker's suit against a final award reopens the employer's
+    revocation petition; other suits are not modelled as dismissed."""
+    if not suit_on_final_award(ctx):
+        return Refusal("the suit was not brought by the worker against a final award (LDI-1 21)")
     return None
 
 
@@ -380,10 +411,17 @@ def limitation_expired(ctx: Context) -> bool:
 
 
 def limitation_day(ctx: Context) -> date:
-    """The day an application interrupts the limitation period: the day the body received it
-    (``data["received_on"]``), else the day of the event (LDMAL 27 ¶2)."""
+    """The day an event interrupts the limitation period: the day the body received the
+    application (``data["received_on"]``), the last day of a period that ran out (ENMP 31), else
+    the day of the event (LDMAL 27 ¶2)."""
     received = ctx.data.get("received_on")
-    return received if isinstance(received, date) else ctx.event_day
+    if isinstance(received, date):
+        return received
+    if ctx.expiring is not None:
+        # ENMP 31: a period that runs out without agreement restarts limitation from its last
+        # day (调解期满之日).
+        return ctx.expiring.due
+    return ctx.event_day
 
 
 @register_condition("order_rests_on_agreement")
@@ -391,6 +429,60 @@ def order_rests_on_agreement(ctx: Context) -> bool:
     """LDI-1 13: after an upheld objection, an order on a mediation agreement goes to court,
     an order on wages alone (LCL 30) to arbitration."""
     return ctx.case.attributes.get("payment_order_basis") == "mediation_agreement"
+
+
+@register_condition("suit_on_final_award")
+def suit_on_final_award(ctx: Context) -> bool:
+    """LDI-1 21 ¶2: the suit in court is the worker's suit against a final award."""
+    return bool(ctx.case.attributes.get("worker_sued"))
+
+
+@register_condition("other_workers_may_sue")
+def other_workers_may_sue(ctx: Context) -> bool:
+    """LDI-1 17: a worker sues while another worker's suit window is still open; the award may
+    yet take effect for that other worker."""
+    if ctx.by is None or ctx.by_kind != "worker" or len(ctx.persons("worker")) < 2:
+        return False
+    me = ctx.person(ctx.by)
+    for other in ctx.persons("worker"):
+        if other == me:
+            continue
+        window = ctx.latest_deadline("suit_window", other)
+        if window is None:
+            return True  # not served yet: their window is still to come
+        if window.status == DeadlineStatus.pending and window.due >= ctx.today:
+            return True
+    return False
+
+
+@register_condition("some_worker_sued")
+def some_worker_sued(ctx: Context) -> bool:
+    """LDI-1 17: some of several workers sued on the award."""
+    return bool(ctx.case.attributes.get("suits"))
+
+
+@register_condition("enforcement_window_open")
+def enforcement_window_open(ctx: Context) -> bool:
+    """LDMAL 47: a final award's enforcement window already runs when the case becomes
+    enforceable; it is not started again."""
+    return bool(ctx.open_deadlines("enforcement_window"))
+
+
+@register_condition("award_is_mixed")
+def award_is_mixed(ctx: Context) -> bool:
+    """AR 50 ¶4: some items are final and others not, so two award documents are made."""
+    items = ctx.data.get("items") or []
+    try:
+        _, flags = award_finality(items, ctx.data.get("monthly_minimum_wage"))
+    except ValueError as exc:
+        raise InvalidData(ctx.trigger, "monthly_minimum_wage", str(exc)) from None
+    return any(flags) and not all(flags)
+
+
+@register_condition("split_award")
+def split_award(ctx: Context) -> bool:
+    """AR 50 ¶4: the case has a separate final award beside the non-final one."""
+    return len(ctx.case.attributes.get("award_documents") or ()) > 1
 
 
 @register_condition("award_preceded_suit")

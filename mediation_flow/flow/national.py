@@ -85,7 +85,8 @@ DEADLINE_KINDS = (
                  ("award_final", "award_nonfinal", "award_revoked"), "LDMAL 48, 50, 49 ¶3",
                  per_party=True, expiry=("award_takes_effect", "abandon")),
     DeadlineKind("revocation_window", "申请撤销裁决期限", "window to petition for revocation",
-                 CD, 30, ("award_final",), "LDMAL 49", per_party=True,
+                 CD, 30, ("award_final", "award_nonfinal"), "LDMAL 49; LDI-1 21 ¶2",
+                 per_party=True,
                  expiry=("award_takes_effect",)),
     DeadlineKind("prefiling_mediation_limit", "诉前调解期限", "court-delegated mediation",
                  CD, 30, ("prefiling_mediation",), "SMP 27", expiry=("fail_mediation",),
@@ -95,8 +96,11 @@ DEADLINE_KINDS = (
                  expiry=("fail_judicial_mediation",)),
     DeadlineKind("appeal_window", "上诉期限", "window to appeal", CD, 15, ("judgment",),
                  "CPL 171", per_party=True, expiry=("judgment_takes_effect",)),
+    # A final award is in force from the day it is made (LDMAL 47): its window runs while the
+    # worker's suit and the employer's revocation windows are still open.
     DeadlineKind("enforcement_window", "申请执行期限", "window to apply for enforcement",
-                 Unit.years, 2, ("enforceable",), "CPL 250"),
+                 Unit.years, 2, ("award_final", "revocation_review", "enforceable"),
+                 "CPL 250; LDMAL 47"),
 )
 
 # --- states (flow.md §2) ------------------------------------------------------------------------
@@ -106,6 +110,9 @@ _MEDIATION_ENTRY = (
     _start("mediation_limit", "received_on"),
     _start("mediation_acceptance", "received_on", when="org_is_enterprise_committee"),
 )
+
+#: Where a final award's enforcement window counts from (LDMAL 47; CPL 250; flow.md §4).
+_AWARD_EFFECTIVE = "perform_by|made_on|case:award_effective_from"
 
 STATES = (
     StateDef("received", "已登记（一站式受理）", "received at one-stop intake"),
@@ -144,6 +151,10 @@ STATES = (
              on_enter=(
                  _start("suit_window", "served_on", parties=("worker",)),
                  _start("revocation_window", "served_on", parties=("employer",)),
+                 # LDMAL 47; CPL 250: in force from the day it is made, so the 2 years run
+                 # from its performance date, else from the award's date.
+                 _start("enforcement_window", _AWARD_EFFECTIVE,
+                        when="not enforcement_window_open"),
              )),
     StateDef("award_nonfinal", "非终局裁决已作出", "non-final award issued", Channel.arbitration,
              on_enter=(_start("suit_window", "served_on"),)),
@@ -164,7 +175,8 @@ STATES = (
              on_enter=(_start("appeal_window", "served_on"),)),
     StateDef("appeal", "二审中", "on appeal", Channel.judicial),
     StateDef("enforceable", "法律文书已生效", "enforceable instrument in force",
-             on_enter=(_start("enforcement_window", "perform_by"),)),
+             on_enter=(_start("enforcement_window", "perform_by",
+                              when="not enforcement_window_open"),)),
     StateDef("enforcement", "强制执行中", "in enforcement"),
     StateDef("closed", "已结案", "closed", terminal=True),
     StateDef("archived", "已归档", "archived", terminal=True),
@@ -194,7 +206,16 @@ _APPLY_ARBITRATION_SOURCES = (
 )
 
 _SERVED = DataField("served_on", "party_dates")
+_AWARD_DATA = (
+    DataField("items", "award_items", required=True),
+    DataField("monthly_minimum_wage", "money", record=True),
+    _SERVED,
+    # LDMAL 47: a final award is in force from the day it is made (default: the event's day).
+    DataField("made_on", "date"),
+    DataField("perform_by", "date"),
+)
 _PARTY = DataField("party", "party")
+_RULING_SERVED = DataField("ruling_served_on", "party_dates")
 _BY_WORKER = "by:worker"
 
 
@@ -215,9 +236,12 @@ TRANSITIONS = (
     T("sign_settlement", "negotiation", "settlement_in_performance", "签订和解协议",
       "sign a settlement", source="ENMP 11-12",
       data=(DataField("perform_by", "date", record=True),),
+      # LDMAL 27 ¶2: the other side agreeing to perform interrupts the limitation period.
+      interrupts_limitation=True,
       deadlines=(_meet("negotiation_answer"), _meet("negotiation_period"))),
+    # ENMP 31: negotiation ending without agreement restarts the limitation period.
     T("fail_negotiation", "negotiation", "negotiation_failed", "协商不成", "negotiation fails",
-      source="ENMP 10, 31", automatic=True),
+      source="ENMP 10, 31", automatic=True, interrupts_limitation=True),
     T("confirm_performance", ("settlement_in_performance", "agreement_in_performance",
                               "enforceable", "payment_order"),
       "closed", "确认履行完毕", "confirm performance", resolution=Resolution.performed,
@@ -254,7 +278,8 @@ TRANSITIONS = (
       data=(DataField("days", "days"),), deadlines=(DeadlineOp("extend", "mediation_limit"),),
       effects=("mark:mediation_extended",)),
     T("sign_agreement", (*MEDIATION_STATES, "prefiling_mediation"), "agreement_in_performance",
-      "签订调解协议", "sign a mediation agreement", source="LDMAL 14; PML 28-33",
+      "签订调解协议", "sign a mediation agreement", source="LDMAL 14, 27 ¶2; PML 28-33",
+      interrupts_limitation=True,
       data=(DataField("effective_on", "date", record=True),
             DataField("perform_by", "date", record=True),
             DataField("confirms_labour_relationship", "bool", record=True)),
@@ -266,7 +291,8 @@ TRANSITIONS = (
           _start("agreement_performance", "perform_by"),
       )),
     T("fail_mediation", (*MEDIATION_STATES, "prefiling_mediation"), "mediation_failed",
-      "调解不成", "mediation fails", source="LDMAL 14 ¶3; SMP 27", automatic=True,
+      "调解不成", "mediation fails", source="LDMAL 14 ¶3; SMP 27; ENMP 31", automatic=True,
+      interrupts_limitation=True,
       data=(DataField("reason", "failure_reason", record=True),)),
 
     # The agreement: arbitration review or judicial confirmation (alternatives, AR 75(5)).
@@ -365,13 +391,19 @@ TRANSITIONS = (
       "resume the arbitration", source="AR 46(6), 47",
       deadlines=(DeadlineOp("resume", "award_limit"),)),
     T("issue_award", "arbitration", "award_final", "作出终局裁决", "issue a final award",
-      source="LDMAL 47; AR 50", when="award_is_final",
-      data=(DataField("items", "award_items", required=True),
-            DataField("monthly_minimum_wage", "money", record=True), _SERVED),
+      source="LDMAL 47; AR 50", when="award_is_final", data=_AWARD_DATA,
       deadlines=(_meet("award_limit"),), effects=("record_award",)),
+    # AR 50 ¶4: final and non-final items are awarded in separate documents. The case follows
+    # the non-final award; the final award's own remedy, the employer's revocation petition
+    # (LDMAL 49), runs beside it.
+    T("issue_award", "arbitration", "award_nonfinal", "分别作出终局裁决和非终局裁决",
+      "issue separate final and non-final awards", source="AR 50 ¶4; LDMAL 47, 49, 50",
+      when="award_is_mixed", data=_AWARD_DATA,
+      deadlines=(_meet("award_limit"),
+                 _start("revocation_window", "served_on", parties=("employer",))),
+      effects=("record_award",)),
     T("issue_award", "arbitration", "award_nonfinal", "作出非终局裁决", "issue a non-final award",
-      source="LDMAL 50", data=(DataField("items", "award_items", required=True),
-                               DataField("monthly_minimum_wage", "money", record=True), _SERVED),
+      source="LDMAL 50", data=_AWARD_DATA,
       deadlines=(_meet("award_limit"),), effects=("record_award",)),
     T("serve_award", "award_final", None, "送达裁决书", "serve the award", source="AR 20",
       data=(_PARTY, DataField("served_on", "party_dates", required=True)),
@@ -379,15 +411,43 @@ TRANSITIONS = (
                  _start("revocation_window", "served_on", parties=("employer",)))),
     T("serve_award", "award_nonfinal", None, "送达裁决书", "serve the award", source="AR 20",
       data=(_PARTY, DataField("served_on", "party_dates", required=True)),
-      deadlines=(_start("suit_window", "served_on"),)),
+      deadlines=(_start("suit_window", "served_on"),
+                 # AR 50 ¶4: the employer's revocation window on a separate final award.
+                 _start("revocation_window", "served_on", parties=("employer",),
+                        when="split_award"))),
+    # LDI-1 17: with several workers, the award takes effect for those who did not sue, each on
+    # their own date (recorded in award_effective_on); the case goes on in court for the others.
+    T("award_takes_effect", "award_nonfinal", "litigation", "裁决对未起诉劳动者生效",
+      "the award takes effect for the workers who did not sue", source="LDI-1 17; LDMAL 50",
+      automatic=True, when="some_worker_sued",
+      guards=("windows_expired:suit_window@worker,suit_window@employer,"
+              "revocation_window@employer?",),
+      effects=("record_award_effect",)),
+    T("award_takes_effect", "award_final", "litigation", "裁决对未起诉劳动者生效",
+      "the award takes effect for the workers who did not sue", source="LDI-1 17; LDMAL 47-48",
+      automatic=True, when="some_worker_sued",
+      guards=("windows_expired:suit_window@worker,revocation_window@employer",),
+      effects=("record_award_effect",)),
     T("award_takes_effect", "award_nonfinal", "enforceable", "裁决生效", "the award takes effect",
-      source="LDMAL 50", automatic=True,
-      guards=("windows_expired:suit_window@worker,suit_window@employer",)),
+      source="LDMAL 50", automatic=True, effects=("record_award_effect",),
+      # AR 50 ¶4: after split awards, also the employer's revocation window on the final one.
+      guards=("windows_expired:suit_window@worker,suit_window@employer,"
+              "revocation_window@employer?",)),
     T("award_takes_effect", "award_final", "enforceable", "裁决生效", "the award takes effect",
-      source="LDMAL 47-49", automatic=True,
+      source="LDMAL 47-49", automatic=True, effects=("record_award_effect",),
       guards=("windows_expired:suit_window@worker,revocation_window@employer",)),
 
     # Court (LDMAL 48-50; CPL; LDI-1).
+    # LDI-1 17: one of several workers sues while another's window still runs: the case waits
+    # in the award state for every window; the suit is recorded for that worker.
+    T("file_lawsuit", "award_nonfinal", None, "部分劳动者起诉", "one of several workers sues",
+      source="LDI-1 17; LDMAL 50", party_act=True, when="other_workers_may_sue",
+      guards=("within:suit_window",), deadlines=(_meet("suit_window"),),
+      effects=("record_person_suit",)),
+    T("file_lawsuit", "award_final", None, "部分劳动者起诉", "one of several workers sues",
+      source="LDI-1 17; LDMAL 48", party_act=True, when="other_workers_may_sue",
+      guards=(_BY_WORKER, "within:suit_window"), deadlines=(_meet("suit_window"),),
+      effects=("record_person_suit",)),
     T("file_lawsuit", "award_nonfinal", "litigation", "起诉", "sue", source="LDMAL 50",
       party_act=True, guards=("within:suit_window",),
       deadlines=(_meet("suit_window"),), effects=("record_suit",)),
@@ -410,6 +470,11 @@ TRANSITIONS = (
       data=(DataField("wage_iou", "bool", record=True),), effects=("record_suit",)),
     T("apply_revocation", "award_final", "revocation_review", "申请撤销终局裁决",
       "petition to revoke the final award", source="LDMAL 49; LDI-1 21", party_act=True,
+      guards=("by:employer", "within:revocation_window", "worker_has_not_sued"),
+      deadlines=(_meet("revocation_window"),)),
+    T("apply_revocation", "award_nonfinal", "revocation_review", "申请撤销终局裁决",
+      "petition to revoke the separate final award", source="AR 50 ¶4; LDMAL 49",
+      party_act=True,
       guards=("by:employer", "within:revocation_window", "worker_has_not_sued"),
       deadlines=(_meet("revocation_window"),)),
     T("revoke_award", "revocation_review", "award_revoked", "裁定撤销裁决", "revoke the award",
@@ -444,6 +509,18 @@ TRANSITIONS = (
     T("deliver_final_judgment", "appeal", "enforceable", "送达终审判决",
       "serve the final judgment", source="CPL 182",
       data=(DataField("perform_by", "date", record=True),)),
+    # LDI-1 21 ¶2: after the worker's suit against a final award is withdrawn or dismissed,
+    # the employer has 30 days from receiving the ruling to petition for revocation.
+    T("withdraw_lawsuit", "litigation", "award_final", "撤诉（终局裁决，用人单位可申请撤销）",
+      "withdraw the suit against a final award", source="LDI-1 21 ¶2", party_act=True,
+      when="suit_on_final_award", data=(_RULING_SERVED,),
+      deadlines=(_start("revocation_window", "ruling_served_on", parties=("employer",)),),
+      effects=("record_suit_withdrawn",)),
+    T("dismiss_lawsuit", "litigation", "award_final", "裁定驳回起诉（终局裁决）",
+      "dismiss the suit against a final award", source="LDI-1 21 ¶2",
+      guards=("suit_on_final_award",), data=(_RULING_SERVED,),
+      deadlines=(_start("revocation_window", "ruling_served_on", parties=("employer",)),),
+      effects=("record_suit_withdrawn",)),
     T("withdraw_lawsuit", "litigation", "enforceable", "撤诉（裁决生效）",
       "withdraw the suit (the award takes effect)", source="I-2000 1", party_act=True,
       when="award_preceded_suit"),
@@ -454,10 +531,11 @@ TRANSITIONS = (
     T("apply_enforcement", "enforceable", "enforcement", "申请强制执行", "apply for enforcement",
       source="CPL 250", party_act=True, guards=("within:enforcement_window",),
       deadlines=(_meet("enforcement_window"),)),
-    # A final award binds the employer at once (LDMAL 47); its 2-year window cannot have run
-    # out while the award_final stage lasts (at most 30 days after service).
+    # A final award binds the employer at once (LDMAL 47); its 2-year window runs from the
+    # award's date (or its performance date).
     T("apply_enforcement", "award_final", "enforcement", "申请强制执行", "apply for enforcement",
-      source="LDMAL 47; CPL 250", party_act=True),
+      source="LDMAL 47; CPL 250", party_act=True, guards=("within:enforcement_window",),
+      deadlines=(_meet("enforcement_window"),)),
     T("complete_enforcement", "enforcement", "closed", "执行完毕", "enforcement completed",
       resolution=Resolution.enforced, source="CPL 247"),
 

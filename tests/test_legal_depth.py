@@ -1,0 +1,365 @@
+"""Scenarios a labour-dispute arbitration commission meets every week, each written from the
+statutes: every expected date is worked out by hand in a comment citing its article.
+
+Holidays (State Council notices): 2025 Qingming 04-04..06, Labour Day 05-01..05, Dragon Boat
+05-31..06-02, National Day 10-01..08 (make-up working days Sun 09-28, Sat 10-11); 2026 New Year
+01-01..03, Spring Festival 02-15..23, Qingming 04-04..06, Labour Day 05-01..05, Dragon Boat
+06-19..21. "cd" = calendar days (start day not counted, a rest last day rolls over: CPL 85;
+AR 19), "wd" = working days (AR 80).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from mediation_flow import Engine
+from mediation_flow.errors import GuardFailed, IllegalTransition, InvalidData
+from mediation_flow.models import DeadlineStatus
+from tests.conftest import at, deadline, make_intake
+
+MINIMUM_WAGE = "2000"  # 12 x 2,000 = 24,000: the final-award ceiling (LDMAL 47(1))
+FINAL_ITEMS = [{"kind": "wages", "amount": "18000.00"}]
+MIXED_ITEMS = [{"kind": "social_insurance"}, {"kind": "wages", "amount": "90000.00"}]
+
+
+def just_after(day: date) -> datetime:
+    nxt = day + timedelta(days=1)
+    return at(nxt.year, nxt.month, nxt.day, 0, 1)
+
+
+def in_arbitration(engine: Engine, accepted: datetime, **intake: Any) -> int:
+    case = engine.open_case(make_intake(**intake), at=accepted - timedelta(days=1))
+    engine.fire(
+        case.id, "apply_arbitration", data={"by": "worker"}, at=accepted - timedelta(days=1)
+    )
+    engine.fire(case.id, "accept_arbitration", at=accepted)
+    return case.id
+
+
+def award(
+    engine: Engine,
+    issued: datetime,
+    served_on: dict[str, str],
+    items: list[dict[str, Any]],
+    **data: Any,
+) -> int:
+    case_id = in_arbitration(engine, issued - timedelta(days=30))
+    engine.fire(
+        case_id,
+        "issue_award",
+        data={
+            "items": items,
+            "monthly_minimum_wage": MINIMUM_WAGE,
+            "served_on": served_on,
+            **data,
+        },
+        at=issued,
+    )
+    return case_id
+
+
+# --- (a) what the engine had wrong ---------------------------------------------------------------
+
+
+def test_a_final_award_is_enforceable_from_the_day_it_is_made(engine: Engine) -> None:
+    # LDMAL 47: a final award takes effect on the day it is made, Tue 2025-06-03; CPL 250: the
+    # 2-year enforcement window runs from that day (flow.md §4 amended 2026-12), not from the day
+    # after the employer's 30-day revocation window (Thu 07-03). 2027-06-03 is a Thursday, but
+    # the 2027 schedule is not published: the due date is provisional.
+    case_id = award(
+        engine, at(2025, 6, 3), {"worker": "2025-06-03", "employer": "2025-06-03"}, FINAL_ITEMS
+    )
+    window = deadline(engine, case_id, "enforcement_window")
+    assert (window.starts_on, window.due, window.provisional) == (
+        date(2025, 6, 3),
+        date(2027, 6, 3),
+        True,
+    )
+    assert engine.get(case_id).attributes["award_effective_from"] == "2025-06-03"
+    # Both windows run out (worker Wed 06-18, employer Thu 07-03): the case becomes enforceable
+    # and keeps the window that started with the award.
+    events = engine.tick(just_after(date(2025, 7, 3)))
+    assert [e.trigger for e in events] == ["deadline_expired", "award_takes_effect"]
+    windows = [d for d in engine.deadlines(case_id) if d.kind == "enforcement_window"]
+    assert [(d.starts_on, d.status) for d in windows] == [
+        (date(2025, 6, 3), DeadlineStatus.pending)
+    ]
+
+
+def test_a_final_award_with_a_performance_date_is_enforceable_from_that_date(
+    engine: Engine,
+) -> None:
+    # CPL 250: the window runs from the last day of the performance period the award sets,
+    # Mon 2025-06-30 -> Wed 2027-06-30 (provisional: 2027 unknown). The worker may apply for
+    # enforcement at once, within it (LDMAL 47, 51).
+    case_id = award(
+        engine,
+        at(2025, 6, 3),
+        {"worker": "2025-06-03", "employer": "2025-06-03"},
+        FINAL_ITEMS,
+        perform_by="2025-06-30",
+    )
+    assert deadline(engine, case_id, "enforcement_window").starts_on == date(2025, 6, 30)
+    case = engine.fire(case_id, "apply_enforcement", data={"by": "worker"}, at=at(2025, 7, 2))
+    assert case.state == "enforcement"
+    assert deadline(engine, case_id, "enforcement_window").status == DeadlineStatus.met
+
+
+def test_a_signed_settlement_restarts_the_limitation_period(engine: Engine) -> None:
+    # Economic compensation, known on 2025-01-10; intake Mon 2025-03-03 -> 2026-03-03 (Tue).
+    # LDMAL 27 ¶2: the employer agreeing to perform (a settlement signed Mon 2025-06-09)
+    # restarts it: -> Tue 2026-06-09, a working day.
+    case = engine.open_case(
+        make_intake(
+            claims=[{"kind": "economic_compensation", "amount": "9000"}],
+            knew_of_infringement_on="2025-01-10",
+        ),
+        at=at(2025, 3, 3),
+    )
+    assert case.limitation_expires_on == date(2026, 3, 3)
+    engine.fire(case.id, "refer_to_negotiation", at=at(2025, 6, 9))
+    case = engine.fire(
+        case.id, "sign_settlement", data={"perform_by": "2025-06-30"}, at=at(2025, 6, 9)
+    )
+    assert case.limitation_expires_on == date(2026, 6, 9)
+
+
+def test_mediation_running_out_restarts_the_limitation_period_from_its_last_day(
+    engine: Engine,
+) -> None:
+    # People's mediation received Mon 2025-06-09: 15 cd -> Tue 06-24 (LDMAL 14 ¶3). It runs out
+    # without agreement; ENMP 31 restarts limitation from that day: Tue 06-24 + 1 year =
+    # Wed 2026-06-24, a working day (Dragon Boat 2026 is 06-19..21). Before, the mediation
+    # application had restarted it on 06-09 -> Tue 2026-06-09: the warning came 15 days early.
+    case = engine.open_case(
+        make_intake(
+            claims=[{"kind": "economic_compensation", "amount": "9000"}],
+            knew_of_infringement_on="2025-01-10",
+        ),
+        at=at(2025, 6, 9),
+    )
+    case = engine.fire(
+        case.id,
+        "refer_to_peoples_mediation",
+        data={"org_id": "芙蓉区人民调解委员会", "received_on": "2025-06-09"},
+        at=at(2025, 6, 9),
+    )
+    assert case.limitation_expires_on == date(2026, 6, 9)
+    (event,) = engine.tick(just_after(date(2025, 6, 24)))
+    assert (event.trigger, event.dest) == ("fail_mediation", "mediation_failed")
+    case = engine.get(case.id)
+    assert case.limitation_expires_on == date(2026, 6, 24)
+    assert case.attributes["limitation_interruptions"][-1] == "2025-06-24"
+
+
+def test_withdrawing_the_workers_suit_against_a_final_award_reopens_revocation(
+    engine: Engine,
+) -> None:
+    # Final award served on both Tue 2025-06-03. 张三 sues Tue 06-10 (within 15 cd, LDMAL 48),
+    # and the case is in court: no petition meanwhile (LDI-1 21 ¶1). He withdraws; the ruling
+    # reaches the employer Wed 07-02. LDI-1 21 ¶2: the employer may petition within 30 days of
+    # receiving it: 07-02 + 30 = Fri 08-01.
+    case_id = award(
+        engine, at(2025, 6, 3), {"worker": "2025-06-03", "employer": "2025-06-03"}, FINAL_ITEMS
+    )
+    engine.fire(case_id, "file_lawsuit", data={"by": "worker"}, at=at(2025, 6, 10))
+    with pytest.raises(IllegalTransition):
+        engine.fire(case_id, "apply_revocation", data={"by": "employer"}, at=at(2025, 6, 11))
+    case = engine.fire(
+        case_id,
+        "withdraw_lawsuit",
+        data={"by": "worker", "ruling_served_on": {"employer": "2025-07-02"}},
+        at=at(2025, 7, 1),
+    )
+    assert case.state == "award_final"
+    window = deadline(engine, case_id, "revocation_window", "employer")
+    assert (window.starts_on, window.due) == (date(2025, 7, 2), date(2025, 8, 1))
+    # The award was in force all along (LDMAL 47): its enforcement window runs from 06-03.
+    assert deadline(engine, case_id, "enforcement_window").starts_on == date(2025, 6, 3)
+    # No petition by Fri 08-01: the award stands and the case becomes enforceable on 08-02.
+    assert engine.tick(at(2025, 8, 1, 23, 59)) == []
+    (event,) = engine.tick(just_after(date(2025, 8, 1)))
+    assert (event.trigger, event.dest) == ("award_takes_effect", "enforceable")
+
+
+def test_the_employer_petitions_after_the_workers_suit_is_dismissed(engine: Engine) -> None:
+    # As above, but the court dismisses the suit; the ruling reaches the employer Mon 07-07:
+    # + 30 = Wed 08-06 (LDI-1 21 ¶2). The petition on Mon 07-28 is in time.
+    case_id = award(
+        engine, at(2025, 6, 3), {"worker": "2025-06-03", "employer": "2025-06-03"}, FINAL_ITEMS
+    )
+    engine.fire(case_id, "file_lawsuit", data={"by": "worker"}, at=at(2025, 6, 10))
+    engine.fire(
+        case_id,
+        "dismiss_lawsuit",
+        data={"ruling_served_on": {"employer": "2025-07-07"}},
+        at=at(2025, 7, 7),
+    )
+    assert deadline(engine, case_id, "revocation_window", "employer").due == date(2025, 8, 6)
+    case = engine.fire(case_id, "apply_revocation", data={"by": "employer"}, at=at(2025, 7, 28))
+    assert case.state == "revocation_review"
+
+
+def test_dismissing_a_suit_applies_only_to_the_workers_suit_on_a_final_award(
+    engine: Engine,
+) -> None:
+    # A non-final award (90,000 > 24,000): the employer's suit is not one LDI-1 21 ¶2 speaks of.
+    case_id = award(
+        engine,
+        at(2025, 6, 3),
+        {"worker": "2025-06-03", "employer": "2025-06-03"},
+        [{"kind": "wages", "amount": "90000"}],
+    )
+    engine.fire(case_id, "file_lawsuit", data={"by": "employer"}, at=at(2025, 6, 10))
+    with pytest.raises(GuardFailed) as info:
+        engine.fire(case_id, "dismiss_lawsuit", at=at(2025, 7, 7))
+    assert info.value.guard == "suit_on_final_award"
+
+
+def test_a_mixed_award_is_two_award_documents_with_their_own_remedies(engine: Engine) -> None:
+    # AR 50 ¶4: social insurance (final whatever the amount, LDMAL 47(2)) and 90,000 of wages
+    # (> 24,000: non-final) are awarded in two documents on Tue 2025-06-03. Served on 张三
+    # Tue 06-03 and on the employer Fri 06-06.
+    # - final award: 张三 may sue within 15 cd (LDMAL 48): Wed 06-18; the employer may petition
+    #   for revocation within 30 cd (LDMAL 49): 06-06 + 30 = Sun 07-06 -> Mon 07-07.
+    # - non-final award: either may sue within 15 cd (LDMAL 50): 张三 Wed 06-18, the employer
+    #   06-21 (Sat) -> Mon 06-23.
+    case_id = award(
+        engine, at(2025, 6, 3), {"worker": "2025-06-03", "employer": "2025-06-06"}, MIXED_ITEMS
+    )
+    case = engine.get(case_id)
+    assert case.state == "award_nonfinal"
+    final_doc, nonfinal_doc = case.attributes["award_documents"]
+    assert final_doc["document"] == "final"
+    assert [i["kind"] for i in final_doc["items"]] == ["social_insurance"]
+    assert final_doc["remedies"] == {"worker": "suit_window", "employer": "revocation_window"}
+    assert final_doc["effective_on"] == "2025-06-03"  # LDMAL 47: in force when made
+    assert nonfinal_doc["document"] == "nonfinal"
+    assert [i["kind"] for i in nonfinal_doc["items"]] == ["wages"]
+    assert nonfinal_doc["remedies"] == {"worker": "suit_window", "employer": "suit_window"}
+    dues = {(d.kind, d.party): d.due for d in engine.deadlines(case_id) if d.party}
+    assert dues == {
+        ("suit_window", "worker-1"): date(2025, 6, 18),
+        ("suit_window", "employer-1"): date(2025, 6, 23),
+        ("revocation_window", "employer-1"): date(2025, 7, 7),
+    }
+    # After both suit windows, the employer's petition window on the final award still runs.
+    events = engine.tick(just_after(date(2025, 6, 23)))
+    assert [e.trigger for e in events] == ["deadline_expired", "deadline_expired"]
+    assert engine.get(case_id).state == "award_nonfinal"
+    (event,) = engine.tick(just_after(date(2025, 7, 7)))
+    assert (event.trigger, event.dest) == ("award_takes_effect", "enforceable")
+
+
+def test_the_employer_petitions_against_the_final_one_of_two_awards(engine: Engine) -> None:
+    # As above; the employer petitions on Mon 06-30, within its 30 days (LDMAL 49). A pure
+    # non-final award has no revocation window, so there the petition is refused.
+    case_id = award(
+        engine, at(2025, 6, 3), {"worker": "2025-06-03", "employer": "2025-06-06"}, MIXED_ITEMS
+    )
+    case = engine.fire(case_id, "apply_revocation", data={"by": "employer"}, at=at(2025, 6, 30))
+    assert case.state == "revocation_review"
+    other = award(
+        engine,
+        at(2025, 6, 3),
+        {"worker": "2025-06-03", "employer": "2025-06-06"},
+        [{"kind": "wages", "amount": "90000"}],
+    )
+    with pytest.raises(GuardFailed) as info:
+        engine.fire(other, "apply_revocation", data={"by": "employer"}, at=at(2025, 6, 30))
+    assert info.value.guard == "within:revocation_window"
+
+
+# --- (b) several workers, each with their own dates (LDI-1 17) -----------------------------------
+
+THREE_WORKERS = [
+    {"kind": "worker", "role": "applicant", "name": "张三"},
+    {"kind": "worker", "role": "applicant", "name": "李四"},
+    {"kind": "worker", "role": "applicant", "name": "王五"},
+    {"kind": "employer", "role": "respondent", "name": "长沙某建筑工程有限公司"},
+]
+
+
+def test_every_party_gets_a_stable_id_at_intake(engine: Engine) -> None:
+    case = engine.open_case(make_intake(parties=THREE_WORKERS), at=at(2025, 6, 3))
+    assert [(p.id, p.name) for p in case.parties] == [
+        ("worker-1", "张三"),
+        ("worker-2", "李四"),
+        ("worker-3", "王五"),
+        ("employer-1", "长沙某建筑工程有限公司"),
+    ]
+    assert [p.id for p in engine.get(case.id).parties] == [p.id for p in case.parties]
+
+
+def test_three_workers_served_on_different_days_one_sues(engine: Engine) -> None:
+    # A non-final award (90,000 of wages each > 24,000, LDMAL 47) on Tue 2025-06-03, served on
+    # 张三 Tue 06-03, 李四 Wed 06-04, 王五 Thu 06-05 and the employer Tue 06-03. LDMAL 50: each has
+    # 15 cd from their own service: 张三 Wed 06-18, 李四 Thu 06-19, 王五 Fri 06-20, the employer
+    # Wed 06-18.
+    case_id = in_arbitration(engine, at(2025, 5, 6), parties=THREE_WORKERS)
+    served = {
+        "worker-1": "2025-06-03",
+        "worker-2": "2025-06-04",
+        "worker-3": "2025-06-05",
+        "employer": "2025-06-03",  # the case's only employer: the kind still names it
+    }
+    items = [{"kind": "wages", "amount": "90000"}]
+    data = {"items": items, "monthly_minimum_wage": MINIMUM_WAGE}
+    with pytest.raises(InvalidData) as info:  # which of the three workers?
+        engine.fire(
+            case_id,
+            "issue_award",
+            data={**data, "served_on": {"worker": "2025-06-03"}},
+            at=at(2025, 6, 3),
+        )
+    assert "worker-1, worker-2, worker-3" in str(info.value)
+    engine.fire(case_id, "issue_award", data={**data, "served_on": served}, at=at(2025, 6, 3))
+    dues = {d.party: d.due for d in engine.deadlines(case_id) if d.kind == "suit_window"}
+    assert dues == {
+        "worker-1": date(2025, 6, 18),
+        "worker-2": date(2025, 6, 19),
+        "worker-3": date(2025, 6, 20),
+        "employer-1": date(2025, 6, 18),
+    }
+    # 李四 sues on Tue 06-10, within his window. LDI-1 17: the award does not take effect for
+    # him; for the others it still may, so the case waits for their windows.
+    case = engine.fire(case_id, "file_lawsuit", data={"by": "worker-2"}, at=at(2025, 6, 10))
+    assert case.state == "award_nonfinal"
+    assert case.attributes["suits"] == {"worker-2": "2025-06-10"}
+    # 张三's and the employer's windows end Wed 06-18: nothing takes effect yet (王五 may sue).
+    events = engine.tick(just_after(date(2025, 6, 18)))
+    assert [e.trigger for e in events] == ["deadline_expired", "deadline_expired"]
+    # 王五's window ends Fri 06-20: the award takes effect for 张三 on Thu 06-19 (the day after
+    # his and the employer's windows) and for 王五 on Sat 06-21; the case goes on in court for
+    # 李四.
+    (event,) = engine.tick(just_after(date(2025, 6, 20)))
+    assert (event.trigger, event.dest) == ("award_takes_effect", "litigation")
+    assert engine.get(case_id).attributes["award_effective_on"] == {
+        "worker-1": "2025-06-19",
+        "worker-2": None,
+        "worker-3": "2025-06-21",
+    }
+
+
+def test_each_worker_sues_only_within_their_own_window(engine: Engine) -> None:
+    # As above: 张三's window ended Wed 06-18; on Thu 06-19 he is late, 李四 (Thu 06-19) is not.
+    case_id = in_arbitration(engine, at(2025, 5, 6), parties=THREE_WORKERS)
+    served = {"worker-1": "2025-06-03", "worker-2": "2025-06-04", "employer": "2025-06-03"}
+    engine.fire(
+        case_id,
+        "issue_award",
+        data={"items": MIXED_ITEMS[1:], "monthly_minimum_wage": MINIMUM_WAGE, "served_on": served},
+        at=at(2025, 6, 3),
+    )
+    with pytest.raises(GuardFailed) as info:
+        engine.fire(case_id, "file_lawsuit", data={"by": "worker-1"}, at=at(2025, 6, 19))
+    assert info.value.guard == "within:suit_window"
+    assert "2025-06-18" in str(info.value)
+    # 王五 has not been served: no window of his has started.
+    with pytest.raises(GuardFailed):
+        engine.fire(case_id, "file_lawsuit", data={"by": "worker-3"}, at=at(2025, 6, 19))
+    case = engine.fire(case_id, "file_lawsuit", data={"by": "worker-2"}, at=at(2025, 6, 19))
+    assert case.state == "award_nonfinal"  # 王五's window has not even started
