@@ -363,3 +363,154 @@ def test_each_worker_sues_only_within_their_own_window(engine: Engine) -> None:
         engine.fire(case_id, "file_lawsuit", data={"by": "worker-3"}, at=at(2025, 6, 19))
     case = engine.fire(case_id, "file_lawsuit", data={"by": "worker-2"}, at=at(2025, 6, 19))
     assert case.state == "award_nonfinal"  # 王五's window has not even started
+
+
+# --- (c) clock resets (AR 46), transfer, deemed withdrawal, partial and advance awards ----------
+
+
+def accepted_on_june_9(engine: Engine, **intake: Any) -> int:
+    # Accepted Mon 2025-06-09: award_limit 45 cd -> Thu 07-24 (LDMAL 43).
+    case_id = in_arbitration(engine, at(2025, 6, 9), **intake)
+    assert deadline(engine, case_id, "award_limit").due == date(2025, 7, 24)
+    return case_id
+
+
+def test_adding_a_party_restarts_the_award_limit(engine: Engine) -> None:
+    # AR 46(1): 李四 is added on Mon 06-23; the 45 days restart from that day: 06-23 + 45 =
+    # Thu 08-07. He gets the next worker id; the intake digest still checks.
+    case_id = accepted_on_june_9(engine)
+    case = engine.fire(
+        case_id,
+        "add_party",
+        data={"party_kind": "worker", "role": "applicant", "name": "李四"},
+        at=at(2025, 6, 23),
+    )
+    assert [p.id for p in case.parties] == ["worker-1", "employer-1", "worker-2"]
+    assert [p.id for p in engine.get(case_id).parties] == ["worker-1", "employer-1", "worker-2"]
+    limits = [d for d in engine.deadlines(case_id) if d.kind == "award_limit"]
+    assert [(d.starts_on, d.due, d.status) for d in limits] == [
+        (date(2025, 6, 9), date(2025, 7, 24), DeadlineStatus.cancelled),
+        (date(2025, 6, 23), date(2025, 8, 7), DeadlineStatus.pending),
+    ]
+    assert engine.verify(case_id).ok
+
+
+def test_changed_claims_and_a_merged_counterclaim_each_restart_the_award_limit(
+    engine: Engine,
+) -> None:
+    # AR 46(3): claims changed Tue 07-01 -> 07-01 + 45 = Fri 08-15. AR 46(4): a counterclaim
+    # merged Fri 08-01 -> 08-01 + 45 = Mon 09-15. Each restarted limit may be extended once by
+    # 15 cd (LDMAL 43): 60 cd from 08-01 = Tue 09-30.
+    case_id = accepted_on_june_9(engine)
+    engine.fire(
+        case_id,
+        "change_claims",
+        data={"claims": [{"kind": "wages", "amount": "26000"}]},
+        at=at(2025, 7, 1),
+    )
+    assert deadline(engine, case_id, "award_limit").due == date(2025, 8, 15)
+    assert engine.get(case_id).attributes["claim_changes"] == [
+        {"on": "2025-07-01", "claims": [{"kind": "wages", "amount": "26000"}]}
+    ]
+    # Extended once: 60 cd from 07-01 = Sat 08-30 -> Mon 09-01.
+    engine.fire(case_id, "extend_award_limit", at=at(2025, 7, 20))
+    assert deadline(engine, case_id, "award_limit").due == date(2025, 9, 1)
+    engine.fire(case_id, "merge_counterclaim", at=at(2025, 8, 1))
+    assert deadline(engine, case_id, "award_limit").due == date(2025, 9, 15)
+    engine.fire(case_id, "extend_award_limit", at=at(2025, 9, 1))
+    assert deadline(engine, case_id, "award_limit").due == date(2025, 9, 30)
+
+
+def test_a_transfer_restarts_the_clock_at_the_competent_commission(engine: Engine) -> None:
+    # Before acceptance (AR 31; LDI-1 5): received Mon 06-09 (5 wd -> Mon 06-16), transferred
+    # and received by the competent commission Thu 06-12: 5 wd -> Fri 13, Mon 16, Tue 17,
+    # Wed 18, Thu 19 -> Thu 06-19. Not a refusal: the case stays in arbitration_received.
+    case = engine.open_case(make_intake(), at=at(2025, 6, 9))
+    engine.fire(case.id, "apply_arbitration", data={"by": "worker"}, at=at(2025, 6, 9))
+    assert deadline(engine, case.id, "arbitration_acceptance").due == date(2025, 6, 16)
+    case = engine.fire(
+        case.id,
+        "transfer_jurisdiction",
+        data={"org_id": "长沙市劳动人事争议仲裁委员会", "received_on": "2025-06-12"},
+        at=at(2025, 6, 12),
+    )
+    assert case.state == "arbitration_received"
+    assert deadline(engine, case.id, "arbitration_acceptance").due == date(2025, 6, 19)
+    # After acceptance (AR 46(5)): received on transfer Wed 08-20: + 45 = Sat 10-04, inside the
+    # National Day holiday (10-01..08) -> Thu 10-09.
+    case_id = accepted_on_june_9(engine)
+    engine.fire(
+        case_id,
+        "transfer_jurisdiction",
+        data={"org_id": "长沙市劳动人事争议仲裁委员会", "received_on": "2025-08-20"},
+        at=at(2025, 7, 1),
+    )
+    assert deadline(engine, case_id, "award_limit").due == date(2025, 10, 9)
+
+
+def test_a_deemed_withdrawal_bars_reapplying_unlike_a_voluntary_one(engine: Engine) -> None:
+    # AR 39: the applicant does not appear at the hearing without good reason.
+    case_id = accepted_on_june_9(engine)
+    case = engine.fire(
+        case_id, "deem_withdrawn", data={"reason": "申请人无正当理由拒不到庭"}, at=at(2025, 7, 1)
+    )
+    assert (case.state, case.resolution) == ("closed", "withdrawn")
+    assert case.attributes["withdrawal"] == "deemed"
+    assert case.attributes["reapplication_barred"] is True
+    assert deadline(engine, case_id, "award_limit").status == DeadlineStatus.cancelled
+    # AR 35: a voluntary withdrawal leaves the claim open.
+    other = accepted_on_june_9(engine)
+    case = engine.fire(other, "withdraw", data={"by": "worker"}, at=at(2025, 7, 1))
+    assert "reapplication_barred" not in case.attributes
+
+
+def test_a_partial_award_has_its_own_windows_and_the_limit_runs_on(engine: Engine) -> None:
+    # LDMAL 43 ¶2; AR 49: the social-insurance part is clear and awarded on Fri 06-20, served on
+    # 张三 Fri 06-20 (+15 = Sat 07-05 -> Mon 07-07) and the employer Mon 06-23 (+15 = Tue 07-08).
+    # The award limit still ends Thu 07-24.
+    case_id = accepted_on_june_9(engine)
+    case = engine.fire(
+        case_id,
+        "issue_partial_award",
+        data={
+            "items": [{"kind": "social_insurance"}],
+            "served_on": {"worker": "2025-06-20", "employer": "2025-06-23"},
+        },
+        at=at(2025, 6, 20),
+    )
+    assert case.state == "arbitration"
+    (partial,) = case.attributes["partial_awards"]
+    assert partial["items"] == [{"kind": "social_insurance", "amount": "0", "final": True}]
+    assert partial["suit_window_due"] == {"worker-1": "2025-07-07", "employer-1": "2025-07-08"}
+    assert deadline(engine, case_id, "award_limit").due == date(2025, 7, 24)
+
+
+def test_advance_execution_only_on_money_claims(engine: Engine) -> None:
+    # LDMAL 44; AR 51: wages may be executed in advance, a labour-relationship claim not.
+    case_id = accepted_on_june_9(engine)
+    case = engine.fire(
+        case_id,
+        "order_advance_execution",
+        data={"items": [{"kind": "wages", "amount": "6000"}]},
+        at=at(2025, 6, 20),
+    )
+    assert case.attributes["advance_executions"] == [
+        {"ordered_on": "2025-06-20", "items": [{"kind": "wages", "amount": "6000"}]}
+    ]
+    with pytest.raises(GuardFailed) as info:
+        engine.fire(
+            case_id,
+            "order_advance_execution",
+            data={"items": [{"kind": "labour_relationship"}]},
+            at=at(2025, 6, 20),
+        )
+    assert info.value.guard.startswith("items_only")
+    other = accepted_on_june_9(engine, claims=[{"kind": "labour_relationship"}])
+    with pytest.raises(GuardFailed) as info:
+        engine.fire(
+            other,
+            "order_advance_execution",
+            data={"items": [{"kind": "wages", "amount": "6000"}]},
+            at=at(2025, 6, 20),
+        )
+    assert info.value.guard.startswith("claims_include")

@@ -122,6 +122,8 @@ GUARDED = frozenset(
         "apply_enforcement",
         "extend_mediation",
         "extend_award_limit",
+        # LDMAL 44: advance execution needs a money claim; the model's cases claim any kind.
+        "order_advance_execution",
         *(t for t, _ in AUTOMATIC_EDGES),
         *(t for t, _ in GUARDED_EDGES),
     }
@@ -129,13 +131,26 @@ GUARDED = frozenset(
 #: Triggers whose data flow.md §3 requires (a served_on date to start a window from, the awarded
 #: items): without their data they may refuse with InvalidData. The model always gives them their
 #: template, so this only matters for data that is not a template.
-REQUIRED_DATA = frozenset({"serve_payment_order", "issue_award", "serve_award"})
+REQUIRED_DATA = frozenset(
+    {
+        "serve_payment_order",
+        "issue_award",
+        "serve_award",
+        # The party added, the changed claims, the new commission, the awarded items.
+        "add_party",
+        "change_claims",
+        "transfer_jurisdiction",
+        "issue_partial_award",
+        "order_advance_execution",
+    }
+)
 
 #: How a case closes (flow.md §2 `closed` carries a resolution; §3 names it per trigger).
 RESOLUTIONS = {
     "confirm_performance": "performed",
     "withdraw": "withdrawn",
     "withdraw_lawsuit": "withdrawn",
+    "deem_withdrawn": "withdrawn",  # AR 39
     "reject_out_of_scope": "out_of_scope",
     "complete_enforcement": "enforced",
     "abandon": "abandoned",

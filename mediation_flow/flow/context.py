@@ -42,6 +42,8 @@ class Context:
     #: ``engine.triggers``: evaluate without the command's data.
     dry_run: bool = False
     warnings: list[str] = field(default_factory=list)
+    #: Parties this command adds (``add_party``); the engine stores them with the event.
+    added_parties: list[Party] = field(default_factory=list)
 
     @property
     def state(self) -> str:

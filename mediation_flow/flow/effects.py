@@ -10,11 +10,20 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from mediation_flow.errors import FlowDefinitionError
+from mediation_flow.duedates import due_date
+from mediation_flow.errors import FlowDefinitionError, InvalidData
 from mediation_flow.flow.context import Context
 from mediation_flow.flow.data import to_json
 from mediation_flow.flow.guards import award_finality, split_name
-from mediation_flow.models import DeadlineStatus, party_kind_of
+from mediation_flow.models import (
+    DeadlineStatus,
+    Party,
+    PartyKind,
+    PartyRole,
+    Unit,
+    party_ids,
+    party_kind_of,
+)
 
 __all__ = ["EFFECTS", "apply_effect", "register_effect"]
 
@@ -173,3 +182,81 @@ def record_payment_order_basis(ctx: Context) -> dict[str, Any]:
     """LDI-1 13: the route after an upheld objection depends on what the order rested on."""
     basis = "mediation_agreement" if ctx.state == "agreement_breached" else "wages"
     return {"payment_order_basis": basis}
+
+
+def _appended(ctx: Context, attribute: str, entry: dict[str, Any]) -> dict[str, Any]:
+    return {attribute: [*(ctx.case.attributes.get(attribute) or ()), to_json(entry)]}
+
+
+@register_effect("record_added_party")
+def record_added_party(ctx: Context) -> dict[str, Any]:
+    """AR 46(1): a party added in arbitration gets the next id of its kind; the engine stores
+    it with the event."""
+    kind = PartyKind(ctx.data["party_kind"])
+    existing = [p.kind for p in ctx.parties] + [p.kind for p in ctx.added_parties]
+    pid = party_ids([*existing, kind])[-1]
+    ctx.added_parties.append(Party(kind, PartyRole(ctx.data["role"]), ctx.data["name"], id=pid))
+    return _appended(ctx, "parties_added", {"id": pid, "on": ctx.event_day})
+
+
+@register_effect("record_claim_change")
+def record_claim_change(ctx: Context) -> dict[str, Any]:
+    """AR 46(3): the claims as changed, and when (the claims recorded at intake stay as they
+    were: ``Case.claims``)."""
+    return _appended(ctx, "claim_changes", {"on": ctx.event_day, "claims": ctx.data["claims"]})
+
+
+@register_effect("record_counterclaim")
+def record_counterclaim(ctx: Context) -> dict[str, Any]:
+    """AR 46(4): the respondent's counterclaim, merged into the hearing."""
+    entry = {"merged_on": ctx.event_day, "claims": ctx.data.get("claims") or []}
+    return _appended(ctx, "counterclaims", entry)
+
+
+@register_effect("record_transfer")
+def record_transfer(ctx: Context) -> dict[str, Any]:
+    """AR 31, 46(5): the commission the case was transferred to and its receipt date."""
+    received = ctx.data.get("received_on") or ctx.event_day
+    return _appended(
+        ctx, "transfers", {"to": ctx.data["org_id"], "received_on": received, "from": ctx.state}
+    )
+
+
+@register_effect("record_deemed_withdrawal")
+def record_deemed_withdrawal(ctx: Context) -> dict[str, Any]:
+    """AR 39: a deemed withdrawal bars a new application on the same claim and facts; a
+    voluntary one (``withdraw``, AR 35) does not."""
+    return {"withdrawal": "deemed", "reapplication_barred": True}
+
+
+@register_effect("record_partial_award")
+def record_partial_award(ctx: Context) -> dict[str, Any]:
+    """LDMAL 43 ¶2; AR 49: a partial award, with each item's finality and each served party's
+    15-day suit window (LDMAL 48, 50), while the hearing goes on."""
+    items = ctx.data["items"]
+    try:
+        _, flags = award_finality(items, ctx.data.get("monthly_minimum_wage"))
+    except ValueError as exc:
+        raise InvalidData(ctx.trigger, "monthly_minimum_wage", str(exc)) from None
+    served: dict[str, Any] = {
+        ctx.person(k, "served_on"): v for k, v in (ctx.data.get("served_on") or {}).items()
+    }
+    windows = {
+        pid: due_date(ctx.calendar, Unit.calendar_days, day, 15, ctx.case.region)[0]
+        for pid, day in served.items()
+    }
+    entry = {
+        "made_on": ctx.event_day,
+        "items": [{**i, "final": f} for i, f in zip(items, flags, strict=True)],
+        "served_on": served,
+        "suit_window_due": windows,
+    }
+    return _appended(ctx, "partial_awards", entry)
+
+
+@register_effect("record_advance_execution")
+def record_advance_execution(ctx: Context) -> dict[str, Any]:
+    """LDMAL 44; AR 51: the ruling on advance execution, transferred to the court; it cannot
+    be sued against (LDI-1 10)."""
+    entry = {"ordered_on": ctx.event_day, "items": ctx.data["items"]}
+    return _appended(ctx, "advance_executions", entry)

@@ -180,6 +180,27 @@ def claims_only(ctx: Context, *kinds: str) -> Refusal | None:
     return None
 
 
+@register_guard("claims_include")
+def claims_include(ctx: Context, *kinds: str) -> Refusal | None:
+    """The case claims at least one of ``kinds`` (advance execution: LDMAL 44)."""
+    if not {c.kind.value for c in ctx.claims} & set(kinds):
+        return Refusal(f"the case claims none of {', '.join(kinds)} (LDMAL 44)")
+    return None
+
+
+@register_guard("items_only")
+def items_only(ctx: Context, *kinds: str) -> Refusal | None:
+    """Every item of the command's ``items`` is one of ``kinds`` (advance execution covers
+    remuneration, medical costs, compensation and damages only: LDMAL 44)."""
+    others = sorted({str(i["kind"]) for i in ctx.data.get("items") or ()} - set(kinds))
+    if others:
+        return Refusal(
+            f"items of kind {', '.join(others)} cannot be executed in advance (LDMAL 44)",
+            needs_data=True,
+        )
+    return None
+
+
 @register_guard("wage_iou")
 def wage_iou(ctx: Context) -> Refusal | None:
     """LDI-1 15: a written wage IOU may be sued on directly, without arbitration."""

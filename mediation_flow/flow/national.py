@@ -216,6 +216,8 @@ _AWARD_DATA = (
 )
 _PARTY = DataField("party", "party")
 _RULING_SERVED = DataField("ruling_served_on", "party_dates")
+#: AR 46: the 45 days start again from the event.
+_AWARD_LIMIT_RESTART = (DeadlineOp("restart", "award_limit"),)
 _BY_WORKER = "by:worker"
 
 
@@ -390,6 +392,57 @@ TRANSITIONS = (
     T("resume_arbitration", "arbitration_suspended", "arbitration", "恢复仲裁",
       "resume the arbitration", source="AR 46(6), 47",
       deadlines=(DeadlineOp("resume", "award_limit"),)),
+    # AR 46: the award limit restarts from the day a party is added, the claims are changed, a
+    # counterclaim is merged or the case is transferred in; a new limit may be extended once.
+    T("add_party", "arbitration", None, "追加当事人", "add a party", source="AR 46(1)",
+      data=(DataField("party_kind", "party_kind", required=True),
+            DataField("role", "party_role", required=True),
+            DataField("name", "text", required=True)),
+      deadlines=_AWARD_LIMIT_RESTART,
+      effects=("record_added_party", "clear:award_limit_extended")),
+    T("change_claims", "arbitration", None, "变更仲裁请求", "change the claims",
+      source="AR 46(3)", data=(DataField("claims", "claim_items", required=True),),
+      deadlines=_AWARD_LIMIT_RESTART,
+      effects=("record_claim_change", "clear:award_limit_extended")),
+    T("merge_counterclaim", "arbitration", None, "合并审理反申请", "merge a counterclaim",
+      source="AR 46(4)", data=(DataField("claims", "claim_items"),),
+      deadlines=_AWARD_LIMIT_RESTART,
+      effects=("record_counterclaim", "clear:award_limit_extended")),
+    # AR 31; AR 46(5): a commission without jurisdiction transfers the case to the competent one
+    # (not a refusal); the clock restarts from that commission's receipt.
+    T("transfer_jurisdiction", "arbitration_received", None, "移送管辖", "transfer the case",
+      source="AR 31; AR 46(5); LDI-1 5",
+      data=(DataField("org_id", "text", required=True, record=True),
+            DataField("received_on", "date")),
+      deadlines=(DeadlineOp("restart", "arbitration_acceptance", "received_on"),),
+      effects=("record_transfer",)),
+    T("transfer_jurisdiction", "arbitration", None, "移送管辖", "transfer the case",
+      source="AR 46(5)",
+      data=(DataField("org_id", "text", required=True, record=True),
+            DataField("received_on", "date")),
+      deadlines=(DeadlineOp("restart", "award_limit", "received_on"),),
+      effects=("record_transfer", "clear:award_limit_extended")),
+    # AR 39: the applicant does not appear without good reason: the application is deemed
+    # withdrawn, and the same claim on the same facts cannot be brought again (unlike AR 35).
+    T("deem_withdrawn", ("arbitration", "arbitration_mediation"), "closed", "按撤回仲裁申请处理",
+      "the application is deemed withdrawn", source="AR 39; LDMAL 36",
+      resolution=Resolution.withdrawn,
+      data=(DataField("reason", "text", record=True),),
+      effects=("record_deemed_withdrawal",)),
+    # LDMAL 43 ¶2; AR 49: a partial award on the facts already clear; the award limit runs on.
+    T("issue_partial_award", "arbitration", None, "先行裁决", "issue a partial award",
+      source="LDMAL 43 ¶2; AR 49",
+      data=(DataField("items", "award_items", required=True),
+            DataField("monthly_minimum_wage", "money"), _SERVED),
+      effects=("record_partial_award",)),
+    # LDMAL 44; AR 51: advance execution on remuneration, medical costs and compensation,
+    # transferred to the court for enforcement; the worker gives no security.
+    T("order_advance_execution", "arbitration", None, "裁决先予执行", "order advance execution",
+      source="LDMAL 44; AR 51; LDI-1 10",
+      guards=("claims_include:wages,work_injury_medical,economic_compensation,damages",
+              "items_only:wages,work_injury_medical,economic_compensation,damages"),
+      data=(DataField("items", "award_items", required=True),),
+      effects=("record_advance_execution",)),
     T("issue_award", "arbitration", "award_final", "作出终局裁决", "issue a final award",
       source="LDMAL 47; AR 50", when="award_is_final", data=_AWARD_DATA,
       deadlines=(_meet("award_limit"),), effects=("record_award",)),

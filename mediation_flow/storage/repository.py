@@ -546,6 +546,13 @@ class Store:
 
     # -- writing ----------------------------------------------------------------------------------
 
+    def append_parties(
+        self, conn: Connection, case_id: int, party_rows: Sequence[dict[str, Any]]
+    ) -> None:
+        """Add parties to a case after intake (``add_party``), after its existing ones."""
+        if party_rows:
+            conn.execute(insert(parties), [{**p, "case_id": case_id} for p in party_rows])
+
     def insert_case(
         self,
         conn: Connection,
