@@ -16,8 +16,9 @@ once, to the new last day (flow.md §4 "Counting").
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from mediation_flow.duedates import due_date
@@ -141,16 +142,39 @@ def _start(ctx: Context, kind: DeadlineKind, op: DeadlineOp) -> None:
 def start_value(ctx: Context, start: str) -> date | None:
     """The date a deadline counts from: the first of the ``|``-separated sources that is given.
     A source is a date field of the trigger's data, or ``case:<attribute>`` for a date the case
-    recorded earlier (a final award's date for its enforcement window, LDMAL 47)."""
+    recorded earlier (a final award's date for its enforcement window, LDMAL 47). A source may
+    end in an offset of working days, ``hearing_on-3wd`` (AR 38: 3 working days before the
+    hearing) or ``posted_on+3wd`` (AR 20 ¶2: deemed served 3 working days after posting)."""
     for source in start.split("|"):
-        if source.startswith("case:"):
-            raw = ctx.case.attributes.get(source.removeprefix("case:"))
+        name, offset = _offset(source)
+        if name.startswith("case:"):
+            raw = ctx.case.attributes.get(name.removeprefix("case:"))
             value = date.fromisoformat(raw) if isinstance(raw, str) else None
         else:
-            value = ctx.data.get(source)
+            value = ctx.data.get(name)
         if isinstance(value, date):
-            return value
+            return shift_working_days(ctx, value, offset)
     return None
+
+
+_OFFSET = re.compile(r"^(.+?)([+-]\d+)wd$")
+
+
+def _offset(source: str) -> tuple[str, int]:
+    match = _OFFSET.match(source)
+    return (match.group(1), int(match.group(2))) if match else (source, 0)
+
+
+def shift_working_days(ctx: Context, day: date, n: int) -> date:
+    """``day`` moved by ``n`` working days (AR 80): forward for n > 0, backward for n < 0."""
+    if n >= 0:
+        return ctx.calendar.add_working_days(day, n, region=ctx.case.region) if n else day
+    left = -n
+    while left:
+        day -= timedelta(days=1)
+        if ctx.calendar.is_working_day(day, region=ctx.case.region):
+            left -= 1
+    return day
 
 
 def _start_dates(
@@ -159,8 +183,12 @@ def _start_dates(
     if kind.per_party:
         # Per person (LDI-1 17): each key is a party id, or a kind when the case has one party
         # of that kind; windows open for the parties of the op's kinds, workers first.
-        dates: dict[str, date] = ctx.data.get(op.start) or {}
-        keyed = [(party_kind_of(key), key, day) for key, day in dates.items()]
+        name, offset = _offset(op.start)
+        dates: dict[str, date] = ctx.data.get(name) or {}
+        keyed = [
+            (party_kind_of(key), key, shift_working_days(ctx, day, offset))
+            for key, day in dates.items()
+        ]
         return [
             (ctx.person(key, op.start), day)
             for k in op.parties

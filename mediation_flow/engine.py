@@ -371,6 +371,9 @@ class Engine:
             interruptions=[received_on],
         )
         attributes: dict[str, Any] = {"limitation_interruptions": [received_on.isoformat()]}
+        if parsed.is_collective:  # LDMAL 7; AR 62-67
+            attributes["collective"] = True
+            attributes["representatives"] = list(parsed.representatives)
         if extra:
             # Kept apart from the attributes the flow records, so intake cannot preset them.
             attributes["intake"] = to_json(extra)

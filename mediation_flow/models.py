@@ -401,6 +401,13 @@ class Case:
         return self.worker_count >= 10
 
     @property
+    def collective(self) -> bool:
+        """A collective dispute, as recorded at intake (``Intake.collective``; LDMAL 7; AR
+        62-67): ten or more workers with a common claim, represented by 3-5 representatives,
+        heard by a three-arbitrator tribunal with priority and one combined notice."""
+        return bool(self.attributes.get("collective"))
+
+    @property
     def terminal(self) -> bool:
         return self.state in ("closed", "archived")
 
@@ -458,6 +465,11 @@ class Intake(BaseModel):
     employment_ended_on: date | None = None
     knew_of_infringement_on: date | None = None
     received_on: date | None = None
+    #: A collective dispute (LDMAL 7; AR 62-67): ten or more workers with a common claim. None:
+    #: decided from the number of workers (ten or more).
+    collective: bool | None = None
+    #: The workers' representatives in a collective dispute, 3 to 5 of them (LDMAL 7; AR 5).
+    representatives: tuple[str, ...] = ()
     attributes: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("region")
@@ -499,7 +511,26 @@ class Intake(BaseModel):
             raise ValueError(
                 f"worker_count: {self.worker_count} is fewer than the {workers} worker parties"
             )
+        if any(not r.strip() or len(r) > 200 for r in self.representatives):
+            raise ValueError("representatives: each is a name of 1 to 200 characters")
+        if self.collective and self.workers < 10:
+            raise ValueError(
+                f"collective: a collective dispute has ten or more workers (LDMAL 7); this one "
+                f"has {self.workers} (give worker_count)"
+            )
+        if self.collective and not 3 <= len(self.representatives) <= 5:
+            raise ValueError(
+                "representatives: a collective dispute is brought by 3 to 5 representatives of "
+                f"the workers (LDMAL 7; AR 5), not {len(self.representatives)}"
+            )
+        if self.representatives and not self.is_collective:
+            raise ValueError("representatives: only a collective dispute has representatives")
         return self
+
+    @property
+    def is_collective(self) -> bool:
+        """``collective`` as given, else ten or more workers (LDMAL 7)."""
+        return self.collective if self.collective is not None else self.workers >= 10
 
     @property
     def workers(self) -> int:

@@ -190,6 +190,16 @@ EDGES: list[tuple[str, str, dict[str, Any], str]] = [
     ("extend_award_limit", "arbitration_mediation", {}, "arbitration_mediation"),
     ("suspend_arbitration", "arbitration", {}, "arbitration_suspended"),
     ("resume_arbitration", "arbitration_suspended", {}, "arbitration"),
+    # AR 33, 36-38: procedural acts of the commission.
+    (
+        "serve_application_copy",
+        "arbitration",
+        {"respondent_served_on": "2025-03-03"},
+        "arbitration",
+    ),
+    ("file_counterclaim", "arbitration", {"by": "employer"}, "arbitration"),
+    ("reject_counterclaim", "arbitration", {}, "arbitration"),
+    ("form_tribunal", "arbitration", {"arbitrators": 3}, "arbitration"),
     # AR 46: clock resets; AR 31: transfer; AR 39: deemed withdrawal; LDMAL 43 ¶2, 44.
     (
         "add_party",
@@ -263,6 +273,10 @@ EDGES: list[tuple[str, str, dict[str, Any], str]] = [
 #: awards (AR 50 ¶4); dismissing a suit applies to the worker's suit against a final award
 #: (LDI-1 21 ¶2).
 GUARDED_EDGES = {
+    # The hearing is notified at least 5 working days ahead (AR 38); PATHS runs on one day.
+    ("schedule_hearing", "arbitration"): "arbitration",
+    # A postponement is asked for once a hearing is scheduled (AR 38).
+    ("request_postponement", "arbitration"): "arbitration",
     ("apply_revocation", "award_nonfinal"): "revocation_review",
     ("dismiss_lawsuit", "litigation"): "award_final",
 }

@@ -81,7 +81,8 @@ def test_every_deadline_kind_of_flow_md_exists() -> None:
         "payment_order_objection", "arbitration_acceptance", "defence_due", "award_limit",
         "arbitration_mediation_limit", "suit_window", "revocation_window",
         "prefiling_mediation_limit", "judicial_mediation_limit", "appeal_window",
-        "enforcement_window",
+        "enforcement_window", "application_copy_service", "counterclaim_decision",
+        "tribunal_notice", "collective_notice", "postponement_request",
     }  # fmt: skip
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from mediation_flow import Engine
-from mediation_flow.errors import GuardFailed, IllegalTransition, InvalidData
+from mediation_flow.errors import GuardFailed, IllegalTransition, InvalidData, InvalidIntake
 from mediation_flow.models import DeadlineStatus
 from tests.conftest import at, deadline, make_intake
 
@@ -514,3 +514,112 @@ def test_advance_execution_only_on_money_claims(engine: Engine) -> None:
             at=at(2025, 6, 20),
         )
     assert info.value.guard.startswith("claims_include")
+
+
+# --- (d) procedural timers (AR 33, 36-38; "五日" are working days, AR 80) ------------------------
+
+
+def test_the_commissions_own_five_day_timers(engine: Engine) -> None:
+    # Accepted Mon 2025-06-09 without serving the copy, the timers asked for: the copy (LDMAL
+    # 30; AR 33) and the tribunal notice (LDMAL 32; AR 37) are due 5 wd later: Tue 10, Wed 11,
+    # Thu 12, Fri 13, Mon 16 -> Mon 06-16.
+    case = engine.open_case(make_intake(), at=at(2025, 6, 8))
+    engine.fire(case.id, "apply_arbitration", data={"by": "worker"}, at=at(2025, 6, 8))
+    engine.fire(case.id, "accept_arbitration", data={"procedural_timers": True}, at=at(2025, 6, 9))
+    case_id = case.id
+    assert deadline(engine, case_id, "application_copy_service").due == date(2025, 6, 16)
+    assert deadline(engine, case_id, "tribunal_notice").due == date(2025, 6, 16)
+    # The copy reaches the respondent Thu 06-12: its 10 wd defence period (LDMAL 30) runs from
+    # then: Fri 13, Mon 16 ... Thu 26 -> Thu 06-26.
+    engine.fire(
+        case_id,
+        "serve_application_copy",
+        data={"respondent_served_on": "2025-06-12"},
+        at=at(2025, 6, 12),
+    )
+    assert deadline(engine, case_id, "application_copy_service").status == DeadlineStatus.met
+    assert deadline(engine, case_id, "defence_due").due == date(2025, 6, 26)
+    # The tribunal is formed late: the notice was due Mon 06-16; formed Tue 06-17.
+    engine.fire(case_id, "form_tribunal", data={"arbitrators": 1}, at=at(2025, 6, 17))
+    assert deadline(engine, case_id, "tribunal_notice").status == DeadlineStatus.expired
+    # A counterclaim received Fri 06-20 is decided within 5 wd (AR 36): Mon 23 ... Fri 06-27.
+    # Merged Wed 06-25, it restarts the award limit (AR 46(4)): 06-25 + 45 = Sat 08-09 ->
+    # Mon 08-11.
+    engine.fire(
+        case_id,
+        "file_counterclaim",
+        data={"by": "employer", "received_on": "2025-06-20"},
+        at=at(2025, 6, 20),
+    )
+    assert deadline(engine, case_id, "counterclaim_decision").due == date(2025, 6, 27)
+    engine.fire(case_id, "merge_counterclaim", at=at(2025, 6, 25))
+    assert deadline(engine, case_id, "counterclaim_decision").status == DeadlineStatus.met
+    assert deadline(engine, case_id, "award_limit").due == date(2025, 8, 11)
+
+
+def test_a_hearing_is_notified_five_working_days_ahead_and_postponed_three_ahead(
+    engine: Engine,
+) -> None:
+    # LDMAL 35; AR 38. Notified Mon 2025-05-26: 5 wd later is Tue 27, Wed 28, Thu 29, Fri 30,
+    # (Dragon Boat 05-31..06-02), Tue 06-03: a hearing on Mon 06-02 is too early.
+    case_id = in_arbitration(engine, at(2025, 5, 20))
+    with pytest.raises(GuardFailed) as info:
+        engine.fire(
+            case_id, "schedule_hearing", data={"hearing_on": "2025-06-02"}, at=at(2025, 5, 26)
+        )
+    assert "2025-06-03" in info.value.reason
+    engine.fire(case_id, "schedule_hearing", data={"hearing_on": "2025-06-03"}, at=at(2025, 5, 26))
+    # A postponement is asked for at least 3 wd before Tue 06-03: back over the holiday,
+    # Fri 05-30 (1), Thu 05-29 (2), Wed 05-28 (3) -> by Wed 05-28.
+    assert deadline(engine, case_id, "postponement_request").due == date(2025, 5, 28)
+    with pytest.raises(GuardFailed):
+        engine.fire(case_id, "request_postponement", data={"by": "employer"}, at=at(2025, 5, 29))
+    engine.fire(case_id, "request_postponement", data={"by": "employer"}, at=at(2025, 5, 28))
+
+
+# --- (d) collective disputes (LDMAL 7; AR 62-67) --------------------------------------------------
+
+
+def collective_intake(**overrides: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "worker_count": 12,
+        "collective": True,
+        "representatives": ["张三", "李四", "王五"],
+    }
+    return make_intake(**{**fields, **overrides})
+
+
+def test_a_collective_case_is_marked_at_intake_and_needs_representatives(engine: Engine) -> None:
+    case = engine.open_case(collective_intake(), at=at(2025, 6, 9))
+    assert case.collective is True
+    assert case.attributes["representatives"] == ["张三", "李四", "王五"]
+    assert engine.open_case(make_intake(), at=at(2025, 6, 9)).collective is False
+    # Ten or more workers make a collective case unless intake says otherwise.
+    assert engine.open_case(make_intake(worker_count=10), at=at(2025, 6, 9)).collective is True
+    with pytest.raises(InvalidIntake) as info:
+        engine.open_case(collective_intake(representatives=["张三"]), at=at(2025, 6, 9))
+    assert info.value.field == "representatives"
+    with pytest.raises(InvalidIntake) as info:
+        engine.open_case(collective_intake(worker_count=5), at=at(2025, 6, 9))
+    assert info.value.field == "collective"
+
+
+def test_a_collective_case_gets_one_notice_and_three_arbitrators(engine: Engine) -> None:
+    # AR 64: within 5 wd of acceptance (Mon 06-09 -> Mon 06-16) one notice gives the tribunal,
+    # the answer and evidence periods and the hearing; AR 64-65: three arbitrators.
+    case_id = in_arbitration(
+        engine, at(2025, 6, 9), worker_count=12, collective=True, representatives=["甲", "乙", "丙"]
+    )
+    assert deadline(engine, case_id, "collective_notice").due == date(2025, 6, 16)
+    with pytest.raises(GuardFailed) as info:
+        engine.fire(case_id, "form_tribunal", data={"arbitrators": 1}, at=at(2025, 6, 12))
+    assert info.value.guard == "tribunal_size"
+    engine.fire(case_id, "form_tribunal", data={"arbitrators": 3}, at=at(2025, 6, 12))
+    # The hearing notified Thu 06-12 for Thu 06-19 (5 wd: Fri 13 ... Thu 19) meets the notice.
+    engine.fire(case_id, "schedule_hearing", data={"hearing_on": "2025-06-19"}, at=at(2025, 6, 12))
+    assert deadline(engine, case_id, "collective_notice").status == DeadlineStatus.met
+    assert deadline(engine, case_id, "tribunal_notice").status == DeadlineStatus.met
+    # An individual case has no such notice, and its timers only when asked for.
+    other = accepted_on_june_9(engine)
+    kinds = {d.kind for d in engine.deadlines(other)}
+    assert not kinds & {"collective_notice", "tribunal_notice", "application_copy_service"}

@@ -124,6 +124,10 @@ GUARDED = frozenset(
         "extend_award_limit",
         # LDMAL 44: advance execution needs a money claim; the model's cases claim any kind.
         "order_advance_execution",
+        # AR 38: a postponement up to 3 working days before a scheduled hearing; AR 64-65: a
+        # collective case's tribunal has three members.
+        "request_postponement",
+        "form_tribunal",
         *(t for t, _ in AUTOMATIC_EDGES),
         *(t for t, _ in GUARDED_EDGES),
     }
@@ -142,6 +146,8 @@ REQUIRED_DATA = frozenset(
         "transfer_jurisdiction",
         "issue_partial_award",
         "order_advance_execution",
+        "form_tribunal",
+        "schedule_hearing",
     }
 )
 

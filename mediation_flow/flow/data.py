@@ -161,6 +161,7 @@ DATA_TYPES: dict[str, Parser] = {
     "text": _text,
     "money": _money,
     "days": _days,
+    "count": _days,
     "award_items": _award_items,
     "claim_items": _award_items,
     "party_kind": _choice("worker", "employer"),

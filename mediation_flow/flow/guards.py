@@ -482,6 +482,61 @@ def some_worker_sued(ctx: Context) -> bool:
     return bool(ctx.case.attributes.get("suits"))
 
 
+@register_condition("tracks_procedure")
+def tracks_procedure(ctx: Context) -> bool:
+    """AR 33, 37, 64: the commission's own 5-working-day timers are kept for a collective case
+    and when ``accept_arbitration`` asks for them with ``procedural_timers=True``."""
+    return ctx.data.get("procedural_timers") is True or collective(ctx)
+
+
+@register_condition("tracks_copy_service")
+def tracks_copy_service(ctx: Context) -> bool:
+    """LDMAL 30; AR 33: the copy is to be served, unless the acceptance already served it."""
+    return tracks_procedure(ctx) and not isinstance(ctx.data.get("respondent_served_on"), date)
+
+
+@register_condition("collective")
+def collective(ctx: Context) -> bool:
+    """LDMAL 7; AR 62-67: a collective dispute (``Case.collective``)."""
+    return bool(ctx.case.attributes.get("collective"))
+
+
+@register_guard("tribunal_size")
+def tribunal_size(ctx: Context) -> Refusal | None:
+    """LDMAL 31; AR 64-65: a collective case is heard by three arbitrators; any other case by
+    three, or by one in a simple case."""
+    members = ctx.data.get("arbitrators")
+    if members is None:
+        return None
+    if collective(ctx) and members != 3:
+        return Refusal(
+            f"a collective case is heard by a tribunal of three arbitrators, not {members} "
+            "(AR 64-65)",
+            needs_data=True,
+        )
+    if members not in (1, 3):
+        return Refusal(f"a tribunal has one or three arbitrators, not {members} (LDMAL 31)")
+    return None
+
+
+@register_guard("hearing_notice_in_time")
+def hearing_notice_in_time(ctx: Context) -> Refusal | None:
+    """LDMAL 35; AR 38: the parties are notified of the hearing at least 5 working days before
+    it (AR 80)."""
+    hearing = ctx.data.get("hearing_on")
+    if not isinstance(hearing, date):
+        return None
+    earliest = ctx.calendar.add_working_days(ctx.today, 5, region=ctx.case.region)
+    if hearing < earliest:
+        return Refusal(
+            f"the hearing must be notified at least 5 working days before it (AR 38): "
+            f"notified on {ctx.today.isoformat()}, it can be on {earliest.isoformat()} at the "
+            "earliest",
+            needs_data=True,
+        )
+    return None
+
+
 @register_condition("enforcement_window_open")
 def enforcement_window_open(ctx: Context) -> bool:
     """LDMAL 47: a final award's enforcement window already runs when the case becomes

@@ -76,6 +76,21 @@ DEADLINE_KINDS = (
                  expiry=("reject_arbitration",)),
     DeadlineKind("defence_due", "答辩期限", "respondent's defence", WD, 10, ARBITRATION_HEARING,
                  "LDMAL 30; AR 80"),
+    # Procedural timers of the commission (AR 33, 36-38; "五日" are working days, AR 80). They
+    # bind the commission, so their expiry is an overdue reminder, never a transition.
+    DeadlineKind("application_copy_service", "送达申请书副本期限",
+                 "serving the application copy on the respondent", WD, 5, ARBITRATION_HEARING,
+                 "LDMAL 30; AR 33, 80"),
+    DeadlineKind("counterclaim_decision", "反申请受理决定期限", "decision on a counterclaim",
+                 WD, 5, ARBITRATION_HEARING, "AR 36, 80"),
+    DeadlineKind("tribunal_notice", "组庭通知期限", "notice of the tribunal's members",
+                 WD, 5, ARBITRATION_HEARING, "LDMAL 32; AR 37, 80"),
+    DeadlineKind("collective_notice", "集体争议一次性通知期限",
+                 "combined notice of tribunal, answer, evidence and hearing (collective case)",
+                 WD, 5, ARBITRATION_HEARING, "AR 64, 80"),
+    DeadlineKind("postponement_request", "申请延期开庭期限", "request to postpone the hearing",
+                 Unit.agreed_date, None, ARBITRATION_HEARING, "LDMAL 35; AR 38, 80",
+                 per_party=False),
     DeadlineKind("award_limit", "仲裁审理期限", "time limit for the award", CD, 45,
                  ARBITRATION_HEARING, "LDMAL 43", max_extension=15, expiry_event="award_overdue"),
     DeadlineKind("arbitration_mediation_limit", "仲裁委托调解期限",
@@ -365,12 +380,20 @@ TRANSITIONS = (
       deadlines=(DeadlineOp("restart", "arbitration_acceptance"),)),
     T("accept_arbitration", "arbitration_received", "arbitration", "受理仲裁申请",
       "accept the arbitration", source="LDMAL 29; AR 30",
-      data=(DataField("respondent_served_on", "date", record=True),),
+      data=(DataField("respondent_served_on", "date", record=True),
+            DataField("procedural_timers", "bool", record=True)),
       deadlines=(
           _meet("arbitration_acceptance"),
           # LDMAL 43: the 45 days run from acceptance.
           _start("award_limit"),
           _start("defence_due", "respondent_served_on"),
+          # LDMAL 30; AR 33: the copy is served within 5 wd, unless it already was; LDMAL 32;
+          # AR 37: the tribunal's members are notified within 5 wd. Kept for collective cases
+          # and when the acceptance asks for them (procedural_timers).
+          _start("application_copy_service", when="tracks_copy_service"),
+          _start("tribunal_notice", when="tracks_procedure"),
+          # AR 64: a collective case gets one combined notice within 5 wd of acceptance.
+          _start("collective_notice", when="collective"),
       )),
     T("reject_arbitration", "arbitration_received", "arbitration_not_accepted",
       "不予受理", "refuse to accept", source="LDMAL 29; AR 31", automatic=True,
@@ -392,6 +415,32 @@ TRANSITIONS = (
     T("resume_arbitration", "arbitration_suspended", "arbitration", "恢复仲裁",
       "resume the arbitration", source="AR 46(6), 47",
       deadlines=(DeadlineOp("resume", "award_limit"),)),
+    # Procedural acts of the commission (AR 33, 36-38).
+    T("serve_application_copy", "arbitration", None, "送达仲裁申请书副本",
+      "serve the application copy", source="LDMAL 30; AR 33",
+      data=(DataField("respondent_served_on", "date", record=True),),
+      deadlines=(_meet("application_copy_service"),
+                 DeadlineOp("restart", "defence_due", "respondent_served_on"))),
+    T("file_counterclaim", "arbitration", None, "提出反申请", "file a counterclaim",
+      source="AR 36", party_act=True, data=(DataField("received_on", "date", record=True),),
+      deadlines=(_start("counterclaim_decision", "received_on"),)),
+    T("reject_counterclaim", "arbitration", None, "反申请不予受理", "refuse the counterclaim",
+      source="AR 36", deadlines=(_meet("counterclaim_decision"),)),
+    # LDMAL 31; AR 62-67: a collective case is heard by three arbitrators.
+    T("form_tribunal", "arbitration", None, "组成仲裁庭", "form the tribunal",
+      source="LDMAL 31-32; AR 37, 64-65", guards=("tribunal_size",),
+      data=(DataField("arbitrators", "count", required=True, record=True),),
+      deadlines=(_meet("tribunal_notice"),)),
+    # LDMAL 35; AR 38: the hearing is notified at least 5 wd before it; a party may ask to
+    # postpone it up to 3 wd before.
+    T("schedule_hearing", "arbitration", None, "通知开庭", "notify the hearing",
+      source="LDMAL 35; AR 38, 64", guards=("hearing_notice_in_time",),
+      data=(DataField("hearing_on", "date", required=True, record=True),),
+      deadlines=(_meet("collective_notice"),
+                 _start("postponement_request", "hearing_on-3wd"))),
+    T("request_postponement", "arbitration", None, "申请延期开庭", "ask to postpone the hearing",
+      source="LDMAL 35; AR 38", party_act=True, guards=("within:postponement_request",),
+      deadlines=(_meet("postponement_request"),)),
     # AR 46: the award limit restarts from the day a party is added, the claims are changed, a
     # counterclaim is merged or the case is transferred in; a new limit may be extended once.
     T("add_party", "arbitration", None, "追加当事人", "add a party", source="AR 46(1)",
@@ -405,8 +454,8 @@ TRANSITIONS = (
       deadlines=_AWARD_LIMIT_RESTART,
       effects=("record_claim_change", "clear:award_limit_extended")),
     T("merge_counterclaim", "arbitration", None, "合并审理反申请", "merge a counterclaim",
-      source="AR 46(4)", data=(DataField("claims", "claim_items"),),
-      deadlines=_AWARD_LIMIT_RESTART,
+      source="AR 36, 46(4)", data=(DataField("claims", "claim_items"),),
+      deadlines=(_meet("counterclaim_decision"), *_AWARD_LIMIT_RESTART),
       effects=("record_counterclaim", "clear:award_limit_extended")),
     # AR 31; AR 46(5): a commission without jurisdiction transfers the case to the competent one
     # (not a refusal); the clock restarts from that commission's receipt.
