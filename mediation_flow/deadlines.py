@@ -64,7 +64,8 @@ def _apply(ctx: Context, op: DeadlineOp) -> None:
         acting = by is not None and ctx.by_kind in ("worker", "employer")
         party = ctx.person(by) if kind.per_party and by is not None and acting else None
         for d in ctx.open_deadlines(kind.id, party):
-            late = d.status == DeadlineStatus.pending and d.due < ctx.today
+            # CPL 85 ¶4: a filing posted in time is in time.
+            late = d.status == DeadlineStatus.pending and d.due < ctx.act_day
             d.set_status(DeadlineStatus.expired if late else DeadlineStatus.met)
     elif op.op == "cancel":
         for d in ctx.open_deadlines(kind.id):

@@ -98,6 +98,17 @@ _REFERRAL_BASE = (
     "arbitration_received",
 )
 NON_TERMINAL = tuple(s for s in PATHS if s not in ("closed", "archived"))
+_LIMITATION_STATES = (
+    "received",
+    "negotiation",
+    "settlement_in_performance",
+    "negotiation_failed",
+    "settlement_breached",
+    *MEDIATION,
+    "mediation_failed",
+    "agreement_in_performance",
+    "agreement_breached",
+)
 
 #: Every edge of flow.md §3 as (trigger, source, data, destination). Data is what that edge
 #: needs from the path's state; destinations are flow.md's.
@@ -230,6 +241,13 @@ EDGES: list[tuple[str, str, dict[str, Any], str]] = [
         {"items": [{"kind": "wages", "amount": "5000"}]},
         "arbitration",
     ),
+    ("serve_by_posting", "award_final", {"posted_on": {"worker": "2025-03-03"}}, "award_final"),
+    (
+        "serve_by_posting",
+        "award_nonfinal",
+        {"posted_on": {"employer": "2025-03-03"}},
+        "award_nonfinal",
+    ),
     ("issue_award", "arbitration", FINAL_AWARD, "award_final"),
     ("issue_award", "arbitration", NONFINAL_AWARD, "award_nonfinal"),
     ("issue_award", "arbitration", MIXED_AWARD, "award_nonfinal"),
@@ -263,6 +281,8 @@ EDGES: list[tuple[str, str, dict[str, Any], str]] = [
         if s not in ("enforceable", "enforcement")
     ],
     ("reject_out_of_scope", "received", {}, "closed"),
+    # LDMAL 27 ¶3; AR 28: before arbitration, the limitation period may be suspended.
+    *[("suspend_limitation", s, {"reason": "不可抗力"}, s) for s in _LIMITATION_STATES],
     ("archive", "closed", {}, "archived"),
 ]
 
@@ -273,6 +293,8 @@ EDGES: list[tuple[str, str, dict[str, Any], str]] = [
 #: awards (AR 50 ¶4); dismissing a suit applies to the worker's suit against a final award
 #: (LDI-1 21 ¶2).
 GUARDED_EDGES = {
+    # The period runs on only once it was suspended (LDMAL 27 ¶3).
+    **{("resume_limitation", s): s for s in _LIMITATION_STATES},
     # The hearing is notified at least 5 working days ahead (AR 38); PATHS runs on one day.
     ("schedule_hearing", "arbitration"): "arbitration",
     # A postponement is asked for once a hearing is scheduled (AR 38).

@@ -623,3 +623,102 @@ def test_a_collective_case_gets_one_notice_and_three_arbitrators(engine: Engine)
     other = accepted_on_june_9(engine)
     kinds = {d.kind for d in engine.deadlines(other)}
     assert not kinds & {"collective_notice", "tribunal_notice", "application_copy_service"}
+
+
+# --- (d) service and filing by post (AR 20 ¶2; CPL 85 ¶4, 86) ------------------------------------
+
+
+def test_an_award_posted_at_the_workplace_is_served_three_working_days_later(
+    engine: Engine,
+) -> None:
+    # AR 20 ¶2: the enterprise has closed; the award is posted at the workplace on Thu
+    # 2025-09-25 and deemed served 3 wd later (AR 80): Fri 09-26 (1), Sun 09-28, a make-up
+    # working day (2), Mon 09-29 (3). The worker's 15 cd (LDMAL 50): 09-29 + 15 = Tue 10-14.
+    case_id = award(engine, at(2025, 9, 25), {}, [{"kind": "wages", "amount": "90000"}])
+    engine.fire(
+        case_id,
+        "serve_by_posting",
+        data={"posted_on": {"worker": "2025-09-25"}},
+        at=at(2025, 9, 25),
+    )
+    window = deadline(engine, case_id, "suit_window", "worker")
+    assert (window.starts_on, window.due) == (date(2025, 9, 29), date(2025, 10, 14))
+
+
+def test_a_suit_posted_before_the_window_closed_is_in_time(engine: Engine) -> None:
+    # Final award served on 张三 Tue 06-03: his window ends Wed 06-18 (LDMAL 48). His complaint
+    # is posted on Wed 06-18 and recorded on Fri 06-20: in time (CPL 85 ¶4).
+    case_id = award(
+        engine, at(2025, 6, 3), {"worker": "2025-06-03", "employer": "2025-06-03"}, FINAL_ITEMS
+    )
+    with pytest.raises(GuardFailed):  # without the postmark it is late
+        engine.fire(case_id, "file_lawsuit", data={"by": "worker"}, at=at(2025, 6, 20))
+    case = engine.fire(
+        case_id,
+        "file_lawsuit",
+        data={"by": "worker", "posted_on": "2025-06-18"},
+        at=at(2025, 6, 20),
+    )
+    assert case.state == "litigation"
+    assert deadline(engine, case_id, "suit_window", "worker").status == DeadlineStatus.met
+
+
+def test_a_late_filing_for_good_cause_within_ten_days_of_the_obstacle(engine: Engine) -> None:
+    # As above; 张三 was in hospital until Mon 06-23. CPL 86: he may file within 10 days of
+    # the obstacle's end: 06-23 + 10 = Thu 07-03. Filed Tue 07-01: accepted (the window itself
+    # is recorded as expired); on Fri 07-04 it would be too late.
+    case_id = award(
+        engine, at(2025, 6, 3), {"worker": "2025-06-03", "employer": "2025-06-03"}, FINAL_ITEMS
+    )
+    with pytest.raises(GuardFailed):
+        engine.fire(
+            case_id,
+            "file_lawsuit",
+            data={"by": "worker", "obstacle_ended_on": "2025-06-23"},
+            at=at(2025, 7, 4),
+        )
+    case = engine.fire(
+        case_id,
+        "file_lawsuit",
+        data={"by": "worker", "obstacle_ended_on": "2025-06-23"},
+        at=at(2025, 7, 1),
+    )
+    assert (case.state, case.attributes["obstacle_ended_on"]) == ("litigation", "2025-06-23")
+    assert deadline(engine, case_id, "suit_window", "worker").status == DeadlineStatus.expired
+
+
+# --- (d) limitation suspension (LDMAL 27 ¶3; AR 28) ----------------------------------------------
+
+
+def test_a_suspended_limitation_period_runs_on_by_the_days_it_stood_still(
+    engine: Engine,
+) -> None:
+    # Economic compensation known 2025-01-10; intake Mon 2025-03-03 -> Tue 2026-03-03. A flood
+    # stops 张三 from Tue 04-01 to Thu 05-01: the period stands still 30 days and runs on
+    # (LDMAL 27 ¶3, "继续计算"): 2026-03-03 + 30 = Thu 2026-04-02, a working day (Qingming
+    # 2026 is 04-04..06).
+    case = engine.open_case(
+        make_intake(
+            claims=[{"kind": "economic_compensation", "amount": "9000"}],
+            knew_of_infringement_on="2025-01-10",
+        ),
+        at=at(2025, 3, 3),
+    )
+    assert case.limitation_expires_on == date(2026, 3, 3)
+    engine.fire(
+        case.id,
+        "suspend_limitation",
+        data={"suspended_on": "2025-04-01", "reason": "洪灾"},
+        at=at(2025, 4, 2),
+    )
+    with pytest.raises(GuardFailed):  # once suspended, not again
+        engine.fire(case.id, "suspend_limitation", at=at(2025, 4, 3))
+    case = engine.fire(
+        case.id, "resume_limitation", data={"resumed_on": "2025-05-01"}, at=at(2025, 5, 6)
+    )
+    assert case.limitation_expires_on == date(2026, 4, 2)
+    assert case.attributes["limitation_suspensions"] == [
+        {"from": "2025-04-01", "to": "2025-05-01", "days": 30}
+    ]
+    with pytest.raises(GuardFailed):  # not suspended any more
+        engine.fire(case.id, "resume_limitation", at=at(2025, 5, 7))

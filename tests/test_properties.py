@@ -128,6 +128,8 @@ GUARDED = frozenset(
         # collective case's tribunal has three members.
         "request_postponement",
         "form_tribunal",
+        # LDMAL 27 ¶3: a suspended period is not suspended twice.
+        "suspend_limitation",
         *(t for t, _ in AUTOMATIC_EDGES),
         *(t for t, _ in GUARDED_EDGES),
     }
@@ -148,6 +150,7 @@ REQUIRED_DATA = frozenset(
         "order_advance_execution",
         "form_tribunal",
         "schedule_hearing",
+        "serve_by_posting",
     }
 )
 

@@ -59,6 +59,13 @@ class Context:
         return self.today
 
     @property
+    def act_day(self) -> date:
+        """The day a party's filing counts as made: its postmark (``data["posted_on"]``; CPL 85
+        ¶4: a filing posted before the period ends is in time), else today."""
+        posted = self.data.get("posted_on")
+        return posted if isinstance(posted, date) and posted <= self.today else self.today
+
+    @property
     def by(self) -> str | None:
         """Which party performs the act: ``data["by"]``, else the actor's own party role
         (flow.md §6 "Who acts")."""

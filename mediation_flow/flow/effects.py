@@ -7,7 +7,7 @@ the same transaction as the state change. Names may carry arguments like guards:
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from mediation_flow.duedates import due_date
@@ -260,3 +260,34 @@ def record_advance_execution(ctx: Context) -> dict[str, Any]:
     be sued against (LDI-1 10)."""
     entry = {"ordered_on": ctx.event_day, "items": ctx.data["items"]}
     return _appended(ctx, "advance_executions", entry)
+
+
+@register_effect("suspend_limitation")
+def suspend_limitation(ctx: Context) -> dict[str, Any]:
+    """LDMAL 27 ¶3; AR 28: the limitation period stops running from ``suspended_on`` (default:
+    the event date)."""
+    day = ctx.data.get("suspended_on") or ctx.event_day
+    if day > ctx.today:
+        raise InvalidData(ctx.trigger, "suspended_on", f"{day.isoformat()} is after today")
+    return {"limitation_suspended_on": day.isoformat()}
+
+
+@register_effect("resume_limitation")
+def resume_limitation(ctx: Context) -> dict[str, Any]:
+    """LDMAL 27 ¶3: the period runs on ("继续计算") from ``resumed_on``: its last day moves by
+    the days it stood still (a rest last day rolls over, CPL 85). Unlike CC 194 there is no
+    extra grace after the cause ends."""
+    since = date.fromisoformat(ctx.case.attributes["limitation_suspended_on"])
+    day = ctx.data.get("resumed_on") or ctx.event_day
+    if day < since or day > ctx.today:
+        raise InvalidData(
+            ctx.trigger, "resumed_on", f"{day.isoformat()} is not between {since} and today"
+        )
+    stood = (day - since).days
+    expires = ctx.case.limitation_expires_on
+    if expires is not None and since <= expires and stood:
+        ctx.case.limitation_expires_on = ctx.calendar.add_calendar_days(
+            expires, stood, region=ctx.case.region
+        )
+    updates = _appended(ctx, "limitation_suspensions", {"from": since, "to": day, "days": stood})
+    return {**updates, "limitation_suspended_on": None}

@@ -266,9 +266,20 @@ def within(ctx: Context, kind: str) -> Refusal | None:
         return Refusal(f"{whose}{kind} has not started{hint}", deadline=kind)
     if deadline.status == DeadlineStatus.met:
         return Refusal(f"{whose}{kind} was already used", deadline=kind, due=deadline.due)
-    if deadline.status != DeadlineStatus.expired and ctx.today > deadline.due:
+    posted = ctx.data.get("posted_on")
+    if isinstance(posted, date) and posted > ctx.today:
+        return Refusal(
+            f"posted_on {posted.isoformat()} is after today; give the postmark date",
+            needs_data=True,
+        )
+    # CPL 85 ¶4: a filing posted before the window closed is in time (its postmark counts).
+    day = ctx.act_day
+    if deadline.status != DeadlineStatus.expired and day > deadline.due:
         settle(ctx.calendar, deadline, ctx.case.region)  # a provisional date may now be known
-    if deadline.status == DeadlineStatus.expired or ctx.today > deadline.due:
+    late = day > deadline.due or (deadline.status == DeadlineStatus.expired and posted is None)
+    if late and _late_for_good_cause(ctx):
+        return None
+    if late:
         unsure = (
             f" (provisional: the holiday schedule of {deadline.due.year} is not known, and a "
             f"rest-day roll-over may extend the window; update the calendar)"
@@ -280,6 +291,33 @@ def within(ctx: Context, kind: str) -> Refusal | None:
             deadline=kind,
             due=deadline.due,
         )
+    return None
+
+
+def _late_for_good_cause(ctx: Context) -> bool:
+    """CPL 86: a party who missed a period for a good reason may file within 10 days after the
+    obstacle ended (``data["obstacle_ended_on"]``); the court decides, the engine records it."""
+    ended = ctx.data.get("obstacle_ended_on")
+    if not isinstance(ended, date) or ended > ctx.today:
+        return False
+    last = ctx.calendar.add_calendar_days(ended, 10, region=ctx.case.region)
+    return ctx.today <= last
+
+
+@register_guard("limitation_not_suspended")
+def limitation_not_suspended(ctx: Context) -> Refusal | None:
+    """LDMAL 27 ¶3: a suspended limitation period cannot be suspended again."""
+    since = ctx.case.attributes.get("limitation_suspended_on")
+    if since:
+        return Refusal(f"the limitation period is already suspended since {since}")
+    return None
+
+
+@register_guard("limitation_suspended")
+def limitation_suspended(ctx: Context) -> Refusal | None:
+    """LDMAL 27 ¶3: only a suspended limitation period runs on again."""
+    if not ctx.case.attributes.get("limitation_suspended_on"):
+        return Refusal("the limitation period is not suspended")
     return None
 
 
@@ -427,6 +465,8 @@ def award_is_final(ctx: Context) -> bool:
 def limitation_expired(ctx: Context) -> bool:
     """LDMAL 27; AR 30: the limitation period has run out. Arbitration may not refuse a case for
     it (it is the respondent's defence), so this only warns."""
+    if ctx.case.attributes.get("limitation_suspended_on"):
+        return False  # LDMAL 27 ¶3: the period stands still
     expires = ctx.case.limitation_expires_on
     return expires is not None and limitation_day(ctx) > expires
 

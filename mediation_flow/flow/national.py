@@ -221,6 +221,12 @@ _APPLY_ARBITRATION_SOURCES = (
 )
 
 _SERVED = DataField("served_on", "party_dates")
+#: Where the limitation period still matters: before an application for arbitration.
+_LIMITATION_STATES = (
+    "received", "negotiation", "settlement_in_performance", "negotiation_failed",
+    "settlement_breached", *MEDIATION_STATES, "mediation_failed", "agreement_in_performance",
+    "agreement_breached",
+)
 _AWARD_DATA = (
     DataField("items", "award_items", required=True),
     DataField("monthly_minimum_wage", "money", record=True),
@@ -231,6 +237,11 @@ _AWARD_DATA = (
 )
 _PARTY = DataField("party", "party")
 _RULING_SERVED = DataField("ruling_served_on", "party_dates")
+#: A party's filing against a window: posted before the window closed is in time (CPL 85 ¶4:
+#: ``posted_on``, the postmark); filed late for good cause within 10 days of the obstacle's end
+#: (CPL 86: ``obstacle_ended_on``).
+_FILING = (DataField("posted_on", "date", record=True),
+           DataField("obstacle_ended_on", "date", record=True))
 #: AR 46: the 45 days start again from the event.
 _AWARD_LIMIT_RESTART = (DeadlineOp("restart", "award_limit"),)
 _BY_WORKER = "by:worker"
@@ -519,6 +530,17 @@ TRANSITIONS = (
                         when="split_award"))),
     # LDI-1 17: with several workers, the award takes effect for those who did not sue, each on
     # their own date (recorded in award_effective_on); the case goes on in court for the others.
+    # AR 20 ¶2: a document posted at the workplace (a collective case, a closed enterprise, a
+    # refusal to sign) is deemed served 3 working days after posting (AR 80).
+    T("serve_by_posting", "award_final", None, "公告送达（张贴）", "serve by posting",
+      source="AR 20 ¶2, 80", data=(DataField("posted_on", "party_dates", required=True),),
+      deadlines=(_start("suit_window", "posted_on+3wd", parties=("worker",)),
+                 _start("revocation_window", "posted_on+3wd", parties=("employer",)))),
+    T("serve_by_posting", "award_nonfinal", None, "公告送达（张贴）", "serve by posting",
+      source="AR 20 ¶2, 80", data=(DataField("posted_on", "party_dates", required=True),),
+      deadlines=(_start("suit_window", "posted_on+3wd"),
+                 _start("revocation_window", "posted_on+3wd", parties=("employer",),
+                        when="split_award"))),
     T("award_takes_effect", "award_nonfinal", "litigation", "裁决对未起诉劳动者生效",
       "the award takes effect for the workers who did not sue", source="LDI-1 17; LDMAL 50",
       automatic=True, when="some_worker_sued",
@@ -543,21 +565,21 @@ TRANSITIONS = (
     # LDI-1 17: one of several workers sues while another's window still runs: the case waits
     # in the award state for every window; the suit is recorded for that worker.
     T("file_lawsuit", "award_nonfinal", None, "部分劳动者起诉", "one of several workers sues",
-      source="LDI-1 17; LDMAL 50", party_act=True, when="other_workers_may_sue",
+      source="LDI-1 17; LDMAL 50", party_act=True, data=_FILING, when="other_workers_may_sue",
       guards=("within:suit_window",), deadlines=(_meet("suit_window"),),
       effects=("record_person_suit",)),
     T("file_lawsuit", "award_final", None, "部分劳动者起诉", "one of several workers sues",
-      source="LDI-1 17; LDMAL 48", party_act=True, when="other_workers_may_sue",
+      source="LDI-1 17; LDMAL 48", party_act=True, data=_FILING, when="other_workers_may_sue",
       guards=(_BY_WORKER, "within:suit_window"), deadlines=(_meet("suit_window"),),
       effects=("record_person_suit",)),
     T("file_lawsuit", "award_nonfinal", "litigation", "起诉", "sue", source="LDMAL 50",
-      party_act=True, guards=("within:suit_window",),
+      party_act=True, data=_FILING, guards=("within:suit_window",),
       deadlines=(_meet("suit_window"),), effects=("record_suit",)),
     T("file_lawsuit", "award_final", "litigation", "劳动者起诉", "the worker sues",
-      source="LDMAL 48", party_act=True, guards=(_BY_WORKER, "within:suit_window"),
+      source="LDMAL 48", party_act=True, data=_FILING, guards=(_BY_WORKER, "within:suit_window"),
       deadlines=(_meet("suit_window"),), effects=("record_suit",)),
     T("file_lawsuit", "award_revoked", "litigation", "起诉", "sue", source="LDMAL 49 ¶3",
-      party_act=True, guards=("within:suit_window",),
+      party_act=True, data=_FILING, guards=("within:suit_window",),
       deadlines=(_meet("suit_window"),), effects=("record_suit",)),
     T("file_lawsuit", "arbitration_not_accepted", "litigation", "起诉", "sue",
       source="LDMAL 29", party_act=True, effects=("record_suit",)),
@@ -572,11 +594,12 @@ TRANSITIONS = (
       data=(DataField("wage_iou", "bool", record=True),), effects=("record_suit",)),
     T("apply_revocation", "award_final", "revocation_review", "申请撤销终局裁决",
       "petition to revoke the final award", source="LDMAL 49; LDI-1 21", party_act=True,
+      data=_FILING,
       guards=("by:employer", "within:revocation_window", "worker_has_not_sued"),
       deadlines=(_meet("revocation_window"),)),
     T("apply_revocation", "award_nonfinal", "revocation_review", "申请撤销终局裁决",
       "petition to revoke the separate final award", source="AR 50 ¶4; LDMAL 49",
-      party_act=True,
+      party_act=True, data=_FILING,
       guards=("by:employer", "within:revocation_window", "worker_has_not_sued"),
       deadlines=(_meet("revocation_window"),)),
     T("revoke_award", "revocation_review", "award_revoked", "裁定撤销裁决", "revoke the award",
@@ -604,6 +627,7 @@ TRANSITIONS = (
     T("deliver_judgment", "litigation", "judgment", "送达一审判决", "serve the judgment",
       source="CPL 171", data=(_SERVED,)),
     T("file_appeal", "judgment", "appeal", "上诉", "appeal", source="CPL 171", party_act=True,
+      data=_FILING,
       guards=("within:appeal_window",), deadlines=(_meet("appeal_window"),)),
     T("judgment_takes_effect", "judgment", "enforceable", "判决生效", "the judgment takes effect",
       source="CPL 171", automatic=True,
@@ -640,6 +664,18 @@ TRANSITIONS = (
       deadlines=(_meet("enforcement_window"),)),
     T("complete_enforcement", "enforcement", "closed", "执行完毕", "enforcement completed",
       resolution=Resolution.enforced, source="CPL 247"),
+
+    # LDMAL 27 ¶3; AR 28: force majeure or another good reason suspends the limitation period;
+    # it runs on ("继续计算") when the cause ends.
+    T("suspend_limitation", _LIMITATION_STATES, None, "仲裁时效中止",
+      "suspend the limitation period",
+      source="LDMAL 27 ¶3; AR 28", guards=("limitation_not_suspended",),
+      data=(DataField("suspended_on", "date"), DataField("reason", "text", record=True)),
+      effects=("suspend_limitation",)),
+    T("resume_limitation", _LIMITATION_STATES, None, "仲裁时效继续计算",
+      "the limitation period runs on", source="LDMAL 27 ¶3; AR 28",
+      guards=("limitation_suspended",), data=(DataField("resumed_on", "date"),),
+      effects=("resume_limitation",)),
 
     # Leaving the flow.
     T("withdraw", tuple(s for s in NON_TERMINAL if s not in ("enforceable", "enforcement")),
