@@ -85,6 +85,17 @@ PATHS: dict[str, list[Step]] = {
     "appeal": _APPEAL,
     "enforceable": _ENFORCEABLE,
     "enforcement": [*_ENFORCEABLE, ("apply_enforcement", {"by": "worker"})],
+    "enforcement_refused": [
+        *_ENFORCEABLE,
+        ("apply_enforcement", {"by": "worker"}),
+        ("refuse_enforcement", {"served_on": SERVED}),
+    ],
+    "payment_order_terminated": [
+        *_AGREEMENT,
+        ("report_breach", {}),
+        ("apply_payment_order", {"by": "worker"}),
+        ("terminate_payment_order", {"ruling_served_on": "2025-03-03"}),
+    ],
     "closed": [("withdraw", {"by": "worker"})],
     "archived": [("withdraw", {"by": "worker"}), ("archive", {})],
 }
@@ -275,6 +286,16 @@ EDGES: list[tuple[str, str, dict[str, Any], str]] = [
     ("apply_enforcement", "enforceable", {"by": "worker"}, "enforcement"),
     ("apply_enforcement", "award_final", {"by": "worker"}, "enforcement"),
     ("complete_enforcement", "enforcement", {}, "closed"),
+    # LDI-1 24; CPL 228.
+    ("refuse_enforcement", "enforcement", {"served_on": SERVED}, "enforcement_refused"),
+    ("file_lawsuit", "enforcement_refused", {"by": "worker"}, "litigation"),
+    (
+        "terminate_payment_order",
+        "payment_order",
+        {"ruling_served_on": "2025-03-03"},
+        "payment_order_terminated",
+    ),
+    ("refuse_litigation", "payment_order_terminated", {"by": "worker"}, "closed"),
     *[
         ("withdraw", s, {"by": "worker"}, "closed")
         for s in NON_TERMINAL
@@ -293,6 +314,8 @@ EDGES: list[tuple[str, str, dict[str, Any], str]] = [
 #: awards (AR 50 ¶4); dismissing a suit applies to the worker's suit against a final award
 #: (LDI-1 21 ¶2).
 GUARDED_EDGES = {
+    # LDI-1 25: the employer's petition while the worker enforces a final award.
+    ("apply_revocation", "enforcement"): "revocation_review",
     # The period runs on only once it was suspended (LDMAL 27 ¶3).
     **{("resume_limitation", s): s for s in _LIMITATION_STATES},
     # The hearing is notified at least 5 working days ahead (AR 38); PATHS runs on one day.
@@ -309,6 +332,9 @@ AUTOMATIC_EDGES = {
     ("judgment_takes_effect", "judgment"): "enforceable",
     ("payment_order_takes_effect", "payment_order"): "enforceable",
     ("abandon", "award_revoked"): "closed",
+    ("abandon", "enforcement_refused"): "closed",
+    # The order rested on a mediation agreement (PATHS): to court (CPL 228; LDI-1 13 ¶3).
+    ("proceed_after_payment_order", "payment_order_terminated"): "litigation",
     # file_lawsuit from arbitration needs award_limit to have expired (LDMAL 43).
     ("file_lawsuit", "arbitration"): "litigation",
 }

@@ -83,6 +83,7 @@ def test_every_deadline_kind_of_flow_md_exists() -> None:
         "prefiling_mediation_limit", "judicial_mediation_limit", "appeal_window",
         "enforcement_window", "application_copy_service", "counterclaim_decision",
         "tribunal_notice", "collective_notice", "postponement_request",
+        "nonenforcement_suit_window", "litigation_refusal_window",
     }  # fmt: skip
 
 

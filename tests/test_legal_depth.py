@@ -722,3 +722,104 @@ def test_a_suspended_limitation_period_runs_on_by_the_days_it_stood_still(
     ]
     with pytest.raises(GuardFailed):  # not suspended any more
         engine.fire(case.id, "resume_limitation", at=at(2025, 5, 7))
+
+
+# --- (d) enforcement beside revocation (LDI-1 24, 25); payment-order termination (CPL 228) ------
+
+
+def test_the_employers_petition_suspends_the_workers_enforcement(engine: Engine) -> None:
+    # Final award made and served on both Tue 2025-06-03 (in force that day, LDMAL 47). 张三
+    # applies for enforcement Wed 06-04; the employer petitions on Mon 06-30, within its 30 days
+    # (06-03 + 30 = Thu 07-03, LDMAL 49). LDI-1 25 ¶1: enforcement is suspended; ¶2: the
+    # petition dismissed, it resumes.
+    served = {"worker": "2025-06-03", "employer": "2025-06-03"}
+    case_id = award(engine, at(2025, 6, 3), served, FINAL_ITEMS)
+    engine.fire(case_id, "apply_enforcement", data={"by": "worker"}, at=at(2025, 6, 4))
+    assert deadline(engine, case_id, "revocation_window", "employer").due == date(2025, 7, 3)
+    case = engine.fire(case_id, "apply_revocation", data={"by": "employer"}, at=at(2025, 6, 30))
+    assert (case.state, case.attributes["enforcement_suspended"]) == ("revocation_review", True)
+    case = engine.fire(case_id, "dismiss_revocation", at=at(2025, 8, 15))
+    assert case.state == "enforcement"
+    assert "enforcement_suspended" not in case.attributes
+    # The award revoked instead: the enforcement ends (LDI-1 25 ¶2).
+    other = award(engine, at(2025, 6, 3), served, FINAL_ITEMS)
+    engine.fire(other, "apply_enforcement", data={"by": "worker"}, at=at(2025, 6, 4))
+    engine.fire(other, "apply_revocation", data={"by": "employer"}, at=at(2025, 6, 30))
+    case = engine.fire(other, "revoke_award", data={"served_on": served}, at=at(2025, 8, 15))
+    assert (case.state, case.attributes["enforcement_terminated"]) == ("award_revoked", True)
+
+
+def test_after_a_non_enforcement_ruling_each_party_may_sue_within_30_days(
+    engine: Engine,
+) -> None:
+    # LDI-1 24: the ruling reaches 张三 Mon 2025-09-01 and the employer Tue 09-02: 30 cd ->
+    # Wed 10-01 and Thu 10-02, both inside the National Day holiday (10-01..08) -> Thu 10-09.
+    served = {"worker": "2025-06-03", "employer": "2025-06-03"}
+    case_id = award(engine, at(2025, 6, 3), served, FINAL_ITEMS)
+    engine.fire(case_id, "apply_enforcement", data={"by": "worker"}, at=at(2025, 7, 10))
+    engine.fire(
+        case_id,
+        "refuse_enforcement",
+        data={"served_on": {"worker": "2025-09-01", "employer": "2025-09-02"}},
+        at=at(2025, 9, 1),
+    )
+    dues = {
+        d.party: d.due for d in engine.deadlines(case_id) if d.kind == "nonenforcement_suit_window"
+    }
+    assert dues == {"worker-1": date(2025, 10, 9), "employer-1": date(2025, 10, 9)}
+    # Nobody sues by Thu 10-09: the dispute is abandoned on 10-10.
+    assert engine.tick(at(2025, 10, 9, 23, 59)) == []
+    events = engine.tick(just_after(date(2025, 10, 9)))
+    assert [(e.trigger, e.dest) for e in events][-1] == ("abandon", "closed")
+    assert engine.get(case_id).resolution == "abandoned"
+
+
+def test_an_unservable_payment_order_goes_to_court_unless_the_worker_refuses(
+    engine: Engine,
+) -> None:
+    # CPL 228: an order on a breached mediation agreement cannot be served; the procedure ends
+    # and the ruling reaches 张三 Tue 2025-06-10. He has 7 cd to refuse litigation: Tue 06-17.
+    # He does not: the case goes to court on 06-18 (LDI-1 13 ¶3).
+    case = engine.open_case(make_intake(), at=at(2025, 5, 5))
+    engine.fire(
+        case.id, "refer_to_union_mediation", data={"org_id": "芙蓉区总工会"}, at=at(2025, 5, 5)
+    )
+    engine.fire(case.id, "sign_agreement", data={"effective_on": "2025-05-06"}, at=at(2025, 5, 6))
+    engine.fire(case.id, "report_breach", at=at(2025, 5, 20))
+    engine.fire(case.id, "apply_payment_order", data={"by": "worker"}, at=at(2025, 5, 21))
+    engine.fire(
+        case.id,
+        "terminate_payment_order",
+        data={"ruling_served_on": "2025-06-10", "reason": "无法送达"},
+        at=at(2025, 6, 9),
+    )
+    assert deadline(engine, case.id, "litigation_refusal_window").due == date(2025, 6, 17)
+    (event,) = engine.tick(just_after(date(2025, 6, 17)))
+    assert (event.trigger, event.dest) == ("proceed_after_payment_order", "litigation")
+
+
+def test_a_wage_payment_order_that_ends_goes_back_to_arbitration_or_is_refused(
+    engine: Engine,
+) -> None:
+    # LCL 30 wage order (LDI-1 13 ¶2: arbitration comes first). Ruling served Tue 06-10: 张三
+    # refuses litigation on Mon 06-16, within the 7 days: the case closes as withdrawn.
+    case = engine.open_case(make_intake(), at=at(2025, 6, 3))
+    engine.fire(case.id, "apply_payment_order", data={"by": "worker"}, at=at(2025, 6, 3))
+    engine.fire(
+        case.id,
+        "terminate_payment_order",
+        data={"ruling_served_on": "2025-06-10"},
+        at=at(2025, 6, 9),
+    )
+    case = engine.fire(case.id, "refuse_litigation", data={"by": "worker"}, at=at(2025, 6, 16))
+    assert (case.state, case.resolution) == ("closed", "withdrawn")
+    other = engine.open_case(make_intake(), at=at(2025, 6, 3))
+    engine.fire(other.id, "apply_payment_order", data={"by": "worker"}, at=at(2025, 6, 3))
+    engine.fire(
+        other.id,
+        "terminate_payment_order",
+        data={"ruling_served_on": "2025-06-10"},
+        at=at(2025, 6, 9),
+    )
+    (event,) = engine.tick(just_after(date(2025, 6, 17)))
+    assert (event.trigger, event.dest) == ("proceed_after_payment_order", "arbitration_received")

@@ -91,6 +91,13 @@ BRANCHES: dict[tuple[str, str], set[str]] = {
     ("issue_award", "arbitration"): {"award_final", "award_nonfinal"},
     ("uphold_objection", "payment_order"): {"litigation", "arbitration_received"},
     ("withdraw_lawsuit", "litigation"): {"award_final", "enforceable", "closed"},
+    # LDI-1 25: a petition that suspended enforcement, dismissed, resumes it.
+    ("dismiss_revocation", "revocation_review"): {"enforceable", "enforcement"},
+    # CPL 228; LDI-1 13: after the payment-order procedure, court or arbitration.
+    ("proceed_after_payment_order", "payment_order_terminated"): {
+        "litigation",
+        "arbitration_received",
+    },
 }
 #: (trigger, source) -> every destination flow.md allows.
 DESTS: dict[tuple[str, str], set[str]] = {}
@@ -130,6 +137,8 @@ GUARDED = frozenset(
         "form_tribunal",
         # LDMAL 27 ¶3: a suspended period is not suspended twice.
         "suspend_limitation",
+        # CPL 228: litigation is refused within 7 days of the ruling.
+        "refuse_litigation",
         *(t for t, _ in AUTOMATIC_EDGES),
         *(t for t, _ in GUARDED_EDGES),
     }
@@ -160,6 +169,7 @@ RESOLUTIONS = {
     "withdraw": "withdrawn",
     "withdraw_lawsuit": "withdrawn",
     "deem_withdrawn": "withdrawn",  # AR 39
+    "refuse_litigation": "withdrawn",  # CPL 228
     "reject_out_of_scope": "out_of_scope",
     "complete_enforcement": "enforced",
     "abandon": "abandoned",
@@ -194,6 +204,8 @@ CHANNELS = {
             "award_revoked",
             "judicial_confirmation",
             "payment_order",
+            "enforcement_refused",
+            "payment_order_terminated",
         ),
         "judicial",
     ),
@@ -213,6 +225,8 @@ EXPIRY_TRIGGERS = {
     "prefiling_mediation_limit": {"fail_mediation"},
     "judicial_mediation_limit": {"fail_judicial_mediation"},
     "appeal_window": {"judgment_takes_effect"},
+    "nonenforcement_suit_window": {"abandon"},
+    "litigation_refusal_window": {"proceed_after_payment_order"},
 }
 #: Kinds whose expiry trigger has no guard and is legal in every state the kind is alive in: their
 #: expiry must move the case.
@@ -220,6 +234,7 @@ UNCONDITIONAL_EXPIRY = frozenset(EXPIRY_TRIGGERS) - {
     "suit_window",
     "revocation_window",
     "appeal_window",
+    "nonenforcement_suit_window",
 }
 #: flow.md §4: award_limit's expiry is the `award_overdue` event.
 EXPIRY_EVENT = {"award_limit": "award_overdue"}
@@ -261,6 +276,8 @@ class ModelCase:
     suit_after_award: bool = False
     #: LDI-1 21 ¶2: that suit is the worker's against a final award.
     suit_on_final_award: bool = False
+    #: LDI-1 25: the employer's petition suspended the enforcement of the final award.
+    enforcement_suspended: bool = False
 
     def predict(self, trigger: str, template_dest: str | None) -> str:
         """The destination of a legal ``trigger`` from the current state, if it fires."""
@@ -269,6 +286,11 @@ class ModelCase:
             assert template_dest is not None
             return template_dest
         if key == ("uphold_objection", "payment_order"):
+            on_agreement = self.payment_order_basis == "mediation_agreement"
+            return "litigation" if on_agreement else "arbitration_received"
+        if key == ("dismiss_revocation", "revocation_review"):
+            return "enforcement" if self.enforcement_suspended else "enforceable"
+        if key == ("proceed_after_payment_order", "payment_order_terminated"):
             on_agreement = self.payment_order_basis == "mediation_agreement"
             return "litigation" if on_agreement else "arbitration_received"
         if key == ("withdraw_lawsuit", "litigation"):
@@ -289,7 +311,11 @@ class ModelCase:
         if trigger in ("withdraw_lawsuit", "dismiss_lawsuit") and dest == "award_final":
             self.suit_on_final_award = False
             self.suit_after_award = False
-        if trigger == "uphold_objection" and dest == "litigation":
+        if trigger == "apply_revocation":
+            self.enforcement_suspended = source == "enforcement"
+        if trigger in ("dismiss_revocation", "revoke_award"):
+            self.enforcement_suspended = False
+        if trigger in ("uphold_objection", "proceed_after_payment_order") and dest == "litigation":
             self.suit_after_award = False
             self.suit_on_final_award = False
         if dest == "closed":

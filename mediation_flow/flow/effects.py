@@ -291,3 +291,11 @@ def resume_limitation(ctx: Context) -> dict[str, Any]:
         )
     updates = _appended(ctx, "limitation_suspensions", {"from": since, "to": day, "days": stood})
     return {**updates, "limitation_suspended_on": None}
+
+
+@register_effect("end_suspended_enforcement")
+def end_suspended_enforcement(ctx: Context) -> dict[str, Any]:
+    """LDI-1 25 ¶2: revoking the award ends the enforcement it suspended."""
+    if not ctx.case.attributes.get("enforcement_suspended"):
+        return {}
+    return {"enforcement_suspended": None, "enforcement_terminated": True}

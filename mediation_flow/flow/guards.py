@@ -577,6 +577,12 @@ def hearing_notice_in_time(ctx: Context) -> Refusal | None:
     return None
 
 
+@register_condition("enforcement_suspended")
+def enforcement_suspended(ctx: Context) -> bool:
+    """LDI-1 25: enforcement of the final award was suspended by the employer's petition."""
+    return bool(ctx.case.attributes.get("enforcement_suspended"))
+
+
 @register_condition("enforcement_window_open")
 def enforcement_window_open(ctx: Context) -> bool:
     """LDMAL 47: a final award's enforcement window already runs when the case becomes

@@ -100,8 +100,8 @@ DEADLINE_KINDS = (
                  ("award_final", "award_nonfinal", "award_revoked"), "LDMAL 48, 50, 49 ¶3",
                  per_party=True, expiry=("award_takes_effect", "abandon")),
     DeadlineKind("revocation_window", "申请撤销裁决期限", "window to petition for revocation",
-                 CD, 30, ("award_final", "award_nonfinal"), "LDMAL 49; LDI-1 21 ¶2",
-                 per_party=True,
+                 CD, 30, ("award_final", "award_nonfinal", "enforcement"),
+                 "LDMAL 49; LDI-1 21 ¶2, 25", per_party=True,
                  expiry=("award_takes_effect",)),
     DeadlineKind("prefiling_mediation_limit", "诉前调解期限", "court-delegated mediation",
                  CD, 30, ("prefiling_mediation",), "SMP 27", expiry=("fail_mediation",),
@@ -113,6 +113,16 @@ DEADLINE_KINDS = (
                  "CPL 171", per_party=True, expiry=("judgment_takes_effect",)),
     # A final award is in force from the day it is made (LDMAL 47): its window runs while the
     # worker's suit and the employer's revocation windows are still open.
+    # LDI-1 24: after a ruling not to enforce an award, each party may sue within 30 days.
+    DeadlineKind("nonenforcement_suit_window", "不予执行后起诉期限",
+                 "window to sue after a non-enforcement ruling", CD, 30, ("enforcement_refused",),
+                 "LDI-1 24", per_party=True, expiry=("abandon",)),
+    # CPL 228: after the payment-order procedure ends, the applicant has 7 days to refuse
+    # litigation; otherwise the case goes on in court (or in arbitration, LDI-1 13 ¶2).
+    DeadlineKind("litigation_refusal_window", "不同意诉讼期限",
+                 "window to refuse litigation after a payment order", CD, 7,
+                 ("payment_order_terminated",), "CPL 228; CPL-I 438-439",
+                 expiry=("proceed_after_payment_order",)),
     DeadlineKind("enforcement_window", "申请执行期限", "window to apply for enforcement",
                  Unit.years, 2, ("award_final", "revocation_review", "enforceable"),
                  "CPL 250; LDMAL 47"),
@@ -193,6 +203,11 @@ STATES = (
              on_enter=(_start("enforcement_window", "perform_by",
                               when="not enforcement_window_open"),)),
     StateDef("enforcement", "强制执行中", "in enforcement"),
+    StateDef("enforcement_refused", "裁定不予执行", "enforcement refused by the court",
+             Channel.judicial, on_enter=(_start("nonenforcement_suit_window", "served_on"),)),
+    StateDef("payment_order_terminated", "督促程序终结", "payment-order procedure ended",
+             Channel.judicial,
+             on_enter=(_start("litigation_refusal_window", "ruling_served_on"),)),
     StateDef("closed", "已结案", "closed", terminal=True),
     StateDef("archived", "已归档", "archived", terminal=True),
 )
@@ -603,7 +618,10 @@ TRANSITIONS = (
       guards=("by:employer", "within:revocation_window", "worker_has_not_sued"),
       deadlines=(_meet("revocation_window"),)),
     T("revoke_award", "revocation_review", "award_revoked", "裁定撤销裁决", "revoke the award",
-      source="LDMAL 49", data=(_SERVED,)),
+      source="LDMAL 49; LDI-1 25 ¶2", data=(_SERVED,), effects=("end_suspended_enforcement",)),
+    T("dismiss_revocation", "revocation_review", "enforcement", "驳回撤销申请（恢复执行）",
+      "dismiss the petition (enforcement resumes)", source="LDI-1 22, 25 ¶2",
+      when="enforcement_suspended", effects=("clear:enforcement_suspended",)),
     T("dismiss_revocation", "revocation_review", "enforceable", "驳回撤销申请",
       "dismiss the petition", source="LDI-1 22",
       data=(DataField("perform_by", "date", record=True),)),
@@ -664,6 +682,42 @@ TRANSITIONS = (
       deadlines=(_meet("enforcement_window"),)),
     T("complete_enforcement", "enforcement", "closed", "执行完毕", "enforcement completed",
       resolution=Resolution.enforced, source="CPL 247"),
+    # LDI-1 25: the worker enforces a final award while the employer petitions to revoke it:
+    # enforcement is suspended, resumed if the petition fails, ended if the award is revoked.
+    T("apply_revocation", "enforcement", "revocation_review", "申请撤销终局裁决（中止执行）",
+      "petition to revoke the final award under enforcement", source="LDMAL 49; LDI-1 25",
+      party_act=True, data=_FILING,
+      guards=("by:employer", "within:revocation_window", "worker_has_not_sued"),
+      deadlines=(_meet("revocation_window"),), effects=("mark:enforcement_suspended",)),
+    # LDI-1 24: the court refuses to enforce an award or mediation statement; each party may sue
+    # within 30 days of receiving the ruling.
+    T("refuse_enforcement", "enforcement", "enforcement_refused", "裁定不予执行",
+      "refuse enforcement", source="LDI-1 24; CPL 248", data=(_SERVED,)),
+    T("file_lawsuit", "enforcement_refused", "litigation", "不予执行后起诉",
+      "sue after the non-enforcement ruling", source="LDI-1 24", party_act=True, data=_FILING,
+      guards=("within:nonenforcement_suit_window",),
+      deadlines=(_meet("nonenforcement_suit_window"),), effects=("record_suit",)),
+    T("abandon", "enforcement_refused", "closed", "逾期未起诉", "no suit after non-enforcement",
+      resolution=Resolution.abandoned, automatic=True, source="LDI-1 24",
+      guards=("windows_expired:nonenforcement_suit_window@worker,"
+              "nonenforcement_suit_window@employer",)),
+    # CPL 228: the order cannot be served (or lapses): the procedure ends, and unless the
+    # applicant refuses within 7 days of the ruling the case goes on (LDI-1 13).
+    T("terminate_payment_order", "payment_order", "payment_order_terminated", "裁定终结督促程序",
+      "end the payment-order procedure", source="CPL 228; CPL-I 430",
+      data=(DataField("ruling_served_on", "date", record=True),
+            DataField("reason", "text", record=True)),
+      deadlines=(_meet("payment_order_objection"),)),
+    T("refuse_litigation", "payment_order_terminated", "closed", "申请人不同意提起诉讼",
+      "the applicant refuses litigation", source="CPL 228 ¶2", party_act=True,
+      resolution=Resolution.withdrawn, guards=(_BY_WORKER, "within:litigation_refusal_window"),
+      deadlines=(_meet("litigation_refusal_window"),)),
+    T("proceed_after_payment_order", "payment_order_terminated", "litigation", "转入诉讼程序",
+      "the case goes to court", source="CPL 228 ¶2; LDI-1 13 ¶3", automatic=True,
+      when="order_rests_on_agreement", guards=("expired:litigation_refusal_window",)),
+    T("proceed_after_payment_order", "payment_order_terminated", "arbitration_received",
+      "转入仲裁", "the case goes to arbitration", source="LDI-1 13 ¶2", automatic=True,
+      guards=("expired:litigation_refusal_window",), data=(DataField("received_on", "date"),)),
 
     # LDMAL 27 ¶3; AR 28: force majeure or another good reason suspends the limitation period;
     # it runs on ("继续计算") when the cause ends.
