@@ -1059,3 +1059,86 @@ def test_fire_with_dates_of_any_year_gives_a_case_or_a_documented_refusal(
     _fire_fuzzed(
         fuzz_engine, state, trigger, data, (GuardFailed, InvalidData, CalendarNotAvailable)
     )
+
+
+# --- several workers, each with their own windows (LDI-1 17) --------------------------------------
+
+
+@st.composite
+def several_workers(draw: st.DrawFn) -> tuple[list[int], int, dict[int, int]]:
+    """Service offsets (days after the award) of 2-4 workers and of the employer, and the
+    workers who sue with the day of their suit. At least one worker does not sue, and every suit
+    comes while that worker's window is still open, so the case waits for every window."""
+    offsets = draw(st.lists(st.integers(0, 12), min_size=2, max_size=4), label="workers")
+    employer = draw(st.integers(0, 12), label="employer")
+    stays = draw(st.integers(0, len(offsets) - 1), label="who does not sue")
+    suers = draw(
+        st.lists(st.sampled_from([i for i in range(len(offsets)) if i != stays]), unique=True),
+        label="who sues",
+    )
+    # Day 15 after the earliest of the non-suer's service is inside every window it can close
+    # (a window is at least 15 cd), so a suit by then keeps the case waiting.
+    limit = offsets[stays] + 15
+    suits = {
+        i: draw(st.integers(offsets[i], min(offsets[i] + 15, limit)), label=f"worker {i} sues")
+        for i in suers
+    }
+    return offsets, employer, suits
+
+
+@settings(max_examples=25, deadline=None, database=None)
+@given(case=several_workers())
+def test_each_of_several_workers_has_the_award_take_effect_on_their_own_date(
+    case: tuple[list[int], int, dict[int, int]],
+) -> None:
+    """LDI-1 17; LDMAL 50: with several workers served on different days, the award takes
+    effect for each worker who did not sue on the day after the later of their own and the
+    employer's 15-cd windows; not for those who sued; the case goes to court iff someone sued."""
+    offsets, employer_offset, suits = case
+    award_day = date(2025, 6, 2)
+    names = ["张三", "李四", "王五", "赵六"][: len(offsets)]
+    parties = [{"kind": "worker", "role": "applicant", "name": n} for n in names] + [
+        {"kind": "employer", "role": "respondent", "name": "长沙某建筑工程有限公司"}
+    ]
+    served = {
+        f"worker-{i + 1}": (award_day + timedelta(days=o)).isoformat()
+        for i, o in enumerate(offsets)
+    }
+    served["employer"] = (award_day + timedelta(days=employer_offset)).isoformat()
+    with Engine("sqlite://", early_warning=(), entry_points=False) as engine:
+        opened = engine.open_case(make_intake(parties=parties), at=at(2025, 5, 5))
+        engine.fire(opened.id, "apply_arbitration", data={"by": "worker-1"}, at=at(2025, 5, 5))
+        engine.fire(opened.id, "accept_arbitration", at=at(2025, 5, 6))
+        engine.fire(
+            opened.id,
+            "issue_award",
+            data={
+                "items": [{"kind": "wages", "amount": "90000"}],
+                "monthly_minimum_wage": "2000",
+                "served_on": served,
+            },
+            at=at(2025, 6, 2),
+        )
+        dues = {d.party: d.due for d in engine.deadlines(opened.id) if d.kind == "suit_window"}
+        for pid, day in served.items():
+            key = "employer-1" if pid == "employer" else pid
+            assert dues[key] == engine.calendar.add_calendar_days(date.fromisoformat(day), 15)
+        for i, offset in sorted(suits.items(), key=lambda kv: kv[1]):
+            day = award_day + timedelta(days=offset)
+            sued = engine.fire(
+                opened.id,
+                "file_lawsuit",
+                data={"by": f"worker-{i + 1}"},
+                at=at(day.year, day.month, day.day, 10),
+            )
+            assert sued.state == "award_nonfinal"
+        last = max(dues.values())
+        engine.tick(at(last.year, last.month, last.day, 23, 59) + timedelta(minutes=2))
+        result = engine.get(opened.id)
+        assert result.state == ("litigation" if suits else "enforceable")
+        expected = {}
+        for i in range(len(offsets)):
+            pid = f"worker-{i + 1}"
+            later = max(dues[pid], dues["employer-1"])
+            expected[pid] = None if i in suits else (later + timedelta(days=1)).isoformat()
+        assert result.attributes["award_effective_on"] == expected

@@ -16,13 +16,11 @@ from mediation_flow.flow.context import Context
 from mediation_flow.flow.data import to_json
 from mediation_flow.flow.guards import award_finality, split_name
 from mediation_flow.models import (
-    DeadlineStatus,
     Party,
     PartyKind,
     PartyRole,
     Unit,
     party_ids,
-    party_kind_of,
 )
 
 __all__ = ["EFFECTS", "apply_effect", "register_effect"]
@@ -143,13 +141,11 @@ def record_award_effect(ctx: Context) -> dict[str, Any]:
     non-final one from the day after the last of that worker's and the employer's suit windows."""
     suits = ctx.case.attributes.get("suits") or {}
     made_on = ctx.case.attributes.get("award_made_on")
+    # The employer's windows: they all have closed (or close with this transition).
     employer_last = [
         d.due
-        for d in ctx.deadlines
-        if d.kind == "suit_window"
-        and d.party
-        and party_kind_of(d.party) == "employer"
-        and d.status == DeadlineStatus.expired
+        for d in (ctx.latest_deadline("suit_window", pid) for pid in ctx.persons("employer"))
+        if d is not None
     ]
     effective: dict[str, str | None] = {}
     for pid in ctx.persons("worker"):

@@ -249,7 +249,10 @@ def _party_of(ctx: Context, kind: str) -> tuple[str | None, Refusal | None]:
             f"{kind} runs per party: say which party acts in data 'by'", needs_data=True
         )
     assert ctx.by is not None
-    return ctx.person(ctx.by), None
+    try:
+        return ctx.person(ctx.by), None
+    except InvalidData as exc:  # several workers: say which one acts (LDI-1 17)
+        return None, Refusal(exc.reason, needs_data=True)
 
 
 @register_guard("within")
