@@ -16,15 +16,16 @@ once, to the new last day (flow.md §4 "Counting").
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from mediation_flow.duedates import compute_due
 from mediation_flow.flow import guards as _guards
 from mediation_flow.flow.context import Context
 from mediation_flow.flow.definition import DeadlineKind, DeadlineOp, TransitionDef, Unit
-from mediation_flow.models import DeadlineStatus
+from mediation_flow.models import DeadlineStatus, party_kind_of
 from mediation_flow.records import DeadlineRecord
 
 __all__ = ["apply_transition", "place"]
@@ -59,9 +60,12 @@ def _apply(ctx: Context, op: DeadlineOp) -> None:
     elif op.op == "meet":
         # The act met the deadline if it came by the due day; a late act finds it expired
         # (a paused clock cannot run out).
-        party = ctx.by if kind.per_party and ctx.by in ("worker", "employer") else None
+        by = ctx.by
+        acting = by is not None and ctx.by_kind in ("worker", "employer")
+        party = ctx.person(by) if kind.per_party and by is not None and acting else None
         for d in ctx.open_deadlines(kind.id, party):
-            late = d.status == DeadlineStatus.pending and d.due < ctx.today
+            # CPL 85 ¶4: a filing posted in time is in time.
+            late = d.status == DeadlineStatus.pending and d.due < ctx.act_day
             d.set_status(DeadlineStatus.expired if late else DeadlineStatus.met)
     elif op.op == "cancel":
         for d in ctx.open_deadlines(kind.id):
@@ -144,15 +148,65 @@ def _start(ctx: Context, kind: DeadlineKind, op: DeadlineOp) -> None:
         ctx.deadlines.append(record)
 
 
+def start_value(ctx: Context, start: str) -> date | None:
+    """The date a deadline counts from: the first of the ``|``-separated sources that is given.
+    A source is a date field of the trigger's data, or ``case:<attribute>`` for a date the case
+    recorded earlier (a final award's date for its enforcement window, LDMAL 47). A source may
+    end in an offset of working days, ``hearing_on-3wd`` (AR 38: 3 working days before the
+    hearing) or ``posted_on+3wd`` (AR 20 ¶2: deemed served 3 working days after posting)."""
+    for source in start.split("|"):
+        name, offset = _offset(source)
+        if name.startswith("case:"):
+            raw = ctx.case.attributes.get(name.removeprefix("case:"))
+            value = date.fromisoformat(raw) if isinstance(raw, str) else None
+        else:
+            value = ctx.data.get(name)
+        if isinstance(value, date):
+            return shift_working_days(ctx, value, offset)
+    return None
+
+
+_OFFSET = re.compile(r"^(.+?)([+-]\d+)wd$")
+
+
+def _offset(source: str) -> tuple[str, int]:
+    match = _OFFSET.match(source)
+    return (match.group(1), int(match.group(2))) if match else (source, 0)
+
+
+def shift_working_days(ctx: Context, day: date, n: int) -> date:
+    """``day`` moved by ``n`` working days (AR 80): forward for n > 0, backward for n < 0."""
+    if n >= 0:
+        return ctx.calendar.add_working_days(day, n, region=ctx.case.region) if n else day
+    left = -n
+    while left:
+        day -= timedelta(days=1)
+        if ctx.calendar.is_working_day(day, region=ctx.case.region):
+            left -= 1
+    return day
+
+
 def _start_dates(
     ctx: Context, kind: DeadlineKind, op: DeadlineOp
 ) -> Iterable[tuple[str | None, date]]:
     if kind.per_party:
-        dates: dict[str, date] = ctx.data.get(op.start) or {}
-        return [(p, dates[p]) for p in op.parties if p in dates]
+        # Per person (LDI-1 17): each key is a party id, or a kind when the case has one party
+        # of that kind; windows open for the parties of the op's kinds, workers first.
+        name, offset = _offset(op.start)
+        dates: dict[str, date] = ctx.data.get(name) or {}
+        keyed = [
+            (party_kind_of(key), key, shift_working_days(ctx, day, offset))
+            for key, day in dates.items()
+        ]
+        return [
+            (ctx.person(key, op.start), day)
+            for k in op.parties
+            for kind_of, key, day in keyed
+            if kind_of == k
+        ]
     if op.start == "event":
         return [(None, ctx.event_day)]
-    value: Any = ctx.data.get(op.start)
+    value: Any = start_value(ctx, op.start)
     if value is None:
         # An agreed date that was not agreed opens nothing; any other period counts from the
         # event date when its start date is not given.

@@ -397,6 +397,9 @@ class Engine:
                 interruptions=[received_on],
             )
         attributes: dict[str, Any] = {"limitation_interruptions": [received_on.isoformat()]}
+        if parsed.is_collective:  # LDMAL 7; AR 62-67
+            attributes["collective"] = True
+            attributes["representatives"] = list(parsed.representatives)
         if extra:
             # Kept apart from the attributes the flow records, so intake cannot preset them.
             attributes["intake"] = to_json(extra)
@@ -655,7 +658,7 @@ class Engine:
             idempotent = {"key": idempotency_key, "case_id": case_id, "request": request}
         event = self._commit(conn, ctx, version, event_row, idempotent)
         self._log_transition(ctx, event_row, started)
-        view = self._view(flow, case, parties, claims)
+        view = self._view(flow, case, (*parties, *ctx.added_parties), claims)
         self._plugins.after_commit(case.region, view, event, self._log)
         return view
 
@@ -693,6 +696,10 @@ class Engine:
         self._seal(ctx.case, event_row)
         event = self._event(event_row)
         self._store.save(conn, ctx.case, version, event_row, ctx.deadlines)
+        if ctx.added_parties:  # add_party (AR 46)
+            self._store.append_parties(
+                conn, ctx.case.id, _added_party_rows(len(ctx.parties), ctx.added_parties)
+            )
         if idempotent is not None:
             self._store.insert_idempotency(
                 conn, {**idempotent, "created_at": ctx.at, "result": _snapshot(ctx.case)}
@@ -2234,6 +2241,22 @@ def _party_rows(intake: Intake, today: date) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def _added_party_rows(after: int, added: Iterable[Party]) -> list[dict[str, Any]]:
+    """The mf_party rows of parties added after intake, positioned after the ``after`` ones."""
+    return [
+        {
+            "position": after + i,
+            "kind": p.kind,
+            "role": p.role,
+            "name": p.name,
+            "id_number": None,
+            "phone": None,
+            "account": p.account,
+        }
+        for i, p in enumerate(added)
+    ]
 
 
 def _event_rows(case_id: int, events: Iterable[Event]) -> list[dict[str, Any]]:

@@ -152,7 +152,7 @@ def progress(
             label=label,
             due=d.estimate if d.provisional and d.estimate else d.due,
             meaning=MEANINGS.get(d.kind, f"{label}届满。"),
-            side=_SIDES.get(d.party or ""),
+            side=_SIDES.get((d.party or "").partition("-")[0]),
             provisional=d.provisional,
         )
     numbers = tuple(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from mediation_flow.errors import InvalidIntake
 
 __all__ = [
+    "PARTY_ID",
     "SYSTEM",
     "Actor",
     "Case",
@@ -39,7 +41,10 @@ __all__ = [
     "Resolution",
     "Role",
     "Unit",
+    "canonical_party",
     "parse_intake",
+    "party_ids",
+    "party_kind_of",
 ]
 
 
@@ -196,6 +201,11 @@ class Party:
     #: The party's account in the host system: a worker or employer actor with this id acts
     #: for this party (:mod:`mediation_flow.policy`).
     account: str | None = None
+    #: The party's stable id in its case, given at intake: its kind and its number among the
+    #: parties of that kind, in intake order (``"worker-1"``, ``"worker-2"``, ``"employer-1"``).
+    #: Per-person dates and windows are keyed by it (LDI-1 17: each worker has their own
+    #: service date and remedy); a party added later (``add_party``) gets the next number.
+    id: str = ""
 
     def __repr__(self) -> str:
         from mediation_flow.personal_data import mask_value
@@ -203,9 +213,40 @@ class Party:
         id_number = mask_value("id_number", self.id_number)
         phone = mask_value("phone", self.phone)
         return (
-            f"Party(kind={self.kind.value!r}, role={self.role.value!r}, name={self.name!r}, "
-            f"id_number={id_number!r}, phone={phone!r}, account={self.account!r})"
+            f"Party(id={self.id!r}, kind={self.kind.value!r}, role={self.role.value!r}, "
+            f"name={self.name!r}, id_number={id_number!r}, phone={phone!r}, "
+            f"account={self.account!r})"
         )
+
+
+#: A party id: the party's kind and its number among the parties of that kind.
+PARTY_ID = re.compile(r"^(worker|employer)-([1-9][0-9]{0,4})$")
+
+
+def party_ids(kinds: Iterable[PartyKind | str]) -> list[str]:
+    """The ids of parties of ``kinds``, in order (:attr:`Party.id`)."""
+    seen: dict[str, int] = {}
+    ids = []
+    for kind in kinds:
+        k = PartyKind(kind).value
+        seen[k] = seen.get(k, 0) + 1
+        ids.append(f"{k}-{seen[k]}")
+    return ids
+
+
+def party_kind_of(key: str) -> str | None:
+    """The party kind a per-party key names: a kind itself (the key of cases opened before
+    party ids, meaning the first party of that kind) or a party id."""
+    if key in ("worker", "employer"):
+        return key
+    match = PARTY_ID.match(key)
+    return match.group(1) if match else None
+
+
+def canonical_party(key: str) -> str:
+    """A per-party key as a party id: ``"worker"`` (cases opened before party ids) is the first
+    worker, ``"worker-1"``."""
+    return f"{key}-1" if key in ("worker", "employer") else key
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,6 +409,13 @@ class Case:
         return self.worker_count >= 10
 
     @property
+    def collective(self) -> bool:
+        """A collective dispute, as recorded at intake (``Intake.collective``; LDMAL 7; AR
+        62-67): ten or more workers with a common claim, represented by 3-5 representatives,
+        heard by a three-arbitrator tribunal with priority and one combined notice."""
+        return bool(self.attributes.get("collective"))
+
+    @property
     def terminal(self) -> bool:
         return self.state in ("closed", "archived")
 
@@ -425,6 +473,11 @@ class Intake(BaseModel):
     employment_ended_on: date | None = None
     knew_of_infringement_on: date | None = None
     received_on: date | None = None
+    #: A collective dispute (LDMAL 7; AR 62-67): ten or more workers with a common claim. None:
+    #: decided from the number of workers (ten or more).
+    collective: bool | None = None
+    #: The workers' representatives in a collective dispute, 3 to 5 of them (LDMAL 7; AR 5).
+    representatives: tuple[str, ...] = ()
     attributes: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("region")
@@ -466,7 +519,26 @@ class Intake(BaseModel):
             raise ValueError(
                 f"worker_count: {self.worker_count} is fewer than the {workers} worker parties"
             )
+        if any(not r.strip() or len(r) > 200 for r in self.representatives):
+            raise ValueError("representatives: each is a name of 1 to 200 characters")
+        if self.collective and self.workers < 10:
+            raise ValueError(
+                f"collective: a collective dispute has ten or more workers (LDMAL 7); this one "
+                f"has {self.workers} (give worker_count)"
+            )
+        if self.collective and not 3 <= len(self.representatives) <= 5:
+            raise ValueError(
+                "representatives: a collective dispute is brought by 3 to 5 representatives of "
+                f"the workers (LDMAL 7; AR 5), not {len(self.representatives)}"
+            )
+        if self.representatives and not self.is_collective:
+            raise ValueError("representatives: only a collective dispute has representatives")
         return self
+
+    @property
+    def is_collective(self) -> bool:
+        """``collective`` as given, else ten or more workers (LDMAL 7)."""
+        return self.collective if self.collective is not None else self.workers >= 10
 
     @property
     def workers(self) -> int:

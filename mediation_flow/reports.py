@@ -1406,7 +1406,9 @@ def to_table(report: Report) -> str:
                         o.region,
                         r.label("state", o.state),
                         r.label("deadline", o.kind),
-                        {"worker": "劳动者", "employer": "用人单位"}.get(o.party or "", "—"),
+                        {"worker": "劳动者", "employer": "用人单位"}.get(
+                            (o.party or "").partition("-")[0], "—"
+                        ),
                         o.due.isoformat(),
                         r.label("status", o.status),
                         str(o.days_overdue),
@@ -2054,7 +2056,9 @@ def to_html(report: Report) -> str:
                         o.region,
                         r.label("state", o.state),
                         r.label("deadline", o.kind),
-                        {"worker": "劳动者", "employer": "用人单位"}.get(o.party or "", "—"),
+                        {"worker": "劳动者", "employer": "用人单位"}.get(
+                            (o.party or "").partition("-")[0], "—"
+                        ),
                         o.due.isoformat(),
                         r.label("status", o.status),
                         o.days_overdue,

@@ -45,7 +45,10 @@ def at(year: int, month: int, day: int, hour: int = 9, minute: int = 0) -> datet
 
 
 def deadline(engine: Engine, case_id: int, kind: str, party: str | None = None) -> Any:
-    """The most recently started deadline of ``kind`` (for ``party``) of a case."""
+    """The most recently started deadline of ``kind`` (for ``party``: a party id, or a kind for
+    the only party of that kind) of a case."""
+    if party in ("worker", "employer"):
+        party = f"{party}-1"
     found = [d for d in engine.deadlines(case_id) if d.kind == kind and d.party == party]
     assert found, f"no {kind} deadline for {party}: {engine.deadlines(case_id)}"
     return found[-1]

@@ -20,6 +20,11 @@ NONFINAL_AWARD = {  # 30,000 > 23,160: non-final
     "monthly_minimum_wage": "1930",
     "served_on": SERVED,
 }
+MIXED_AWARD = {  # AR 50 ¶4: a final social-insurance item and a non-final wage item
+    "items": [{"kind": "social_insurance"}, {"kind": "wages", "amount": "30000"}],
+    "monthly_minimum_wage": "1930",
+    "served_on": SERVED,
+}
 
 _NEG = [("refer_to_negotiation", {})]
 _UNION = [("refer_to_union_mediation", {"org_id": "芙蓉区总工会", "org_type": "union_org"})]
@@ -80,6 +85,17 @@ PATHS: dict[str, list[Step]] = {
     "appeal": _APPEAL,
     "enforceable": _ENFORCEABLE,
     "enforcement": [*_ENFORCEABLE, ("apply_enforcement", {"by": "worker"})],
+    "enforcement_refused": [
+        *_ENFORCEABLE,
+        ("apply_enforcement", {"by": "worker"}),
+        ("refuse_enforcement", {"served_on": SERVED}),
+    ],
+    "payment_order_terminated": [
+        *_AGREEMENT,
+        ("report_breach", {}),
+        ("apply_payment_order", {"by": "worker"}),
+        ("terminate_payment_order", {"ruling_served_on": "2025-03-03"}),
+    ],
     "closed": [("withdraw", {"by": "worker"})],
     "archived": [("withdraw", {"by": "worker"}), ("archive", {})],
 }
@@ -93,6 +109,17 @@ _REFERRAL_BASE = (
     "arbitration_received",
 )
 NON_TERMINAL = tuple(s for s in PATHS if s not in ("closed", "archived"))
+_LIMITATION_STATES = (
+    "received",
+    "negotiation",
+    "settlement_in_performance",
+    "negotiation_failed",
+    "settlement_breached",
+    *MEDIATION,
+    "mediation_failed",
+    "agreement_in_performance",
+    "agreement_breached",
+)
 
 #: Every edge of flow.md §3 as (trigger, source, data, destination). Data is what that edge
 #: needs from the path's state; destinations are flow.md's.
@@ -185,8 +212,56 @@ EDGES: list[tuple[str, str, dict[str, Any], str]] = [
     ("extend_award_limit", "arbitration_mediation", {}, "arbitration_mediation"),
     ("suspend_arbitration", "arbitration", {}, "arbitration_suspended"),
     ("resume_arbitration", "arbitration_suspended", {}, "arbitration"),
+    # AR 33, 36-38: procedural acts of the commission.
+    (
+        "serve_application_copy",
+        "arbitration",
+        {"respondent_served_on": "2025-03-03"},
+        "arbitration",
+    ),
+    ("file_counterclaim", "arbitration", {"by": "employer"}, "arbitration"),
+    ("reject_counterclaim", "arbitration", {}, "arbitration"),
+    ("form_tribunal", "arbitration", {"arbitrators": 3}, "arbitration"),
+    # AR 46: clock resets; AR 31: transfer; AR 39: deemed withdrawal; LDMAL 43 ¶2, 44.
+    (
+        "add_party",
+        "arbitration",
+        {"party_kind": "worker", "role": "applicant", "name": "李四"},
+        "arbitration",
+    ),
+    (
+        "change_claims",
+        "arbitration",
+        {"claims": [{"kind": "wages", "amount": "20000"}]},
+        "arbitration",
+    ),
+    ("merge_counterclaim", "arbitration", {}, "arbitration"),
+    ("transfer_jurisdiction", "arbitration_received", {"org_id": "C2"}, "arbitration_received"),
+    ("transfer_jurisdiction", "arbitration", {"org_id": "C2"}, "arbitration"),
+    ("deem_withdrawn", "arbitration", {}, "closed"),
+    ("deem_withdrawn", "arbitration_mediation", {}, "closed"),
+    (
+        "issue_partial_award",
+        "arbitration",
+        {"items": [{"kind": "social_insurance"}], "served_on": SERVED},
+        "arbitration",
+    ),
+    (
+        "order_advance_execution",
+        "arbitration",
+        {"items": [{"kind": "wages", "amount": "5000"}]},
+        "arbitration",
+    ),
+    ("serve_by_posting", "award_final", {"posted_on": {"worker": "2025-03-03"}}, "award_final"),
+    (
+        "serve_by_posting",
+        "award_nonfinal",
+        {"posted_on": {"employer": "2025-03-03"}},
+        "award_nonfinal",
+    ),
     ("issue_award", "arbitration", FINAL_AWARD, "award_final"),
     ("issue_award", "arbitration", NONFINAL_AWARD, "award_nonfinal"),
+    ("issue_award", "arbitration", MIXED_AWARD, "award_nonfinal"),
     ("serve_award", "award_final", {"party": "worker", "served_on": "2025-03-03"}, "award_final"),
     ("serve_award", "award_nonfinal", {"served_on": {"employer": "2025-03-03"}}, "award_nonfinal"),
     ("file_lawsuit", "award_nonfinal", {"by": "employer"}, "litigation"),
@@ -211,32 +286,68 @@ EDGES: list[tuple[str, str, dict[str, Any], str]] = [
     ("apply_enforcement", "enforceable", {"by": "worker"}, "enforcement"),
     ("apply_enforcement", "award_final", {"by": "worker"}, "enforcement"),
     ("complete_enforcement", "enforcement", {}, "closed"),
+    # LDI-1 24; CPL 228.
+    ("refuse_enforcement", "enforcement", {"served_on": SERVED}, "enforcement_refused"),
+    ("file_lawsuit", "enforcement_refused", {"by": "worker"}, "litigation"),
+    (
+        "terminate_payment_order",
+        "payment_order",
+        {"ruling_served_on": "2025-03-03"},
+        "payment_order_terminated",
+    ),
+    ("refuse_litigation", "payment_order_terminated", {"by": "worker"}, "closed"),
     *[
         ("withdraw", s, {"by": "worker"}, "closed")
         for s in NON_TERMINAL
         if s not in ("enforceable", "enforcement")
     ],
     ("reject_out_of_scope", "received", {}, "closed"),
+    # LDMAL 27 ¶3; AR 28: before arbitration, the limitation period may be suspended.
+    *[("suspend_limitation", s, {"reason": "不可抗力"}, s) for s in _LIMITATION_STATES],
     ("archive", "closed", {}, "archived"),
 ]
 
 #: Edges fired only by the engine on expiry (flow.md §3, last paragraph); they need their
 #: windows to have expired, so the path tests exercise them in the tick tests instead.
+#: Edges whose guard the path of PATHS to their source cannot satisfy (flow.md §3): the scenario
+#: tests exercise them. The employer's petition against a separate final award needs split
+#: awards (AR 50 ¶4); dismissing a suit applies to the worker's suit against a final award
+#: (LDI-1 21 ¶2).
+GUARDED_EDGES = {
+    # LDI-1 25: the employer's petition while the worker enforces a final award.
+    ("apply_revocation", "enforcement"): "revocation_review",
+    # The period runs on only once it was suspended (LDMAL 27 ¶3).
+    **{("resume_limitation", s): s for s in _LIMITATION_STATES},
+    # The hearing is notified at least 5 working days ahead (AR 38); PATHS runs on one day.
+    ("schedule_hearing", "arbitration"): "arbitration",
+    # A postponement is asked for once a hearing is scheduled (AR 38).
+    ("request_postponement", "arbitration"): "arbitration",
+    ("apply_revocation", "award_nonfinal"): "revocation_review",
+    ("dismiss_lawsuit", "litigation"): "award_final",
+}
+
 AUTOMATIC_EDGES = {
     ("award_takes_effect", "award_nonfinal"): "enforceable",
     ("award_takes_effect", "award_final"): "enforceable",
     ("judgment_takes_effect", "judgment"): "enforceable",
     ("payment_order_takes_effect", "payment_order"): "enforceable",
     ("abandon", "award_revoked"): "closed",
+    ("abandon", "enforcement_refused"): "closed",
+    # The order rested on a mediation agreement (PATHS): to court (CPL 228; LDI-1 13 ¶3).
+    ("proceed_after_payment_order", "payment_order_terminated"): "litigation",
     # file_lawsuit from arbitration needs award_limit to have expired (LDMAL 43).
     ("file_lawsuit", "arbitration"): "litigation",
 }
 
-ALL_TRIGGERS = sorted({e[0] for e in EDGES} | {t for t, _ in AUTOMATIC_EDGES})
+ALL_TRIGGERS = sorted(
+    {e[0] for e in EDGES} | {t for t, _ in AUTOMATIC_EDGES} | {t for t, _ in GUARDED_EDGES}
+)
 
 
 def legal_pairs() -> set[tuple[str, str]]:
     """Every (state, trigger) that flow.md allows."""
-    return {(src, trig) for trig, src, _, _ in EDGES} | {
-        (src, trig) for trig, src in AUTOMATIC_EDGES
-    }
+    return (
+        {(src, trig) for trig, src, _, _ in EDGES}
+        | {(src, trig) for trig, src in AUTOMATIC_EDGES}
+        | {(src, trig) for trig, src in GUARDED_EDGES}
+    )

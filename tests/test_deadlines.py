@@ -208,7 +208,8 @@ def test_serve_award_starts_the_window_of_the_party_served_later(engine: Engine)
     # Only 张三 is served with the award (Tue 06-03 -> Wed 06-18); the employer is served on
     # Tue 06-10: + 15 = Wed 06-25.
     case_id = with_nonfinal_award(engine, at(2025, 6, 3), {"worker": "2025-06-03"})
-    assert [d.party for d in engine.deadlines(case_id) if d.kind == "suit_window"] == ["worker"]
+    # Windows are keyed by party id (flow.md §6); "worker" names the case's only worker.
+    assert [d.party for d in engine.deadlines(case_id) if d.kind == "suit_window"] == ["worker-1"]
 
     engine.fire(
         case_id,
@@ -217,8 +218,9 @@ def test_serve_award_starts_the_window_of_the_party_served_later(engine: Engine)
         at=at(2025, 6, 10),
     )
     windows = {d.party: d for d in engine.deadlines(case_id) if d.kind == "suit_window"}
-    assert windows["worker"].due == date(2025, 6, 18)
-    assert (windows["employer"].starts_on, windows["employer"].due, windows["employer"].status) == (
+    assert windows["worker-1"].due == date(2025, 6, 18)
+    employer = windows["employer-1"]
+    assert (employer.starts_on, employer.due, employer.status) == (
         date(2025, 6, 10),
         date(2025, 6, 25),
         PENDING,
@@ -492,9 +494,10 @@ def test_limitation_restarts_on_intake_mediation_breach_and_payment_order(engine
     )
     assert engine.get(case_id).limitation_expires_on == date(2025, 5, 6)
 
-    # Signing the agreement is no interruption.
+    # Signing the agreement is the employer agreeing to perform (LDMAL 27 ¶2; flow.md §4 amended
+    # 2026-12): Mon 2024-05-20 -> Tue 2025-05-20, a working day.
     engine.fire(case_id, "sign_agreement", data={"effective_on": "2024-05-20"}, at=at(2024, 5, 20))
-    assert engine.get(case_id).limitation_expires_on == date(2025, 5, 6)
+    assert engine.get(case_id).limitation_expires_on == date(2025, 5, 20)
 
     # Breach Mon 2024-07-01 -> Tue 2025-07-01; payment order Mon 07-15 -> Tue 2025-07-15.
     engine.fire(case_id, "report_breach", at=at(2024, 7, 1))

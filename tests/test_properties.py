@@ -56,7 +56,14 @@ from mediation_flow.errors import (
 from mediation_flow.flow.national import DEADLINE_KINDS, national_flow
 from mediation_flow.models import Case, ClaimKind, DeadlineStatus
 from tests.conftest import SHANGHAI, at, make_intake
-from tests.flowspec import ALL_TRIGGERS, AUTOMATIC_EDGES, EDGES, PATHS, legal_pairs
+from tests.flowspec import (
+    ALL_TRIGGERS,
+    AUTOMATIC_EDGES,
+    EDGES,
+    GUARDED_EDGES,
+    PATHS,
+    legal_pairs,
+)
 
 # --- flow.md, as the model needs it ---------------------------------------------------------------
 
@@ -83,13 +90,20 @@ for _trigger, _source, _data, _dest in EDGES:
 BRANCHES: dict[tuple[str, str], set[str]] = {
     ("issue_award", "arbitration"): {"award_final", "award_nonfinal"},
     ("uphold_objection", "payment_order"): {"litigation", "arbitration_received"},
-    ("withdraw_lawsuit", "litigation"): {"enforceable", "closed"},
+    ("withdraw_lawsuit", "litigation"): {"award_final", "enforceable", "closed"},
+    # LDI-1 25: a petition that suspended enforcement, dismissed, resumes it.
+    ("dismiss_revocation", "revocation_review"): {"enforceable", "enforcement"},
+    # CPL 228; LDI-1 13: after the payment-order procedure, court or arbitration.
+    ("proceed_after_payment_order", "payment_order_terminated"): {
+        "litigation",
+        "arbitration_received",
+    },
 }
 #: (trigger, source) -> every destination flow.md allows.
 DESTS: dict[tuple[str, str], set[str]] = {}
 for (_trigger, _source), _templates in TEMPLATES.items():
     DESTS[(_trigger, _source)] = {d for _, d in _templates}
-for (_trigger, _source), _dest in AUTOMATIC_EDGES.items():
+for (_trigger, _source), _dest in (*AUTOMATIC_EDGES.items(), *GUARDED_EDGES.items()):
     DESTS.setdefault((_trigger, _source), set()).add(_dest)
 for _key, _dests in BRANCHES.items():
     DESTS[_key] = set(_dests)
@@ -115,19 +129,47 @@ GUARDED = frozenset(
         "apply_enforcement",
         "extend_mediation",
         "extend_award_limit",
+        # LDMAL 44: advance execution needs a money claim; the model's cases claim any kind.
+        "order_advance_execution",
+        # AR 38: a postponement up to 3 working days before a scheduled hearing; AR 64-65: a
+        # collective case's tribunal has three members.
+        "request_postponement",
+        "form_tribunal",
+        # LDMAL 27 ¶3: a suspended period is not suspended twice.
+        "suspend_limitation",
+        # CPL 228: litigation is refused within 7 days of the ruling.
+        "refuse_litigation",
         *(t for t, _ in AUTOMATIC_EDGES),
+        *(t for t, _ in GUARDED_EDGES),
     }
 )
 #: Triggers whose data flow.md §3 requires (a served_on date to start a window from, the awarded
 #: items): without their data they may refuse with InvalidData. The model always gives them their
 #: template, so this only matters for data that is not a template.
-REQUIRED_DATA = frozenset({"serve_payment_order", "issue_award", "serve_award"})
+REQUIRED_DATA = frozenset(
+    {
+        "serve_payment_order",
+        "issue_award",
+        "serve_award",
+        # The party added, the changed claims, the new commission, the awarded items.
+        "add_party",
+        "change_claims",
+        "transfer_jurisdiction",
+        "issue_partial_award",
+        "order_advance_execution",
+        "form_tribunal",
+        "schedule_hearing",
+        "serve_by_posting",
+    }
+)
 
 #: How a case closes (flow.md §2 `closed` carries a resolution; §3 names it per trigger).
 RESOLUTIONS = {
     "confirm_performance": "performed",
     "withdraw": "withdrawn",
     "withdraw_lawsuit": "withdrawn",
+    "deem_withdrawn": "withdrawn",  # AR 39
+    "refuse_litigation": "withdrawn",  # CPL 228
     "reject_out_of_scope": "out_of_scope",
     "complete_enforcement": "enforced",
     "abandon": "abandoned",
@@ -162,6 +204,8 @@ CHANNELS = {
             "award_revoked",
             "judicial_confirmation",
             "payment_order",
+            "enforcement_refused",
+            "payment_order_terminated",
         ),
         "judicial",
     ),
@@ -181,6 +225,8 @@ EXPIRY_TRIGGERS = {
     "prefiling_mediation_limit": {"fail_mediation"},
     "judicial_mediation_limit": {"fail_judicial_mediation"},
     "appeal_window": {"judgment_takes_effect"},
+    "nonenforcement_suit_window": {"abandon"},
+    "litigation_refusal_window": {"proceed_after_payment_order"},
 }
 #: Kinds whose expiry trigger has no guard and is legal in every state the kind is alive in: their
 #: expiry must move the case.
@@ -188,6 +234,7 @@ UNCONDITIONAL_EXPIRY = frozenset(EXPIRY_TRIGGERS) - {
     "suit_window",
     "revocation_window",
     "appeal_window",
+    "nonenforcement_suit_window",
 }
 #: flow.md §4: award_limit's expiry is the `award_overdue` event.
 EXPIRY_EVENT = {"award_limit": "award_overdue"}
@@ -227,6 +274,10 @@ class ModelCase:
     payment_order_basis: str | None = None
     #: I-2000: the suit that brought the case to court followed an award.
     suit_after_award: bool = False
+    #: LDI-1 21 ¶2: that suit is the worker's against a final award.
+    suit_on_final_award: bool = False
+    #: LDI-1 25: the employer's petition suspended the enforcement of the final award.
+    enforcement_suspended: bool = False
 
     def predict(self, trigger: str, template_dest: str | None) -> str:
         """The destination of a legal ``trigger`` from the current state, if it fires."""
@@ -237,7 +288,14 @@ class ModelCase:
         if key == ("uphold_objection", "payment_order"):
             on_agreement = self.payment_order_basis == "mediation_agreement"
             return "litigation" if on_agreement else "arbitration_received"
+        if key == ("dismiss_revocation", "revocation_review"):
+            return "enforcement" if self.enforcement_suspended else "enforceable"
+        if key == ("proceed_after_payment_order", "payment_order_terminated"):
+            on_agreement = self.payment_order_basis == "mediation_agreement"
+            return "litigation" if on_agreement else "arbitration_received"
         if key == ("withdraw_lawsuit", "litigation"):
+            if self.suit_on_final_award:
+                return "award_final"
             return "enforceable" if self.suit_after_award else "closed"
         (dest,) = DESTS[key]
         return dest
@@ -249,8 +307,17 @@ class ModelCase:
             self.payment_order_basis = "mediation_agreement" if agreement else "wages"
         if trigger == "file_lawsuit":
             self.suit_after_award = source in ("award_final", "award_nonfinal")
-        if trigger == "uphold_objection" and dest == "litigation":
+            self.suit_on_final_award = source == "award_final"
+        if trigger in ("withdraw_lawsuit", "dismiss_lawsuit") and dest == "award_final":
+            self.suit_on_final_award = False
             self.suit_after_award = False
+        if trigger == "apply_revocation":
+            self.enforcement_suspended = source == "enforcement"
+        if trigger in ("dismiss_revocation", "revoke_award"):
+            self.enforcement_suspended = False
+        if trigger in ("uphold_objection", "proceed_after_payment_order") and dest == "litigation":
+            self.suit_after_award = False
+            self.suit_on_final_award = False
         if dest == "closed":
             self.resolution = RESOLUTIONS[trigger]
         elif dest != "archived":
@@ -992,3 +1059,86 @@ def test_fire_with_dates_of_any_year_gives_a_case_or_a_documented_refusal(
     _fire_fuzzed(
         fuzz_engine, state, trigger, data, (GuardFailed, InvalidData, CalendarNotAvailable)
     )
+
+
+# --- several workers, each with their own windows (LDI-1 17) --------------------------------------
+
+
+@st.composite
+def several_workers(draw: st.DrawFn) -> tuple[list[int], int, dict[int, int]]:
+    """Service offsets (days after the award) of 2-4 workers and of the employer, and the
+    workers who sue with the day of their suit. At least one worker does not sue, and every suit
+    comes while that worker's window is still open, so the case waits for every window."""
+    offsets = draw(st.lists(st.integers(0, 12), min_size=2, max_size=4), label="workers")
+    employer = draw(st.integers(0, 12), label="employer")
+    stays = draw(st.integers(0, len(offsets) - 1), label="who does not sue")
+    suers = draw(
+        st.lists(st.sampled_from([i for i in range(len(offsets)) if i != stays]), unique=True),
+        label="who sues",
+    )
+    # Day 15 after the earliest of the non-suer's service is inside every window it can close
+    # (a window is at least 15 cd), so a suit by then keeps the case waiting.
+    limit = offsets[stays] + 15
+    suits = {
+        i: draw(st.integers(offsets[i], min(offsets[i] + 15, limit)), label=f"worker {i} sues")
+        for i in suers
+    }
+    return offsets, employer, suits
+
+
+@settings(max_examples=25, deadline=None, database=None)
+@given(case=several_workers())
+def test_each_of_several_workers_has_the_award_take_effect_on_their_own_date(
+    case: tuple[list[int], int, dict[int, int]],
+) -> None:
+    """LDI-1 17; LDMAL 50: with several workers served on different days, the award takes
+    effect for each worker who did not sue on the day after the later of their own and the
+    employer's 15-cd windows; not for those who sued; the case goes to court iff someone sued."""
+    offsets, employer_offset, suits = case
+    award_day = date(2025, 6, 2)
+    names = ["张三", "李四", "王五", "赵六"][: len(offsets)]
+    parties = [{"kind": "worker", "role": "applicant", "name": n} for n in names] + [
+        {"kind": "employer", "role": "respondent", "name": "长沙某建筑工程有限公司"}
+    ]
+    served = {
+        f"worker-{i + 1}": (award_day + timedelta(days=o)).isoformat()
+        for i, o in enumerate(offsets)
+    }
+    served["employer"] = (award_day + timedelta(days=employer_offset)).isoformat()
+    with Engine("sqlite://", early_warning=(), entry_points=False) as engine:
+        opened = engine.open_case(make_intake(parties=parties), at=at(2025, 5, 5))
+        engine.fire(opened.id, "apply_arbitration", data={"by": "worker-1"}, at=at(2025, 5, 5))
+        engine.fire(opened.id, "accept_arbitration", at=at(2025, 5, 6))
+        engine.fire(
+            opened.id,
+            "issue_award",
+            data={
+                "items": [{"kind": "wages", "amount": "90000"}],
+                "monthly_minimum_wage": "2000",
+                "served_on": served,
+            },
+            at=at(2025, 6, 2),
+        )
+        dues = {d.party: d.due for d in engine.deadlines(opened.id) if d.kind == "suit_window"}
+        for pid, day in served.items():
+            key = "employer-1" if pid == "employer" else pid
+            assert dues[key] == engine.calendar.add_calendar_days(date.fromisoformat(day), 15)
+        for i, offset in sorted(suits.items(), key=lambda kv: kv[1]):
+            day = award_day + timedelta(days=offset)
+            sued = engine.fire(
+                opened.id,
+                "file_lawsuit",
+                data={"by": f"worker-{i + 1}"},
+                at=at(day.year, day.month, day.day, 10),
+            )
+            assert sued.state == "award_nonfinal"
+        last = max(dues.values())
+        engine.tick(at(last.year, last.month, last.day, 23, 59) + timedelta(minutes=2))
+        result = engine.get(opened.id)
+        assert result.state == ("litigation" if suits else "enforceable")
+        expected = {}
+        for i in range(len(offsets)):
+            pid = f"worker-{i + 1}"
+            later = max(dues[pid], dues["employer-1"])
+            expected[pid] = None if i in suits else (later + timedelta(days=1)).isoformat()
+        assert result.attributes["award_effective_on"] == expected

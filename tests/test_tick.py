@@ -62,7 +62,7 @@ def expire(
     assert event.data["expired_deadline"] == {
         "id": expired.id,
         "kind": kind,
-        "party": party,
+        "party": expired.party,
         "due": due.isoformat(),
     }
     assert engine.history(case_id)[-1] == event
@@ -317,7 +317,7 @@ def test_payment_order_takes_effect_15_days_after_service_on_the_employer(
         at=at(2025, 6, 6),
     )
     assert [(d.kind, d.party) for d in engine.deadlines(case_id)] == [
-        ("payment_order_objection", "employer")
+        ("payment_order_objection", "employer-1")
     ]
     event = expire(engine, case_id, "payment_order_objection", date(2025, 6, 23), party="employer")
     assert (event.trigger, event.dest) == ("payment_order_takes_effect", "enforceable")
@@ -571,8 +571,9 @@ def test_tick_expires_per_party_windows_on_each_backend(db_url: str) -> None:
 def test_a_late_tick_lets_the_award_take_effect_after_the_last_window(engine: Engine) -> None:
     # Final award served on both on Thu 2025-03-20: the worker's suit window ends Mon 04-07
     # (day 15, Sat 04-05 rolled over past Qingming 04-04..06), the employer's revocation window
-    # Mon 04-21. A tick that runs only on 06-01 applies both: the award takes effect on 04-22,
-    # the day after the later window, and the 2-year enforcement window counts from it.
+    # Mon 04-21. A tick that runs only on 06-01 applies both: the case becomes enforceable after
+    # the later window. A final award is in force from the day it is made (LDMAL 47; flow.md §4
+    # amended 2026-12), so its 2-year enforcement window still counts from Thu 03-20, not 04-22.
     case = engine.open_case(make_intake(), at=at(2025, 3, 3))
     engine.fire(case.id, "apply_arbitration", data={"by": "worker"}, at=at(2025, 3, 3))
     engine.fire(case.id, "accept_arbitration", at=at(2025, 3, 4))
@@ -589,4 +590,4 @@ def test_a_late_tick_lets_the_award_take_effect_after_the_last_window(engine: En
     events = engine.tick(at(2025, 6, 1))
     assert [e.trigger for e in events] == ["deadline_expired", "award_takes_effect"]
     (window,) = [d for d in engine.deadlines(case.id) if d.kind == "enforcement_window"]
-    assert str(window.starts_on) == "2025-04-22"
+    assert str(window.starts_on) == "2025-03-20"

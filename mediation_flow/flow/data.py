@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Any
 
-from mediation_flow.models import MONEY_CLAIMS, ClaimKind, PartyKind
+from mediation_flow.models import MONEY_CLAIMS, PARTY_ID, ClaimKind, PartyKind
 from mediation_flow.personal_data import mask_text
 
 __all__ = [
@@ -61,8 +61,10 @@ def _shown(value: Any) -> str:
 
 
 def _party_dates(value: Any, data: Mapping[str, Any]) -> dict[str, date]:
-    # flow.md §6: per-party dates are a mapping by party kind; a single date goes with
-    # data["party"] (serve_award).
+    # flow.md §6: per-party dates are a mapping by party id (LDI-1 17: each worker has their own
+    # service date), or by party kind when the case has one party of that kind; a single date
+    # goes with data["party"] (serve_award). Which party an id or kind names is resolved against
+    # the case's parties when the deadline starts (mediation_flow.deadlines).
     if isinstance(value, Mapping):
         out: dict[str, date] = {}
         for party, day in value.items():
@@ -75,16 +77,22 @@ def _party_dates(value: Any, data: Mapping[str, Any]) -> dict[str, date]:
 
 
 def _party_kind(value: Any, data: Mapping[str, Any]) -> str:
+    if isinstance(value, str) and PARTY_ID.match(value):
+        return value
     try:
         return PartyKind(value).value
     except ValueError:
-        raise ValueError(f"{value!r} is not a party kind (worker, employer)") from None
+        raise ValueError(
+            f"{_shown(value)} is not a party id ('worker-2') or kind (worker, employer)"
+        ) from None
 
 
 def _by(value: Any, data: Mapping[str, Any]) -> str:
     if value in ("worker", "employer", "both"):
         return str(value)
-    raise ValueError(f"{value!r} is not one of worker, employer, both")
+    if isinstance(value, str) and PARTY_ID.match(value):
+        return value
+    raise ValueError(f"{_shown(value)} is not one of worker, employer, both or a party id")
 
 
 def _bool(value: Any, data: Mapping[str, Any]) -> bool:
@@ -153,7 +161,11 @@ DATA_TYPES: dict[str, Parser] = {
     "text": _text,
     "money": _money,
     "days": _days,
+    "count": _days,
     "award_items": _award_items,
+    "claim_items": _award_items,
+    "party_kind": _choice("worker", "employer"),
+    "party_role": _choice("applicant", "respondent"),
     "union_org_type": _choice("enterprise_committee", "union_org", "union_legal_station"),
     "procedure": _choice("ordinary", "simple"),
     "failure_reason": _choice("refused", "no_agreement", "expired", "confirmation_rejected"),

@@ -216,6 +216,64 @@ class FlowDefinition:
             "deadline_kinds": [asdict(d) for d in self.deadline_kinds],
         }
 
+    @classmethod
+    def from_dict(cls, value: Mapping[str, Any]) -> FlowDefinition:
+        """The definition :meth:`as_dict` described (as stored in ``mf_flow.definition``), with
+        the same fingerprint: how a deployment keeps running the cases opened under an earlier
+        release's flow (``Engine(url, flows=[...])``; docs/deployment.md)."""
+
+        def ops(items: Iterable[Mapping[str, Any]]) -> tuple[DeadlineOp, ...]:
+            return tuple(DeadlineOp(**{**op, "parties": tuple(op["parties"])}) for op in items)
+
+        try:
+            states = tuple(
+                StateDef(
+                    **{
+                        **st,
+                        "channel": Channel(st["channel"]) if st.get("channel") else None,
+                        "on_enter": ops(st.get("on_enter", ())),
+                    }
+                )
+                for st in value["states"]
+            )
+            transitions = tuple(
+                TransitionDef(
+                    **{
+                        **t,
+                        "sources": tuple(t["sources"]),
+                        "guards": tuple(t.get("guards", ())),
+                        "data": tuple(DataField(**f) for f in t.get("data", ())),
+                        "deadlines": ops(t.get("deadlines", ())),
+                        "effects": tuple(t.get("effects", ())),
+                        "warnings": tuple(t.get("warnings", ())),
+                        "resolution": Resolution(t["resolution"]) if t.get("resolution") else None,
+                    }
+                )
+                for t in value["transitions"]
+            )
+            kinds = tuple(
+                DeadlineKind(
+                    **{
+                        **k,
+                        "unit": Unit(k["unit"]),
+                        "alive_in": tuple(k["alive_in"]),
+                        "expiry": tuple(k.get("expiry", ())),
+                        "expiry_data": tuple(tuple(pair) for pair in k.get("expiry_data", ())),
+                    }
+                )
+                for k in value["deadline_kinds"]
+            )
+            return cls(
+                value["name"],
+                states,
+                transitions,
+                kinds,
+                initial=value.get("initial", "received"),
+                plugins=tuple(value.get("plugins", ())),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise FlowDefinitionError(f"not a stored flow definition: {exc}") from None
+
     @cached_property
     def fingerprint(self) -> str:
         """SHA-256 of the canonical JSON of the definition: equal flows, equal fingerprints."""

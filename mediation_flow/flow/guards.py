@@ -158,7 +158,7 @@ def by_party(ctx: Context, party: str) -> Refusal | None:
     a final award, LDMAL 48; the employer petitions to revoke it, LDMAL 49)."""
     if refusal := _need_by(ctx):
         return refusal
-    if ctx.by != party:
+    if ctx.by_kind != party:
         return Refusal(f"only the {party} may do this; data 'by' is {ctx.by!r}", needs_data=True)
     return None
 
@@ -176,6 +176,27 @@ def claims_only(ctx: Context, *kinds: str) -> Refusal | None:
         return Refusal(
             f"only claims of kind {', '.join(kinds)} qualify; the case also claims "
             f"{', '.join(others)}"
+        )
+    return None
+
+
+@register_guard("claims_include")
+def claims_include(ctx: Context, *kinds: str) -> Refusal | None:
+    """The case claims at least one of ``kinds`` (advance execution: LDMAL 44)."""
+    if not {c.kind.value for c in ctx.claims} & set(kinds):
+        return Refusal(f"the case claims none of {', '.join(kinds)} (LDMAL 44)")
+    return None
+
+
+@register_guard("items_only")
+def items_only(ctx: Context, *kinds: str) -> Refusal | None:
+    """Every item of the command's ``items`` is one of ``kinds`` (advance execution covers
+    remuneration, medical costs, compensation and damages only: LDMAL 44)."""
+    others = sorted({str(i["kind"]) for i in ctx.data.get("items") or ()} - set(kinds))
+    if others:
+        return Refusal(
+            f"items of kind {', '.join(others)} cannot be executed in advance (LDMAL 44)",
+            needs_data=True,
         )
     return None
 
@@ -227,7 +248,11 @@ def _party_of(ctx: Context, kind: str) -> tuple[str | None, Refusal | None]:
         return None, Refusal(
             f"{kind} runs per party: say which party acts in data 'by'", needs_data=True
         )
-    return ctx.by, None
+    assert ctx.by is not None
+    try:
+        return ctx.person(ctx.by), None
+    except InvalidData as exc:  # several workers: say which one acts (LDI-1 17)
+        return None, Refusal(exc.reason, needs_data=True)
 
 
 @register_guard("within")
@@ -244,10 +269,21 @@ def within(ctx: Context, kind: str) -> Refusal | None:
         return Refusal(f"{whose}{kind} has not started{hint}", deadline=kind)
     if deadline.status == DeadlineStatus.met:
         return Refusal(f"{whose}{kind} was already used", deadline=kind, due=deadline.due)
-    if deadline.status != DeadlineStatus.expired and ctx.today > deadline.due:
+    posted = ctx.data.get("posted_on")
+    if isinstance(posted, date) and posted > ctx.today:
+        return Refusal(
+            f"posted_on {posted.isoformat()} is after today; give the postmark date",
+            needs_data=True,
+        )
+    # CPL 85 ¶4: a filing posted before the window closed is in time (its postmark counts).
+    day = ctx.act_day
+    if deadline.status != DeadlineStatus.expired and day > deadline.due:
         # A provisional date may be known by now (a notice registered since it was computed).
         settle(ctx.calendar, deadline, ctx.case.region, ctx.flow.deadline_map[kind].holder)
-    if deadline.status == DeadlineStatus.expired or ctx.today > deadline.due:
+    late = day > deadline.due or (deadline.status == DeadlineStatus.expired and posted is None)
+    if late and _late_for_good_cause(ctx):
+        return None
+    if late:
         unsure = (
             f" (provisional: the {deadline.due.year} holiday notice is not registered yet; this "
             f"is the latest date any notice could give, so the window has closed whatever it "
@@ -260,6 +296,33 @@ def within(ctx: Context, kind: str) -> Refusal | None:
             deadline=kind,
             due=deadline.due,
         )
+    return None
+
+
+def _late_for_good_cause(ctx: Context) -> bool:
+    """CPL 86: a party who missed a period for a good reason may file within 10 days after the
+    obstacle ended (``data["obstacle_ended_on"]``); the court decides, the engine records it."""
+    ended = ctx.data.get("obstacle_ended_on")
+    if not isinstance(ended, date) or ended > ctx.today:
+        return False
+    last = ctx.calendar.add_calendar_days(ended, 10, region=ctx.case.region)
+    return ctx.today <= last
+
+
+@register_guard("limitation_not_suspended")
+def limitation_not_suspended(ctx: Context) -> Refusal | None:
+    """LDMAL 27 ¶3: a suspended limitation period cannot be suspended again."""
+    since = ctx.case.attributes.get("limitation_suspended_on")
+    if since:
+        return Refusal(f"the limitation period is already suspended since {since}")
+    return None
+
+
+@register_guard("limitation_suspended")
+def limitation_suspended(ctx: Context) -> Refusal | None:
+    """LDMAL 27 ¶3: only a suspended limitation period runs on again."""
+    if not ctx.case.attributes.get("limitation_suspended_on"):
+        return Refusal("the limitation period is not suspended")
     return None
 
 
@@ -284,21 +347,42 @@ def expired(ctx: Context, kind: str) -> Refusal | None:
 @register_guard("windows_expired")
 def windows_expired(ctx: Context, *specs: str) -> Refusal | None:
     """Every listed per-party window (``kind@party``) has expired without the act: the award or
-    judgment takes effect (LDMAL 47, 50; CPL 171)."""
+    judgment takes effect (LDMAL 47, 50; CPL 171). A spec ending in ``?`` counts only if that
+    window was started (the employer's revocation window on a separate final award, AR 50 ¶4).
+    A suit window met by a suit that was later withdrawn or dismissed counts as passed (LDI-1 21
+    ¶2: the award stands)."""
     for spec in specs:
-        kind, _, party = spec.partition("@")
-        deadline = ctx.latest_deadline(kind, party or None)
-        if deadline is None:
-            return Refusal(f"the {party}'s {kind} has not started (not yet served)", deadline=kind)
-        if deadline.status == DeadlineStatus.met:
-            return Refusal(f"the {party} acted within {kind}", deadline=kind, due=deadline.due)
-        if deadline.status != DeadlineStatus.expired and ctx.today <= deadline.due:
-            return Refusal(
-                f"the {party}'s {kind} runs until the end of {deadline.due.isoformat()}",
-                deadline=kind,
-                due=deadline.due,
-            )
+        optional = spec.endswith("?")
+        kind, _, side = spec.removesuffix("?").partition("@")
+        # Per person (LDI-1 17): every party of that side, each with their own window.
+        for party in ctx.persons(side):
+            deadline = ctx.latest_deadline(kind, party)
+            if deadline is None:
+                if optional:
+                    continue
+                return Refusal(
+                    f"the {party}'s {kind} has not started (not yet served)", deadline=kind
+                )
+            if deadline.status == DeadlineStatus.met and _suit_stood_down(ctx, kind, party):
+                continue
+            if deadline.status == DeadlineStatus.met:
+                return Refusal(f"the {party} acted within {kind}", deadline=kind, due=deadline.due)
+            if deadline.status != DeadlineStatus.expired and ctx.today <= deadline.due:
+                return Refusal(
+                    f"the {party}'s {kind} runs until the end of {deadline.due.isoformat()}",
+                    deadline=kind,
+                    due=deadline.due,
+                )
     return None
+
+
+def _suit_stood_down(ctx: Context, kind: str, party: str) -> bool:
+    """A suit window used by a suit later withdrawn or dismissed (LDI-1 21 ¶2: the award
+    stands), or, for the transition that sends the case to court, by a suit at all."""
+    if kind != "suit_window":
+        return False
+    attributes = ctx.case.attributes
+    return bool(attributes.get("suit_withdrawn")) or party in (attributes.get("suits") or {})
 
 
 @register_guard("once")
@@ -327,6 +411,15 @@ def extension_at_most(ctx: Context, kind: str) -> Refusal | None:
             deadline=kind,
             due=lapsed[0].due,
         )
+    return None
+
+
+@register_guard("suit_on_final_award")
+def suit_on_final_award_guard(ctx: Context) -> Refusal | None:
+    """LDI-1 21 ¶2: dismissing the worker's suit against a final award reopens the employer's
+    revocation petition; other suits are not modelled as dismissed."""
+    if not suit_on_final_award(ctx):
+        return Refusal("the suit was not brought by the worker against a final award (LDI-1 21)")
     return None
 
 
@@ -377,15 +470,24 @@ def award_is_final(ctx: Context) -> bool:
 def limitation_expired(ctx: Context) -> bool:
     """LDMAL 27; AR 30: the limitation period has run out. Arbitration may not refuse a case for
     it (it is the respondent's defence), so this only warns."""
+    if ctx.case.attributes.get("limitation_suspended_on"):
+        return False  # LDMAL 27 ¶3: the period stands still
     expires = ctx.case.limitation_expires_on
     return expires is not None and limitation_day(ctx) > expires
 
 
 def limitation_day(ctx: Context) -> date:
-    """The day an application interrupts the limitation period: the day the body received it
-    (``data["received_on"]``), else the day of the event (LDMAL 27 ¶2)."""
+    """The day an event interrupts the limitation period: the day the body received the
+    application (``data["received_on"]``), the last day of a period that ran out (ENMP 31), else
+    the day of the event (LDMAL 27 ¶2)."""
     received = ctx.data.get("received_on")
-    return received if isinstance(received, date) else ctx.event_day
+    if isinstance(received, date):
+        return received
+    if ctx.expiring is not None:
+        # ENMP 31: a period that runs out without agreement restarts limitation from its last
+        # day (调解期满之日).
+        return ctx.expiring.due
+    return ctx.event_day
 
 
 @register_condition("order_rests_on_agreement")
@@ -393,6 +495,121 @@ def order_rests_on_agreement(ctx: Context) -> bool:
     """LDI-1 13: after an upheld objection, an order on a mediation agreement goes to court,
     an order on wages alone (LCL 30) to arbitration."""
     return ctx.case.attributes.get("payment_order_basis") == "mediation_agreement"
+
+
+@register_condition("suit_on_final_award")
+def suit_on_final_award(ctx: Context) -> bool:
+    """LDI-1 21 ¶2: the suit in court is the worker's suit against a final award."""
+    return bool(ctx.case.attributes.get("worker_sued"))
+
+
+@register_condition("other_workers_may_sue")
+def other_workers_may_sue(ctx: Context) -> bool:
+    """LDI-1 17: a worker sues while another worker's suit window is still open; the award may
+    yet take effect for that other worker."""
+    if ctx.by is None or ctx.by_kind != "worker" or len(ctx.persons("worker")) < 2:
+        return False
+    me = ctx.person(ctx.by)
+    for other in ctx.persons("worker"):
+        if other == me:
+            continue
+        window = ctx.latest_deadline("suit_window", other)
+        if window is None:
+            return True  # not served yet: their window is still to come
+        if window.status == DeadlineStatus.pending and window.due >= ctx.today:
+            return True
+    return False
+
+
+@register_condition("some_worker_sued")
+def some_worker_sued(ctx: Context) -> bool:
+    """LDI-1 17: some of several workers sued on the award."""
+    return bool(ctx.case.attributes.get("suits"))
+
+
+@register_condition("tracks_procedure")
+def tracks_procedure(ctx: Context) -> bool:
+    """AR 33, 37, 64: the commission's own 5-working-day timers are kept for a collective case
+    and when ``accept_arbitration`` asks for them with ``procedural_timers=True``."""
+    return ctx.data.get("procedural_timers") is True or collective(ctx)
+
+
+@register_condition("tracks_copy_service")
+def tracks_copy_service(ctx: Context) -> bool:
+    """LDMAL 30; AR 33: the copy is to be served, unless the acceptance already served it."""
+    return tracks_procedure(ctx) and not isinstance(ctx.data.get("respondent_served_on"), date)
+
+
+@register_condition("collective")
+def collective(ctx: Context) -> bool:
+    """LDMAL 7; AR 62-67: a collective dispute (``Case.collective``)."""
+    return bool(ctx.case.attributes.get("collective"))
+
+
+@register_guard("tribunal_size")
+def tribunal_size(ctx: Context) -> Refusal | None:
+    """LDMAL 31; AR 64-65: a collective case is heard by three arbitrators; any other case by
+    three, or by one in a simple case."""
+    members = ctx.data.get("arbitrators")
+    if members is None:
+        return None
+    if collective(ctx) and members != 3:
+        return Refusal(
+            f"a collective case is heard by a tribunal of three arbitrators, not {members} "
+            "(AR 64-65)",
+            needs_data=True,
+        )
+    if members not in (1, 3):
+        return Refusal(f"a tribunal has one or three arbitrators, not {members} (LDMAL 31)")
+    return None
+
+
+@register_guard("hearing_notice_in_time")
+def hearing_notice_in_time(ctx: Context) -> Refusal | None:
+    """LDMAL 35; AR 38: the parties are notified of the hearing at least 5 working days before
+    it (AR 80)."""
+    hearing = ctx.data.get("hearing_on")
+    if not isinstance(hearing, date):
+        return None
+    earliest = ctx.calendar.add_working_days(ctx.today, 5, region=ctx.case.region)
+    if hearing < earliest:
+        return Refusal(
+            f"the hearing must be notified at least 5 working days before it (AR 38): "
+            f"notified on {ctx.today.isoformat()}, it can be on {earliest.isoformat()} at the "
+            "earliest",
+            needs_data=True,
+        )
+    return None
+
+
+@register_condition("enforcement_suspended")
+def enforcement_suspended(ctx: Context) -> bool:
+    """LDI-1 25: enforcement of the final award was suspended by the employer's petition."""
+    return bool(ctx.case.attributes.get("enforcement_suspended"))
+
+
+@register_condition("enforcement_window_open")
+def enforcement_window_open(ctx: Context) -> bool:
+    """LDMAL 47: a final award's enforcement window already runs when the case becomes
+    enforceable; it is not started again."""
+    return bool(ctx.open_deadlines("enforcement_window"))
+
+
+@register_condition("award_is_mixed")
+def award_is_mixed(ctx: Context) -> bool:
+    """AR 50 ¶4: some items are final and others not, so two award documents are made."""
+    items = ctx.data.get("items") or []
+    try:
+        _, flags = award_finality(items, ctx.data.get("monthly_minimum_wage"))
+    except ValueError as exc:
+        raise InvalidData(ctx.trigger, "monthly_minimum_wage", str(exc)) from None
+    return any(flags) and not all(flags)
+
+
+@register_condition("split_award")
+def split_award(ctx: Context) -> bool:
+    """AR 50 ¶4: the case has a separate final award beside the non-final one."""
+    return len(ctx.case.attributes.get("award_documents") or ()) > 1
 
 
 @register_condition("award_preceded_suit")

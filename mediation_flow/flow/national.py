@@ -78,6 +78,25 @@ DEADLINE_KINDS = (
                  expiry=("reject_arbitration",), holder="official"),
     DeadlineKind("defence_due", "答辩期限", "respondent's defence", WD, 10, ARBITRATION_HEARING,
                  "LDMAL 30; AR 80"),
+    # Procedural timers of the commission (AR 33, 36-38; "五日" are working days, AR 80). They
+    # bind the commission, so their expiry is an overdue reminder, never a transition.
+    DeadlineKind("application_copy_service", "送达申请书副本期限",
+                 "serving the application copy on the respondent", WD, 5, ARBITRATION_HEARING,
+                 "LDMAL 30; AR 33, 80",
+                 holder="official"),
+    DeadlineKind("counterclaim_decision", "反申请受理决定期限", "decision on a counterclaim",
+                 WD, 5, ARBITRATION_HEARING, "AR 36, 80",
+                 holder="official"),
+    DeadlineKind("tribunal_notice", "组庭通知期限", "notice of the tribunal's members",
+                 WD, 5, ARBITRATION_HEARING, "LDMAL 32; AR 37, 80",
+                 holder="official"),
+    DeadlineKind("collective_notice", "集体争议一次性通知期限",
+                 "combined notice of tribunal, answer, evidence and hearing (collective case)",
+                 WD, 5, ARBITRATION_HEARING, "AR 64, 80",
+                 holder="official"),
+    DeadlineKind("postponement_request", "申请延期开庭期限", "request to postpone the hearing",
+                 Unit.agreed_date, None, ARBITRATION_HEARING, "LDMAL 35; AR 38, 80",
+                 per_party=False),
     DeadlineKind("award_limit", "仲裁审理期限", "time limit for the award", CD, 45,
                  ARBITRATION_HEARING, "LDMAL 43", max_extension=15, expiry_event="award_overdue",
                  holder="official"),
@@ -88,7 +107,8 @@ DEADLINE_KINDS = (
                  ("award_final", "award_nonfinal", "award_revoked"), "LDMAL 48, 50, 49 ¶3",
                  per_party=True, expiry=("award_takes_effect", "abandon")),
     DeadlineKind("revocation_window", "申请撤销裁决期限", "window to petition for revocation",
-                 CD, 30, ("award_final",), "LDMAL 49", per_party=True,
+                 CD, 30, ("award_final", "award_nonfinal", "enforcement"),
+                 "LDMAL 49; LDI-1 21 ¶2, 25", per_party=True,
                  expiry=("award_takes_effect",)),
     DeadlineKind("prefiling_mediation_limit", "诉前调解期限", "court-delegated mediation",
                  CD, 30, ("prefiling_mediation",), "SMP 27", expiry=("fail_mediation",),
@@ -98,8 +118,21 @@ DEADLINE_KINDS = (
                  expiry=("fail_judicial_mediation",), holder="official"),
     DeadlineKind("appeal_window", "上诉期限", "window to appeal", CD, 15, ("judgment",),
                  "CPL 171", per_party=True, expiry=("judgment_takes_effect",)),
+    # A final award is in force from the day it is made (LDMAL 47): its window runs while the
+    # worker's suit and the employer's revocation windows are still open.
+    # LDI-1 24: after a ruling not to enforce an award, each party may sue within 30 days.
+    DeadlineKind("nonenforcement_suit_window", "不予执行后起诉期限",
+                 "window to sue after a non-enforcement ruling", CD, 30, ("enforcement_refused",),
+                 "LDI-1 24", per_party=True, expiry=("abandon",)),
+    # CPL 228: after the payment-order procedure ends, the applicant has 7 days to refuse
+    # litigation; otherwise the case goes on in court (or in arbitration, LDI-1 13 ¶2).
+    DeadlineKind("litigation_refusal_window", "不同意诉讼期限",
+                 "window to refuse litigation after a payment order", CD, 7,
+                 ("payment_order_terminated",), "CPL 228; CPL-I 438-439",
+                 expiry=("proceed_after_payment_order",)),
     DeadlineKind("enforcement_window", "申请执行期限", "window to apply for enforcement",
-                 Unit.years, 2, ("enforceable",), "CPL 250"),
+                 Unit.years, 2, ("award_final", "revocation_review", "enforceable"),
+                 "CPL 250; LDMAL 47"),
 )
 
 # --- states (flow.md §2) ------------------------------------------------------------------------
@@ -109,6 +142,9 @@ _MEDIATION_ENTRY = (
     _start("mediation_limit", "received_on"),
     _start("mediation_acceptance", "received_on", when="org_is_enterprise_committee"),
 )
+
+#: Where a final award's enforcement window counts from (LDMAL 47; CPL 250; flow.md §4).
+_AWARD_EFFECTIVE = "perform_by|made_on|case:award_effective_from"
 
 STATES = (
     StateDef("received", "已登记（一站式受理）", "received at one-stop intake"),
@@ -147,6 +183,10 @@ STATES = (
              on_enter=(
                  _start("suit_window", "served_on", parties=("worker",)),
                  _start("revocation_window", "served_on", parties=("employer",)),
+                 # LDMAL 47; CPL 250: in force from the day it is made, so the 2 years run
+                 # from its performance date, else from the award's date.
+                 _start("enforcement_window", _AWARD_EFFECTIVE,
+                        when="not enforcement_window_open"),
              )),
     StateDef("award_nonfinal", "非终局裁决已作出", "non-final award issued", Channel.arbitration,
              on_enter=(_start("suit_window", "served_on"),)),
@@ -167,8 +207,14 @@ STATES = (
              on_enter=(_start("appeal_window", "served_on"),)),
     StateDef("appeal", "二审中", "on appeal", Channel.judicial),
     StateDef("enforceable", "法律文书已生效", "enforceable instrument in force",
-             on_enter=(_start("enforcement_window", "perform_by"),)),
+             on_enter=(_start("enforcement_window", "perform_by",
+                              when="not enforcement_window_open"),)),
     StateDef("enforcement", "强制执行中", "in enforcement"),
+    StateDef("enforcement_refused", "裁定不予执行", "enforcement refused by the court",
+             Channel.judicial, on_enter=(_start("nonenforcement_suit_window", "served_on"),)),
+    StateDef("payment_order_terminated", "督促程序终结", "payment-order procedure ended",
+             Channel.judicial,
+             on_enter=(_start("litigation_refusal_window", "ruling_served_on"),)),
     StateDef("closed", "已结案", "closed", terminal=True),
     StateDef("archived", "已归档", "archived", terminal=True),
 )
@@ -197,7 +243,29 @@ _APPLY_ARBITRATION_SOURCES = (
 )
 
 _SERVED = DataField("served_on", "party_dates")
+#: Where the limitation period still matters: before an application for arbitration.
+_LIMITATION_STATES = (
+    "received", "negotiation", "settlement_in_performance", "negotiation_failed",
+    "settlement_breached", *MEDIATION_STATES, "mediation_failed", "agreement_in_performance",
+    "agreement_breached",
+)
+_AWARD_DATA = (
+    DataField("items", "award_items", required=True),
+    DataField("monthly_minimum_wage", "money", record=True),
+    _SERVED,
+    # LDMAL 47: a final award is in force from the day it is made (default: the event's day).
+    DataField("made_on", "date"),
+    DataField("perform_by", "date"),
+)
 _PARTY = DataField("party", "party")
+_RULING_SERVED = DataField("ruling_served_on", "party_dates")
+#: A party's filing against a window: posted before the window closed is in time (CPL 85 ¶4:
+#: ``posted_on``, the postmark); filed late for good cause within 10 days of the obstacle's end
+#: (CPL 86: ``obstacle_ended_on``).
+_FILING = (DataField("posted_on", "date", record=True),
+           DataField("obstacle_ended_on", "date", record=True))
+#: AR 46: the 45 days start again from the event.
+_AWARD_LIMIT_RESTART = (DeadlineOp("restart", "award_limit"),)
 _BY_WORKER = "by:worker"
 
 
@@ -218,9 +286,12 @@ TRANSITIONS = (
     T("sign_settlement", "negotiation", "settlement_in_performance", "签订和解协议",
       "sign a settlement", source="ENMP 11-12",
       data=(DataField("perform_by", "date", record=True),),
+      # LDMAL 27 ¶2: the other side agreeing to perform interrupts the limitation period.
+      interrupts_limitation=True,
       deadlines=(_meet("negotiation_answer"), _meet("negotiation_period"))),
+    # ENMP 31: negotiation ending without agreement restarts the limitation period.
     T("fail_negotiation", "negotiation", "negotiation_failed", "协商不成", "negotiation fails",
-      source="ENMP 10, 31", automatic=True),
+      source="ENMP 10, 31", automatic=True, interrupts_limitation=True),
     T("confirm_performance", ("settlement_in_performance", "agreement_in_performance",
                               "enforceable", "payment_order"),
       "closed", "确认履行完毕", "confirm performance", resolution=Resolution.performed,
@@ -257,7 +328,8 @@ TRANSITIONS = (
       data=(DataField("days", "days"),), deadlines=(DeadlineOp("extend", "mediation_limit"),),
       effects=("mark:mediation_extended",)),
     T("sign_agreement", (*MEDIATION_STATES, "prefiling_mediation"), "agreement_in_performance",
-      "签订调解协议", "sign a mediation agreement", source="LDMAL 14; PML 28-33",
+      "签订调解协议", "sign a mediation agreement", source="LDMAL 14, 27 ¶2; PML 28-33",
+      interrupts_limitation=True,
       data=(DataField("effective_on", "date", record=True),
             DataField("perform_by", "date", record=True),
             DataField("confirms_labour_relationship", "bool", record=True)),
@@ -269,7 +341,8 @@ TRANSITIONS = (
           _start("agreement_performance", "perform_by"),
       )),
     T("fail_mediation", (*MEDIATION_STATES, "prefiling_mediation"), "mediation_failed",
-      "调解不成", "mediation fails", source="LDMAL 14 ¶3; SMP 27", automatic=True,
+      "调解不成", "mediation fails", source="LDMAL 14 ¶3; SMP 27; ENMP 31", automatic=True,
+      interrupts_limitation=True,
       data=(DataField("reason", "failure_reason", record=True),)),
 
     # The agreement: arbitration review or judicial confirmation (alternatives, AR 75(5)).
@@ -340,12 +413,20 @@ TRANSITIONS = (
       deadlines=(DeadlineOp("restart", "arbitration_acceptance"),)),
     T("accept_arbitration", "arbitration_received", "arbitration", "受理仲裁申请",
       "accept the arbitration", source="LDMAL 29; AR 30",
-      data=(DataField("respondent_served_on", "date", record=True),),
+      data=(DataField("respondent_served_on", "date", record=True),
+            DataField("procedural_timers", "bool", record=True)),
       deadlines=(
           _meet("arbitration_acceptance"),
           # LDMAL 43: the 45 days run from acceptance.
           _start("award_limit"),
           _start("defence_due", "respondent_served_on"),
+          # LDMAL 30; AR 33: the copy is served within 5 wd, unless it already was; LDMAL 32;
+          # AR 37: the tribunal's members are notified within 5 wd. Kept for collective cases
+          # and when the acceptance asks for them (procedural_timers).
+          _start("application_copy_service", when="tracks_copy_service"),
+          _start("tribunal_notice", when="tracks_procedure"),
+          # AR 64: a collective case gets one combined notice within 5 wd of acceptance.
+          _start("collective_notice", when="collective"),
       )),
     T("reject_arbitration", "arbitration_received", "arbitration_not_accepted",
       "不予受理", "refuse to accept", source="LDMAL 29; AR 31", automatic=True,
@@ -367,14 +448,97 @@ TRANSITIONS = (
     T("resume_arbitration", "arbitration_suspended", "arbitration", "恢复仲裁",
       "resume the arbitration", source="AR 46(6), 47",
       deadlines=(DeadlineOp("resume", "award_limit"),)),
-    T("issue_award", "arbitration", "award_final", "作出终局裁决", "issue a final award",
-      source="LDMAL 47; AR 50", when="award_is_final",
+    # Procedural acts of the commission (AR 33, 36-38).
+    T("serve_application_copy", "arbitration", None, "送达仲裁申请书副本",
+      "serve the application copy", source="LDMAL 30; AR 33",
+      data=(DataField("respondent_served_on", "date", record=True),),
+      deadlines=(_meet("application_copy_service"),
+                 DeadlineOp("restart", "defence_due", "respondent_served_on"))),
+    T("file_counterclaim", "arbitration", None, "提出反申请", "file a counterclaim",
+      source="AR 36", party_act=True, data=(DataField("received_on", "date", record=True),),
+      deadlines=(_start("counterclaim_decision", "received_on"),)),
+    T("reject_counterclaim", "arbitration", None, "反申请不予受理", "refuse the counterclaim",
+      source="AR 36", deadlines=(_meet("counterclaim_decision"),)),
+    # LDMAL 31; AR 62-67: a collective case is heard by three arbitrators.
+    T("form_tribunal", "arbitration", None, "组成仲裁庭", "form the tribunal",
+      source="LDMAL 31-32; AR 37, 64-65", guards=("tribunal_size",),
+      data=(DataField("arbitrators", "count", required=True, record=True),),
+      deadlines=(_meet("tribunal_notice"),)),
+    # LDMAL 35; AR 38: the hearing is notified at least 5 wd before it; a party may ask to
+    # postpone it up to 3 wd before.
+    T("schedule_hearing", "arbitration", None, "通知开庭", "notify the hearing",
+      source="LDMAL 35; AR 38, 64", guards=("hearing_notice_in_time",),
+      data=(DataField("hearing_on", "date", required=True, record=True),),
+      deadlines=(_meet("collective_notice"),
+                 _start("postponement_request", "hearing_on-3wd"))),
+    T("request_postponement", "arbitration", None, "申请延期开庭", "ask to postpone the hearing",
+      source="LDMAL 35; AR 38", party_act=True, guards=("within:postponement_request",),
+      deadlines=(_meet("postponement_request"),)),
+    # AR 46: the award limit restarts from the day a party is added, the claims are changed, a
+    # counterclaim is merged or the case is transferred in; a new limit may be extended once.
+    T("add_party", "arbitration", None, "追加当事人", "add a party", source="AR 46(1)",
+      data=(DataField("party_kind", "party_kind", required=True),
+            DataField("role", "party_role", required=True),
+            DataField("name", "text", required=True)),
+      deadlines=_AWARD_LIMIT_RESTART,
+      effects=("record_added_party", "clear:award_limit_extended")),
+    T("change_claims", "arbitration", None, "变更仲裁请求", "change the claims",
+      source="AR 46(3)", data=(DataField("claims", "claim_items", required=True),),
+      deadlines=_AWARD_LIMIT_RESTART,
+      effects=("record_claim_change", "clear:award_limit_extended")),
+    T("merge_counterclaim", "arbitration", None, "合并审理反申请", "merge a counterclaim",
+      source="AR 36, 46(4)", data=(DataField("claims", "claim_items"),),
+      deadlines=(_meet("counterclaim_decision"), *_AWARD_LIMIT_RESTART),
+      effects=("record_counterclaim", "clear:award_limit_extended")),
+    # AR 31; AR 46(5): a commission without jurisdiction transfers the case to the competent one
+    # (not a refusal); the clock restarts from that commission's receipt.
+    T("transfer_jurisdiction", "arbitration_received", None, "移送管辖", "transfer the case",
+      source="AR 31; AR 46(5); LDI-1 5",
+      data=(DataField("org_id", "text", required=True, record=True),
+            DataField("received_on", "date")),
+      deadlines=(DeadlineOp("restart", "arbitration_acceptance", "received_on"),),
+      effects=("record_transfer",)),
+    T("transfer_jurisdiction", "arbitration", None, "移送管辖", "transfer the case",
+      source="AR 46(5)",
+      data=(DataField("org_id", "text", required=True, record=True),
+            DataField("received_on", "date")),
+      deadlines=(DeadlineOp("restart", "award_limit", "received_on"),),
+      effects=("record_transfer", "clear:award_limit_extended")),
+    # AR 39: the applicant does not appear without good reason: the application is deemed
+    # withdrawn, and the same claim on the same facts cannot be brought again (unlike AR 35).
+    T("deem_withdrawn", ("arbitration", "arbitration_mediation"), "closed", "按撤回仲裁申请处理",
+      "the application is deemed withdrawn", source="AR 39; LDMAL 36",
+      resolution=Resolution.withdrawn,
+      data=(DataField("reason", "text", record=True),),
+      effects=("record_deemed_withdrawal",)),
+    # LDMAL 43 ¶2; AR 49: a partial award on the facts already clear; the award limit runs on.
+    T("issue_partial_award", "arbitration", None, "先行裁决", "issue a partial award",
+      source="LDMAL 43 ¶2; AR 49",
       data=(DataField("items", "award_items", required=True),
-            DataField("monthly_minimum_wage", "money", record=True), _SERVED),
+            DataField("monthly_minimum_wage", "money"), _SERVED),
+      effects=("record_partial_award",)),
+    # LDMAL 44; AR 51: advance execution on remuneration, medical costs and compensation,
+    # transferred to the court for enforcement; the worker gives no security.
+    T("order_advance_execution", "arbitration", None, "裁决先予执行", "order advance execution",
+      source="LDMAL 44; AR 51; LDI-1 10",
+      guards=("claims_include:wages,work_injury_medical,economic_compensation,damages",
+              "items_only:wages,work_injury_medical,economic_compensation,damages"),
+      data=(DataField("items", "award_items", required=True),),
+      effects=("record_advance_execution",)),
+    T("issue_award", "arbitration", "award_final", "作出终局裁决", "issue a final award",
+      source="LDMAL 47; AR 50", when="award_is_final", data=_AWARD_DATA,
       deadlines=(_meet("award_limit"),), effects=("record_award",)),
+    # AR 50 ¶4: final and non-final items are awarded in separate documents. The case follows
+    # the non-final award; the final award's own remedy, the employer's revocation petition
+    # (LDMAL 49), runs beside it.
+    T("issue_award", "arbitration", "award_nonfinal", "分别作出终局裁决和非终局裁决",
+      "issue separate final and non-final awards", source="AR 50 ¶4; LDMAL 47, 49, 50",
+      when="award_is_mixed", data=_AWARD_DATA,
+      deadlines=(_meet("award_limit"),
+                 _start("revocation_window", "served_on", parties=("employer",))),
+      effects=("record_award",)),
     T("issue_award", "arbitration", "award_nonfinal", "作出非终局裁决", "issue a non-final award",
-      source="LDMAL 50", data=(DataField("items", "award_items", required=True),
-                               DataField("monthly_minimum_wage", "money", record=True), _SERVED),
+      source="LDMAL 50", data=_AWARD_DATA,
       deadlines=(_meet("award_limit"),), effects=("record_award",)),
     T("serve_award", "award_final", None, "送达裁决书", "serve the award", source="AR 20",
       data=(_PARTY, DataField("served_on", "party_dates", required=True)),
@@ -382,23 +546,62 @@ TRANSITIONS = (
                  _start("revocation_window", "served_on", parties=("employer",)))),
     T("serve_award", "award_nonfinal", None, "送达裁决书", "serve the award", source="AR 20",
       data=(_PARTY, DataField("served_on", "party_dates", required=True)),
-      deadlines=(_start("suit_window", "served_on"),)),
+      deadlines=(_start("suit_window", "served_on"),
+                 # AR 50 ¶4: the employer's revocation window on a separate final award.
+                 _start("revocation_window", "served_on", parties=("employer",),
+                        when="split_award"))),
+    # LDI-1 17: with several workers, the award takes effect for those who did not sue, each on
+    # their own date (recorded in award_effective_on); the case goes on in court for the others.
+    # AR 20 ¶2: a document posted at the workplace (a collective case, a closed enterprise, a
+    # refusal to sign) is deemed served 3 working days after posting (AR 80).
+    T("serve_by_posting", "award_final", None, "公告送达（张贴）", "serve by posting",
+      source="AR 20 ¶2, 80", data=(DataField("posted_on", "party_dates", required=True),),
+      deadlines=(_start("suit_window", "posted_on+3wd", parties=("worker",)),
+                 _start("revocation_window", "posted_on+3wd", parties=("employer",)))),
+    T("serve_by_posting", "award_nonfinal", None, "公告送达（张贴）", "serve by posting",
+      source="AR 20 ¶2, 80", data=(DataField("posted_on", "party_dates", required=True),),
+      deadlines=(_start("suit_window", "posted_on+3wd"),
+                 _start("revocation_window", "posted_on+3wd", parties=("employer",),
+                        when="split_award"))),
+    T("award_takes_effect", "award_nonfinal", "litigation", "裁决对未起诉劳动者生效",
+      "the award takes effect for the workers who did not sue", source="LDI-1 17; LDMAL 50",
+      automatic=True, when="some_worker_sued",
+      guards=("windows_expired:suit_window@worker,suit_window@employer,"
+              "revocation_window@employer?",),
+      effects=("record_award_effect",)),
+    T("award_takes_effect", "award_final", "litigation", "裁决对未起诉劳动者生效",
+      "the award takes effect for the workers who did not sue", source="LDI-1 17; LDMAL 47-48",
+      automatic=True, when="some_worker_sued",
+      guards=("windows_expired:suit_window@worker,revocation_window@employer",),
+      effects=("record_award_effect",)),
     T("award_takes_effect", "award_nonfinal", "enforceable", "裁决生效", "the award takes effect",
-      source="LDMAL 50", automatic=True,
-      guards=("windows_expired:suit_window@worker,suit_window@employer",)),
+      source="LDMAL 50", automatic=True, effects=("record_award_effect",),
+      # AR 50 ¶4: after split awards, also the employer's revocation window on the final one.
+      guards=("windows_expired:suit_window@worker,suit_window@employer,"
+              "revocation_window@employer?",)),
     T("award_takes_effect", "award_final", "enforceable", "裁决生效", "the award takes effect",
-      source="LDMAL 47-49", automatic=True,
+      source="LDMAL 47-49", automatic=True, effects=("record_award_effect",),
       guards=("windows_expired:suit_window@worker,revocation_window@employer",)),
 
     # Court (LDMAL 48-50; CPL; LDI-1).
+    # LDI-1 17: one of several workers sues while another's window still runs: the case waits
+    # in the award state for every window; the suit is recorded for that worker.
+    T("file_lawsuit", "award_nonfinal", None, "部分劳动者起诉", "one of several workers sues",
+      source="LDI-1 17; LDMAL 50", party_act=True, data=_FILING, when="other_workers_may_sue",
+      guards=("within:suit_window",), deadlines=(_meet("suit_window"),),
+      effects=("record_person_suit",)),
+    T("file_lawsuit", "award_final", None, "部分劳动者起诉", "one of several workers sues",
+      source="LDI-1 17; LDMAL 48", party_act=True, data=_FILING, when="other_workers_may_sue",
+      guards=(_BY_WORKER, "within:suit_window"), deadlines=(_meet("suit_window"),),
+      effects=("record_person_suit",)),
     T("file_lawsuit", "award_nonfinal", "litigation", "起诉", "sue", source="LDMAL 50",
-      party_act=True, guards=("within:suit_window",),
+      party_act=True, data=_FILING, guards=("within:suit_window",),
       deadlines=(_meet("suit_window"),), effects=("record_suit",)),
     T("file_lawsuit", "award_final", "litigation", "劳动者起诉", "the worker sues",
-      source="LDMAL 48", party_act=True, guards=(_BY_WORKER, "within:suit_window"),
+      source="LDMAL 48", party_act=True, data=_FILING, guards=(_BY_WORKER, "within:suit_window"),
       deadlines=(_meet("suit_window"),), effects=("record_suit",)),
     T("file_lawsuit", "award_revoked", "litigation", "起诉", "sue", source="LDMAL 49 ¶3",
-      party_act=True, guards=("within:suit_window",),
+      party_act=True, data=_FILING, guards=("within:suit_window",),
       deadlines=(_meet("suit_window"),), effects=("record_suit",)),
     T("file_lawsuit", "arbitration_not_accepted", "litigation", "起诉", "sue",
       source="LDMAL 29", party_act=True, effects=("record_suit",)),
@@ -413,10 +616,19 @@ TRANSITIONS = (
       data=(DataField("wage_iou", "bool", record=True),), effects=("record_suit",)),
     T("apply_revocation", "award_final", "revocation_review", "申请撤销终局裁决",
       "petition to revoke the final award", source="LDMAL 49; LDI-1 21", party_act=True,
+      data=_FILING,
+      guards=("by:employer", "within:revocation_window", "worker_has_not_sued"),
+      deadlines=(_meet("revocation_window"),)),
+    T("apply_revocation", "award_nonfinal", "revocation_review", "申请撤销终局裁决",
+      "petition to revoke the separate final award", source="AR 50 ¶4; LDMAL 49",
+      party_act=True, data=_FILING,
       guards=("by:employer", "within:revocation_window", "worker_has_not_sued"),
       deadlines=(_meet("revocation_window"),)),
     T("revoke_award", "revocation_review", "award_revoked", "裁定撤销裁决", "revoke the award",
-      source="LDMAL 49", data=(_SERVED,)),
+      source="LDMAL 49; LDI-1 25 ¶2", data=(_SERVED,), effects=("end_suspended_enforcement",)),
+    T("dismiss_revocation", "revocation_review", "enforcement", "驳回撤销申请（恢复执行）",
+      "dismiss the petition (enforcement resumes)", source="LDI-1 22, 25 ¶2",
+      when="enforcement_suspended", effects=("clear:enforcement_suspended",)),
     T("dismiss_revocation", "revocation_review", "enforceable", "驳回撤销申请",
       "dismiss the petition", source="LDI-1 22",
       data=(DataField("perform_by", "date", record=True),)),
@@ -440,6 +652,7 @@ TRANSITIONS = (
     T("deliver_judgment", "litigation", "judgment", "送达一审判决", "serve the judgment",
       source="CPL 171", data=(_SERVED,)),
     T("file_appeal", "judgment", "appeal", "上诉", "appeal", source="CPL 171", party_act=True,
+      data=_FILING,
       guards=("within:appeal_window",), deadlines=(_meet("appeal_window"),)),
     T("judgment_takes_effect", "judgment", "enforceable", "判决生效", "the judgment takes effect",
       source="CPL 171", automatic=True,
@@ -447,6 +660,18 @@ TRANSITIONS = (
     T("deliver_final_judgment", "appeal", "enforceable", "送达终审判决",
       "serve the final judgment", source="CPL 182",
       data=(DataField("perform_by", "date", record=True),)),
+    # LDI-1 21 ¶2: after the worker's suit against a final award is withdrawn or dismissed,
+    # the employer has 30 days from receiving the ruling to petition for revocation.
+    T("withdraw_lawsuit", "litigation", "award_final", "撤诉（终局裁决，用人单位可申请撤销）",
+      "withdraw the suit against a final award", source="LDI-1 21 ¶2", party_act=True,
+      when="suit_on_final_award", data=(_RULING_SERVED,),
+      deadlines=(_start("revocation_window", "ruling_served_on", parties=("employer",)),),
+      effects=("record_suit_withdrawn",)),
+    T("dismiss_lawsuit", "litigation", "award_final", "裁定驳回起诉（终局裁决）",
+      "dismiss the suit against a final award", source="LDI-1 21 ¶2",
+      guards=("suit_on_final_award",), data=(_RULING_SERVED,),
+      deadlines=(_start("revocation_window", "ruling_served_on", parties=("employer",)),),
+      effects=("record_suit_withdrawn",)),
     T("withdraw_lawsuit", "litigation", "enforceable", "撤诉（裁决生效）",
       "withdraw the suit (the award takes effect)", source="I-2000 1", party_act=True,
       when="award_preceded_suit"),
@@ -457,12 +682,61 @@ TRANSITIONS = (
     T("apply_enforcement", "enforceable", "enforcement", "申请强制执行", "apply for enforcement",
       source="CPL 250", party_act=True, guards=("within:enforcement_window",),
       deadlines=(_meet("enforcement_window"),)),
-    # A final award binds the employer at once (LDMAL 47); its 2-year window cannot have run
-    # out while the award_final stage lasts (at most 30 days after service).
+    # A final award binds the employer at once (LDMAL 47); its 2-year window runs from the
+    # award's date (or its performance date).
     T("apply_enforcement", "award_final", "enforcement", "申请强制执行", "apply for enforcement",
-      source="LDMAL 47; CPL 250", party_act=True),
+      source="LDMAL 47; CPL 250", party_act=True, guards=("within:enforcement_window",),
+      deadlines=(_meet("enforcement_window"),)),
     T("complete_enforcement", "enforcement", "closed", "执行完毕", "enforcement completed",
       resolution=Resolution.enforced, source="CPL 247"),
+    # LDI-1 25: the worker enforces a final award while the employer petitions to revoke it:
+    # enforcement is suspended, resumed if the petition fails, ended if the award is revoked.
+    T("apply_revocation", "enforcement", "revocation_review", "申请撤销终局裁决（中止执行）",
+      "petition to revoke the final award under enforcement", source="LDMAL 49; LDI-1 25",
+      party_act=True, data=_FILING,
+      guards=("by:employer", "within:revocation_window", "worker_has_not_sued"),
+      deadlines=(_meet("revocation_window"),), effects=("mark:enforcement_suspended",)),
+    # LDI-1 24: the court refuses to enforce an award or mediation statement; each party may sue
+    # within 30 days of receiving the ruling.
+    T("refuse_enforcement", "enforcement", "enforcement_refused", "裁定不予执行",
+      "refuse enforcement", source="LDI-1 24; CPL 248", data=(_SERVED,)),
+    T("file_lawsuit", "enforcement_refused", "litigation", "不予执行后起诉",
+      "sue after the non-enforcement ruling", source="LDI-1 24", party_act=True, data=_FILING,
+      guards=("within:nonenforcement_suit_window",),
+      deadlines=(_meet("nonenforcement_suit_window"),), effects=("record_suit",)),
+    T("abandon", "enforcement_refused", "closed", "逾期未起诉", "no suit after non-enforcement",
+      resolution=Resolution.abandoned, automatic=True, source="LDI-1 24",
+      guards=("windows_expired:nonenforcement_suit_window@worker,"
+              "nonenforcement_suit_window@employer",)),
+    # CPL 228: the order cannot be served (or lapses): the procedure ends, and unless the
+    # applicant refuses within 7 days of the ruling the case goes on (LDI-1 13).
+    T("terminate_payment_order", "payment_order", "payment_order_terminated", "裁定终结督促程序",
+      "end the payment-order procedure", source="CPL 228; CPL-I 430",
+      data=(DataField("ruling_served_on", "date", record=True),
+            DataField("reason", "text", record=True)),
+      deadlines=(_meet("payment_order_objection"),)),
+    T("refuse_litigation", "payment_order_terminated", "closed", "申请人不同意提起诉讼",
+      "the applicant refuses litigation", source="CPL 228 ¶2", party_act=True,
+      resolution=Resolution.withdrawn, guards=(_BY_WORKER, "within:litigation_refusal_window"),
+      deadlines=(_meet("litigation_refusal_window"),)),
+    T("proceed_after_payment_order", "payment_order_terminated", "litigation", "转入诉讼程序",
+      "the case goes to court", source="CPL 228 ¶2; LDI-1 13 ¶3", automatic=True,
+      when="order_rests_on_agreement", guards=("expired:litigation_refusal_window",)),
+    T("proceed_after_payment_order", "payment_order_terminated", "arbitration_received",
+      "转入仲裁", "the case goes to arbitration", source="LDI-1 13 ¶2", automatic=True,
+      guards=("expired:litigation_refusal_window",), data=(DataField("received_on", "date"),)),
+
+    # LDMAL 27 ¶3; AR 28: force majeure or another good reason suspends the limitation period;
+    # it runs on ("继续计算") when the cause ends.
+    T("suspend_limitation", _LIMITATION_STATES, None, "仲裁时效中止",
+      "suspend the limitation period",
+      source="LDMAL 27 ¶3; AR 28", guards=("limitation_not_suspended",),
+      data=(DataField("suspended_on", "date"), DataField("reason", "text", record=True)),
+      effects=("suspend_limitation",)),
+    T("resume_limitation", _LIMITATION_STATES, None, "仲裁时效继续计算",
+      "the limitation period runs on", source="LDMAL 27 ¶3; AR 28",
+      guards=("limitation_suspended",), data=(DataField("resumed_on", "date"),),
+      effects=("resume_limitation",)),
 
     # Leaving the flow.
     T("withdraw", tuple(s for s in NON_TERMINAL if s not in ("enforceable", "enforcement")),

@@ -52,6 +52,7 @@ from mediation_flow.models import (
     Party,
     PartyKind,
     PartyRole,
+    party_ids,
 )
 from mediation_flow.records import CaseRecord, DeadlineRecord
 from mediation_flow.storage import schema
@@ -446,10 +447,13 @@ class Store:
         ]
 
     def load_parties(self, conn: Connection, case_id: int) -> tuple[Party, ...]:
-        rows = conn.execute(_SELECT_PARTIES, {"case_id": case_id})
+        rows = list(conn.execute(_SELECT_PARTIES, {"case_id": case_id}))
+        ids = party_ids(r.kind for r in rows)  # stable: parties are only ever appended
         return tuple(
-            Party(PartyKind(r.kind), PartyRole(r.role), r.name, r.id_number, r.phone, r.account)
-            for r in rows
+            Party(
+                PartyKind(r.kind), PartyRole(r.role), r.name, r.id_number, r.phone, r.account, pid
+            )
+            for r, pid in zip(rows, ids, strict=True)
         )
 
     def load_claims(self, conn: Connection, case_id: int) -> tuple[Claim, ...]:
@@ -560,6 +564,13 @@ class Store:
         return int(conn.execute(select(func.count()).select_from(cases)).scalar_one())
 
     # -- writing ----------------------------------------------------------------------------------
+
+    def append_parties(
+        self, conn: Connection, case_id: int, party_rows: Sequence[dict[str, Any]]
+    ) -> None:
+        """Add parties to a case after intake (``add_party``), after its existing ones."""
+        if party_rows:
+            conn.execute(insert(parties), [{**p, "case_id": case_id} for p in party_rows])
 
     def insert_case(
         self,
