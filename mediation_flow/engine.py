@@ -12,6 +12,8 @@ Time is an argument: every command takes ``at`` (timezone-aware); without it, th
 
 from __future__ import annotations
 
+import contextlib
+
 import hashlib
 import json
 import time
@@ -187,16 +189,19 @@ class Engine:
         ).with_rules(self._plugins.early_warning_rules())
         self.calendar = self._plugins.calendar(calendar or DEFAULT_CALENDAR)
         self._base = flow or national_flow()
+        self._plugins.check(self._base)
         self._flow = compile_flow(self._base)
         self._flows: dict[str, CompiledFlow] = {self._flow.fingerprint: self._flow}
         self._region_flows: dict[str, CompiledFlow] = {}
         self._store.ensure_schema(create=create_schema)
         self._register(self._flow)
         for extra in flows:
-            self._register(compile_flow(extra))
-        # Build every plugin's flow now, so that a broken plugin fails at start-up.
+            self._register(compile_flow(self._plugins.bind(extra)))
+        # Build every plugin's flow now: a broken plugin is refused at start-up (its regions
+        # raise its PluginError when used; the others run).
         for region in self._plugins.declared_regions():
-            self._compiled_for(region)
+            with contextlib.suppress(PluginError):
+                self._compiled_for(region)
         self.handoff = handoff or HandoffSettings()
         self._numbering_config = list(numbering or ())
         self._national_numbering = NATIONAL_RULES if national_numbering else ()
@@ -205,12 +210,17 @@ class Engine:
         self._templates: dict[str, DocumentTemplates] = {}
         self._check_numbering()
         for region in self._plugins.declared_regions():
-            try:  # a plugin's template that does not compile fails at start-up
+            try:  # a plugin's template that does not compile is refused at start-up
                 self._templates_for(region)
             except DocumentError as exc:
-                raise PluginError(
-                    ", ".join(self.flow_for(region).plugins) or "?", str(exc)
-                ) from exc
+                self._plugins.refuse(
+                    PluginError(", ".join(self.flow_for(region).plugins) or "?", str(exc))
+                )
+            except PluginError:
+                pass  # refused already; the region raises it when used
+        self._region_flows = {
+            r: c for r, c in self._region_flows.items() if self._plugins.refusal(r) is None
+        }
 
     # -- housekeeping -----------------------------------------------------------------------------
 
@@ -263,9 +273,9 @@ class Engine:
                     compiled = compile_flow(definition)
                 except FlowDefinitionError as exc:
                     plugins = ", ".join(definition.plugins) or "?"
-                    raise PluginError(
-                        plugins, f"the flow for {region} does not compile: {exc}"
-                    ) from exc
+                    error = PluginError(plugins, f"the flow for {region} does not compile: {exc}")
+                    self._plugins.refuse(error)
+                    raise error from exc
                 if compiled.fingerprint not in self._flows:
                     self._register(compiled)
             self._region_flows[region] = compiled
@@ -291,11 +301,13 @@ class Engine:
         known = _org_triggers(c.definition for c in self._flows.values())
         self._numbering.check_triggers(known)
         for region in self._plugins.declared_regions():
-            flow = self._compiled_for(region).definition
             try:
+                flow = self._compiled_for(region).definition
                 self._numbering_for(region).check_triggers({**known, **_org_triggers([flow])})
+            except PluginError as exc:
+                self._plugins.refuse(exc)
             except FlowDefinitionError as exc:
-                raise PluginError(", ".join(flow.plugins) or "?", str(exc)) from exc
+                self._plugins.refuse(PluginError(", ".join(flow.plugins) or "?", str(exc)))
 
     def _templates_for(self, region: str) -> DocumentTemplates:
         templates = self._templates.get(region)
@@ -1799,7 +1811,7 @@ class Engine:
             raise InvalidData(trigger, "data", f"expected a mapping, got {type(data).__name__}")
         fields = flow.data_fields(case.state, trigger)
         try:
-            parsed = parse_data(fields, data)
+            parsed = parse_data(fields, data, flow.definition.names)
         except KeyError as exc:
             accepted = ", ".join(sorted({*fields, "by", "note"}))
             raise InvalidData(
@@ -1822,7 +1834,7 @@ class Engine:
         }
         for spec in tdef.effects:
             updates.update(apply_effect(spec, ctx))
-        ctx.warnings.extend(w for w in tdef.warnings if _guards.WARNINGS[w](ctx))
+        ctx.warnings.extend(w for w in tdef.warnings if _guards.warning(w, ctx))
         apply_transition(ctx, tdef, dest)
         attributes = {**case.attributes, **updates}
         if tdef.interrupts_limitation:

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import structlog
 
-from mediation_flow import (
+from mediation_flow.plugin import (
     AttributeSpec,
     Case,
     Channel,
@@ -23,15 +23,16 @@ from mediation_flow import (
     Event,
     FlowDefinition,
     Intake,
+    Registrations,
     Resolution,
     Role,
     Route,
+    Scenario,
     StateDef,
     TransitionDef,
     Unit,
     hookimpl,
 )
-from mediation_flow.demo import Scenario
 
 __all__ = ["TemplatePlugin"]
 
