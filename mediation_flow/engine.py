@@ -13,7 +13,6 @@ Time is an argument: every command takes ``at`` (timezone-aware); without it, th
 from __future__ import annotations
 
 import contextlib
-
 import hashlib
 import json
 import time
@@ -1130,7 +1129,14 @@ class Engine:
                 case = self._get(conn, case_id)
                 self._authorize_personal_data(actor, case, "render documents of")
                 history = self._store.history(conn, case_id)
-            context = document_context(case, history, today=self._day(at), values=values)
+            flow = self._flows.get(case.flow_fingerprint)
+            context = document_context(
+                case,
+                history,
+                today=self._day(at),
+                values=values,
+                flow=flow.definition if flow else self.flow_for(case.region),
+            )
             document = self._templates_for(case.region).render(
                 template, context, format=format, case_id=case.id
             )

@@ -32,9 +32,9 @@ if TYPE_CHECKING:
 
     from mediation_flow.demo import Scenario
     from mediation_flow.early_warning import Rule
-    from mediation_flow.flow.registry import Registrations
     from mediation_flow.flow.context import Context
     from mediation_flow.flow.definition import FlowDefinition, TransitionDef
+    from mediation_flow.flow.registry import Registrations
     from mediation_flow.models import Actor, Case, Event, Intake
     from mediation_flow.numbering import NumberingRule
     from mediation_flow.plugins import AttributeSpec, Route

@@ -29,7 +29,7 @@ from typing import Any
 from mediation_flow.calendar import Calendar
 from mediation_flow.demo import SCENARIOS, Scenario, Step
 from mediation_flow.duedates import due_date
-from mediation_flow.early_warning import IndustryWatch, Rule
+from mediation_flow.early_warning import CollectiveCase, IndustryWatch, RepeatEmployer, Rule
 from mediation_flow.errors import PluginError
 from mediation_flow.flow.context import Context
 from mediation_flow.flow.definition import (
@@ -68,6 +68,7 @@ __all__ = [
     "Case",
     "Channel",
     "ClaimKind",
+    "CollectiveCase",
     "Context",
     "DataField",
     "DeadlineKind",
@@ -82,6 +83,7 @@ __all__ = [
     "PluginError",
     "Refusal",
     "Registrations",
+    "RepeatEmployer",
     "Resolution",
     "Role",
     "Route",

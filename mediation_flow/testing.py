@@ -14,14 +14,15 @@ mediation-flow is installed::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from mediation_flow.calendar import Calendar
 from mediation_flow.engine import SHANGHAI, Engine
+from mediation_flow.flow.definition import FlowDefinition
 
-__all__ = ["FixedClock", "make_engine", "mf_engine", "moment", "sample_intake"]
+__all__ = ["FixedClock", "check_plugin", "make_engine", "mf_engine", "moment", "sample_intake"]
 
 
 def moment(value: str | date | datetime, hour: int = 9, minute: int = 0) -> datetime:
@@ -120,3 +121,147 @@ else:
         yield factory
         for engine in made:
             engine.close()
+
+
+# --- the conformance kit -------------------------------------------------------------------------
+
+
+def check_plugin(
+    plugin: object,
+    regions: Iterable[str] | None = None,
+    *,
+    flow: FlowDefinition | None = None,
+    walks: int = 60,
+) -> None:
+    """Check a regional plugin the way the engine will, then harder: for a plugin author's CI.
+
+    1. The plugin loads (name, regions, hooks, registrations, vetoes), and for each of
+       ``regions`` (default: one code per declared prefix) its flow is built, checked against the
+       statutory floor (:func:`mediation_flow.plugins.check_statutory_floor`) and compiled, and
+       its numbering rules, templates, attributes and early-warning rules load. The first
+       refusal is raised as the engine would raise it: a ``PluginError`` naming the plugin, the
+       region, the national element and the rule.
+    2. Random walks (hypothesis) over the regional flow, beside the national one (``flow``,
+       default :func:`~mediation_flow.flow.national.national_flow`): in every state a walk
+       reaches, every act a party could take in the last national state of the walk (a
+       ``party_act`` trigger: applying, suing, withdrawing) can still be reached; in a
+       national state, every national trigger stays, to the same destination, and every
+       statutory deadline alive there stays alive with the same or a longer length. A failure
+       raises ``AssertionError`` naming the walk.
+    """
+    from mediation_flow.errors import PluginError
+    from mediation_flow.flow.compiler import compile_flow
+    from mediation_flow.flow.national import national_flow
+    from mediation_flow.plugins import Plugins, statutory_options
+
+    base = flow or national_flow()
+    plugins = Plugins([plugin], entry_points=False)
+    plugins.check(base)
+    plugins.early_warning_rules()
+    plugins.calendar(Calendar())
+    for _regions, error in plugins.refused.values():
+        raise error
+    codes = list(regions) if regions is not None else plugins.declared_regions()
+    if not codes:
+        codes = ["110101"]
+    flows: list[FlowDefinition] = []
+    for region in codes:
+        regional = plugins.build_flow(base, region)
+        try:
+            compile_flow(regional)
+        except PluginError:
+            raise
+        except Exception as exc:
+            name = ", ".join(regional.plugins) or "?"
+            raise PluginError(name, f"the flow for {region} does not compile: {exc}") from exc
+        plugins.numbering_rules(region)
+        plugins.document_templates(region)
+        plugins.attributes(region)
+        flows.append(regional)
+
+    options = statutory_options(base)
+    national_reach = _reachable_options(base, options)
+    for regional in flows:
+        _walk(base, regional, national_reach, _reachable_options(regional, options), walks)
+
+
+def _walk(
+    base: FlowDefinition,
+    regional: FlowDefinition,
+    national_reach: dict[str, set[str]],
+    regional_reach: dict[str, set[str]],
+    walks: int,
+) -> None:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    @settings(
+        max_examples=walks, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
+    @given(st.lists(st.integers(min_value=0, max_value=10_000), max_size=40))
+    def walk(choices: list[int]) -> None:
+        state, anchor, path = regional.initial, regional.initial, [regional.initial]
+        for choice in [*choices, 0]:
+            _check_state(base, regional, state, anchor, national_reach, regional_reach, path)
+            edges = [t for t in regional.transitions_from(state) if t.dest is not None]
+            if not edges:
+                return
+            edge = edges[choice % len(edges)]
+            state = edge.dest or state
+            path.append(f"-{edge.trigger}-> {state}")
+            if state in base.state_map:
+                anchor = state
+
+    walk()
+
+
+def _reachable_options(flow: FlowDefinition, options: frozenset[str]) -> dict[str, set[str]]:
+    """For each state, the party options that can still be taken from it or a later state."""
+    out: dict[str, set[str]] = {}
+    for s in flow.states:
+        seen, todo, found = {s.id}, [s.id], set()
+        while todo:
+            here = todo.pop()
+            for t in flow.transitions_from(here):
+                if t.trigger in options:
+                    found.add(t.trigger)
+                dest = t.dest or here
+                if dest not in seen:
+                    seen.add(dest)
+                    todo.append(dest)
+        for kind in flow.deadline_kinds:
+            if kind.statutory and seen & set(kind.alive_in):
+                found.update(e for e in kind.expiry if e in options)
+        out[s.id] = found
+    return out
+
+
+def _check_state(
+    base: FlowDefinition,
+    regional: FlowDefinition,
+    state: str,
+    anchor: str,
+    national_reach: dict[str, set[str]],
+    regional_reach: dict[str, set[str]],
+    path: list[str],
+) -> None:
+    walked = " ".join(path)
+    # The acts a party may take in ``anchor``, the last national state, stay within reach (a
+    # regional step is never a trap: mediation is never compulsory, LDMAL 5).
+    direct = {t.trigger for t in base.transitions_from(anchor) if t.party_act}
+    lost = (direct & national_reach[anchor]) - regional_reach[state]
+    assert not lost, (
+        f"{', '.join(regional.plugins)}: after {walked}, the party options {sorted(lost)} can "
+        f"no longer be reached (they can from {anchor!r} in the national flow)"
+    )
+    if state not in base.state_map:
+        return
+    national = {(t.trigger, t.dest) for t in base.transitions_from(state)}
+    kept = {(t.trigger, t.dest) for t in regional.transitions_from(state)}
+    assert national <= kept, f"after {walked}: national edges lost: {sorted(national - kept)}"
+    for kind in base.deadline_kinds:
+        if not kind.statutory or state not in kind.alive_in:
+            continue
+        new = regional.deadline_map[kind.id]
+        assert state in new.alive_in, f"after {walked}: {kind.id!r} no longer runs in {state!r}"
+        assert (new.length or 0) >= (kind.length or 0), f"after {walked}: {kind.id!r} is shorter"
