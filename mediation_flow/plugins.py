@@ -232,9 +232,13 @@ class Plugins:
             self._refuse(f"{name} ({source})", regions, error, source)
             return
         try:
-            self._check_plugin(plugin, name, regions)
             self.pm.register(plugin, name=name)
             self._check_hooks(plugin, name)
+            try:
+                self._check_plugin(plugin, name, regions)
+            except PluginError:
+                self.pm.unregister(plugin)
+                raise
         except pluggy.PluginValidationError as exc:
             self._refuse(name, regions, PluginError(name, f"invalid hook implementation: {exc}"))
             return

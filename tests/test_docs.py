@@ -45,6 +45,6 @@ def test_every_hook_is_in_the_reference() -> None:
         for name in dir(hookspecs)
         if getattr(getattr(hookspecs, name), "mediation_flow_spec", None) is not None
     ]
-    assert len(hooks) == 12
+    assert len(hooks) == 13
     for name in hooks:
         assert f"### `{name}(" in page, name
