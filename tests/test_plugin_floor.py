@@ -553,6 +553,26 @@ def test_a_relative_deadline_follows_the_deadline_it_precedes() -> None:
     assert reminder.due > date_of("2025-04-14")
 
 
+def test_a_relative_deadline_stands_still_with_a_suspension() -> None:
+    engine = make_engine(AwardReminder())
+    case = engine.open_case(sample_intake(region=BAOAN), at=DAY)
+    engine.fire(case.id, "apply_arbitration", data={"by": "worker"}, at=DAY)
+    engine.fire(case.id, "accept_arbitration", at=DAY)
+    # Suspended on Mon 03-10 (AR 47), resumed on Mon 03-24: 14 days do not count.
+    engine.fire(case.id, "suspend_arbitration", at=at(2025, 3, 10))
+    kinds = {d.kind: d for d in engine.deadlines(case.id)}
+    assert (kinds["award_limit"].status, kinds["award_reminder"].status) == ("paused", "paused")
+    # Neither expires while the clock stands still.
+    expired = [e.data["expired_deadline"]["kind"] for e in engine.tick(at(2025, 3, 23, 23))]
+    assert not {"award_limit", "award_reminder"} & set(expired)
+    engine.fire(case.id, "resume_arbitration", at=at(2025, 3, 24))
+    kinds = {d.kind: d for d in engine.deadlines(case.id)}
+    limit, reminder = kinds["award_limit"], kinds["award_reminder"]
+    assert (limit.status, reminder.status) == ("pending", "pending")
+    assert limit.due > date_of("2025-04-17")
+    assert _working_days_between(engine, reminder.due, limit.due) == 3
+
+
 def date_of(value: str) -> Any:
     from datetime import date
 
