@@ -315,17 +315,15 @@ class Plugins:
             name = self.name_of(p)
             touched = sorted(set(getattr(p, "vetoes", ()) or ()) & statutory)
             if touched and hasattr(p, "veto_transition"):
-                self._refuse(
+                error = PluginError(
                     name,
-                    self._regions[name],
-                    PluginError(
-                        name,
-                        f"declares a veto of {', '.join(touched)}, a party's statutory option "
-                        "(a party act or the expiry of a statutory deadline): no plugin may "
-                        "refuse it; state the requirement as a procedural guard, or act on it "
-                        "after the fact",
-                    ),
+                    f"declares a veto of {', '.join(touched)}, a party's statutory option "
+                    "(a party act or the expiry of a statutory deadline): no plugin may "
+                    "refuse it; state the requirement as a procedural guard, or act on it "
+                    "after the fact",
                 )
+                error.element = touched[0]
+                self._refuse(name, self._regions[name], error)
 
     # -- scoping ----------------------------------------------------------------------------------
 
