@@ -212,9 +212,7 @@ class Engine:
             try:  # a plugin's template that does not compile is refused at start-up
                 self._templates_for(region)
             except DocumentError as exc:
-                self._plugins.refuse(
-                    PluginError(", ".join(self.flow_for(region).plugins) or "?", str(exc))
-                )
+                self._plugins.refuse(PluginError(self._plugins.names_serving(region), str(exc)))
             except PluginError:
                 pass  # refused already; the region raises it when used
         self._region_flows = {
@@ -306,7 +304,7 @@ class Engine:
             except PluginError as exc:
                 self._plugins.refuse(exc)
             except FlowDefinitionError as exc:
-                self._plugins.refuse(PluginError(", ".join(flow.plugins) or "?", str(exc)))
+                self._plugins.refuse(PluginError(self._plugins.names_serving(region), str(exc)))
 
     def _templates_for(self, region: str) -> DocumentTemplates:
         templates = self._templates.get(region)

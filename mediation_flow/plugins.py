@@ -353,6 +353,10 @@ class Plugins:
             or any(region.startswith(prefix) for prefix in self._regions[self.name_of(p)])
         ]
 
+    def names_serving(self, region: str) -> str:
+        """The names of the plugins serving ``region``, comma-separated (for an error)."""
+        return ", ".join(self.name_of(p) for p in self.serving(region)) or "?"
+
     def declared_regions(self) -> list[str]:
         """One representative 6-digit code per declared prefix (for building flows early)."""
         regions = [*self._regions.values(), *(r for r, _ in self.refused.values() if r)]
