@@ -550,20 +550,29 @@ def plugins_command(ctx: click.Context) -> None:
     help="A 6-digit division code to check (repeatable) [default: one per declared prefix].",
 )
 @click.option("--walks", default=60, show_default=True, help="Random walks per region.")
-def plugins_check(spec: str, regions: tuple[str, ...], walks: int) -> None:
+@click.option(
+    "--case-walks",
+    default=10,
+    show_default=True,
+    help="Random cases per region run beside a national one.",
+)
+def plugins_check(spec: str, regions: tuple[str, ...], walks: int, case_walks: int) -> None:
     """Check a plugin against the statutory floor, then by random walks over its regional flow
     beside the national one (mediation_flow.testing.check_plugin). Exit status 1 on a failure."""
     from mediation_flow.testing import check_plugin
 
     plugin = _load_plugin(spec)
     try:
-        check_plugin(plugin, regions or None, walks=walks)
+        check_plugin(plugin, regions or None, walks=walks, case_walks=case_walks)
     except MediationFlowError as exc:
         raise click.ClickException(str(exc)) from exc
     except AssertionError as exc:
         raise click.ClickException(f"a random walk failed: {exc}") from exc
     name = getattr(plugin, "name", spec)
-    click.echo(f"{name}: passes the statutory floor and {walks} random walks per region")
+    click.echo(
+        f"{name}: passes the statutory floor, {walks} random walks and {case_walks} random "
+        "cases per region"
+    )
 
 
 @main.group()

@@ -694,10 +694,10 @@ def check_statutory_floor(
     1. every national state stays, with the deadline ops it runs on entry;
     2. every national trigger stays reachable from every national state it left, to the same
        destination, tried before any plugin edge of that trigger; it keeps its deadline ops,
-       resolution and limitation interruption, and gains no guard that can refuse it unless the
-       guard is declared procedural (a legal basis, and triggers that satisfy it, legal from
-       that state); it gains no ``cancel``/``meet``/``pause``/``restart`` of a statutory
-       deadline;
+       resolution and limitation interruption, and gains no required data field, and no guard
+       that can refuse it unless the guard is declared procedural (a legal basis, and triggers
+       that satisfy it, legal from that state); it gains no ``cancel``, ``meet``, ``pause``
+       or ``restart`` of a statutory deadline;
     3. every statutory deadline kind keeps its unit, a length and extension at least as long,
        the states it is alive in, and its expiry triggers; every op that starts one either is a
        national op or counts at least the national length, from a date, never relative;
@@ -834,6 +834,17 @@ def _check_edge(
                 n.trigger,
                 f"adds a {op.op!r} of the statutory deadline {op.kind!r} to {label}",
             )
+    fields = {f.name for f in n.data}
+    required = [f.name for f in r.data if f.required and f.name not in fields]
+    required += [f.name for f in r.data if f.required and any(
+        g.name == f.name and not g.required for g in n.data
+    )]
+    if required:
+        raise refuse(
+            n.trigger,
+            f"makes the field {required[0]!r} required for {label}: a command the national flow "
+            "accepts would be refused",
+        )
     if (r.resolution, r.interrupts_limitation) != (n.resolution, n.interrupts_limitation):
         raise refuse(n.trigger, f"changes what {label} records (resolution, limitation)")
     for spec in r.guards:

@@ -132,6 +132,7 @@ def check_plugin(
     *,
     flow: FlowDefinition | None = None,
     walks: int = 60,
+    case_walks: int = 10,
 ) -> None:
     """Check a regional plugin the way the engine will, then harder: for a plugin author's CI.
 
@@ -146,8 +147,15 @@ def check_plugin(
        reaches, every act a party could take in the last national state of the walk (a
        ``party_act`` trigger: applying, suing, withdrawing) can still be reached; in a
        national state, every national trigger stays, to the same destination, and every
-       statutory deadline alive there stays alive with the same or a longer length. A failure
-       raises ``AssertionError`` naming the walk.
+       statutory deadline alive there stays alive with the same or a longer length.
+    3. ``case_walks`` random cases run side by side on two in-memory engines, one with the
+       plugin and one without, firing the same national triggers with the same data on the same
+       days (and ticking both) for as long as both cases are in the same national state: every
+       party act the national case may take, the regional case may take too, and every open
+       statutory deadline of the national case is open in the regional case, due the same day or
+       later.
+
+    A failure of 2 or 3 raises ``AssertionError`` naming the walk.
     """
     from mediation_flow.errors import PluginError
     from mediation_flow.flow.compiler import compile_flow
@@ -183,6 +191,9 @@ def check_plugin(
     national_reach = _reachable_options(base, options)
     for regional in flows:
         _walk(base, regional, national_reach, _reachable_options(regional, options), walks)
+    if case_walks and flow is None:
+        for region in codes:
+            _case_walks(plugin, region, options, case_walks)
 
 
 def _walk(
@@ -195,8 +206,25 @@ def _walk(
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
+    # Every step from a national state into a regional one, checked exhaustively first.
+    for s in regional.states:
+        if s.id in base.state_map:
+            continue
+        for t in regional.transitions:
+            if t.dest == s.id:
+                for source in t.sources:
+                    if source in base.state_map:
+                        path = [source, f"-{t.trigger}-> {s.id}"]
+                        _check_state(
+                            base, regional, s.id, source, national_reach, regional_reach, path
+                        )
+
     @settings(
-        max_examples=walks, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        max_examples=walks,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+        derandomize=True,
     )
     @given(st.lists(st.integers(min_value=0, max_value=10_000), max_size=40))
     def walk(choices: list[int]) -> None:
@@ -265,3 +293,136 @@ def _check_state(
         new = regional.deadline_map[kind.id]
         assert state in new.alive_in, f"after {walked}: {kind.id!r} no longer runs in {state!r}"
         assert (new.length or 0) >= (kind.length or 0), f"after {walked}: {kind.id!r} is shorter"
+
+
+#: Data for a national field type, on day ``d`` (an ISO date).
+_SAMPLES: dict[str, Callable[[str], Any]] = {
+    "date": lambda d: d,
+    "party_dates": lambda d: {"worker": d, "employer": d},
+    "party": lambda d: "worker",
+    "by": lambda d: "worker",
+    "bool": lambda d: False,
+    "text": lambda d: "某调解组织",
+    "money": lambda d: "2000",
+    "days": lambda d: 5,
+    "award_items": lambda d: [{"kind": "wages", "amount": "18000"}],
+    "union_org_type": lambda d: "union_org",
+    "procedure": lambda d: "ordinary",
+    "failure_reason": lambda d: "no_agreement",
+}
+
+
+def _case_walks(plugin: object, region: str, options: frozenset[str], examples: int) -> None:
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import strategies as st
+
+    from mediation_flow.errors import MediationFlowError
+
+    steps = st.lists(
+        st.tuples(st.integers(0, 20), st.integers(0, 10_000), st.sampled_from(_BYS)),
+        min_size=1,
+        max_size=12,
+    )
+
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+        # Each example runs two engines: report the first failing walk as found, unshrunk.
+        phases=(Phase.explicit, Phase.generate),
+        derandomize=True,  # the same walks on every run: a plugin's CI does not flicker
+    )
+    @given(steps)
+    def walk(plan: list[tuple[int, int, str]]) -> None:
+        regional, national = make_engine(plugin), make_engine()
+        try:
+            intake = sample_intake(region=region)
+            ours, theirs = (e.open_case(intake).id for e in (regional, national))
+            path: list[str] = []
+            for days, choice, by in plan:
+                for engine in (regional, national):
+                    engine.clock.advance(days=days)
+                    engine.tick()
+                path.append(f"+{days}d")
+                state = national.get(theirs).state
+                if regional.get(ours).state != state:
+                    return  # the walk left the national flow: nothing to compare
+                _compare(regional, national, ours, theirs, options, path)
+                legal = national.triggers(theirs)
+                if not legal:
+                    return
+                trigger = legal[choice % len(legal)]
+                data = _sample_data(national, theirs, trigger, by)
+                try:
+                    national.fire(theirs, trigger, data=data)
+                except MediationFlowError:
+                    continue
+                path.append(f"{trigger}({data})")
+                try:
+                    regional.fire(ours, trigger, data=data)
+                except MediationFlowError as exc:
+                    refused = f"{type(exc).__name__}: {exc}"
+                else:
+                    continue
+                name = getattr(plugin, "name", plugin)
+                assert trigger not in options, (
+                    f"{name} ({region}): after {' '.join(path)}, the national flow lets the "
+                    f"party {trigger}, the regional one refuses: {refused}"
+                )
+                return
+        finally:
+            regional.close()
+            national.close()
+
+    walk()
+
+
+_BYS = ("worker", "employer", "both")
+
+
+def _sample_data(engine: Engine, case_id: int, trigger: str, by: str) -> dict[str, Any]:
+    flow = engine.flow_for(engine.get(case_id).region)
+    state = engine.get(case_id).state
+    day = engine.clock().date().isoformat()
+    data: dict[str, Any] = {}
+    for t in flow.transitions_from(state):
+        if t.trigger != trigger:
+            continue
+        for f in t.data:
+            sample = _SAMPLES.get(f.type)
+            if sample is not None:
+                data[f.name] = sample(day)
+        if t.party_act or t.guards:
+            data["by"] = by
+    if "items" in data:
+        data["monthly_minimum_wage"] = "2000"
+    return data
+
+
+def _compare(
+    regional: Engine,
+    national: Engine,
+    ours: int,
+    theirs: int,
+    options: frozenset[str],
+    path: list[str],
+) -> None:
+    walked = " ".join(path) or "intake"
+    statutory = {k.id for k in national.flow.deadline_kinds if k.statutory}
+    mine = {(d.kind, d.party): d for d in regional.deadlines(ours) if d.status in _OPEN}
+    for d in national.deadlines(theirs):
+        if d.kind not in statutory or d.status not in _OPEN:
+            continue
+        other = mine.get((d.kind, d.party))
+        assert other is not None, f"after {walked}: the statutory {d.kind} is not open"
+        assert other.due >= d.due, (
+            f"after {walked}: the statutory {d.kind} is due {other.due}, before the national "
+            f"{d.due}"
+        )
+    acts = set(national.triggers(theirs)) & options
+    lost = acts - set(regional.triggers(ours))
+    assert not lost, f"after {walked}: the party can no longer {sorted(lost)}"
+
+
+_OPEN = ("pending", "paused")

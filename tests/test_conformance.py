@@ -25,7 +25,7 @@ SHIPPED = [HunanPlugin, DaanPlugin, ShiyanPlugin, LiudongPlugin, GuizhouPlugin, 
 
 @pytest.mark.parametrize("plugin", SHIPPED, ids=lambda p: p.__name__)
 def test_every_shipped_plugin_passes(plugin: type) -> None:
-    check_plugin(plugin(), walks=40)
+    check_plugin(plugin(), walks=40, case_walks=3)
 
 
 def _kinds(flow: FlowDefinition, kind: str, **changes: Any) -> FlowDefinition:
@@ -114,12 +114,48 @@ def test_a_weakened_copy_of_each_shipped_plugin_is_caught(
     plugin: type, error: type[Exception], message: str
 ) -> None:
     with pytest.raises(error, match=message):
-        check_plugin(plugin(), walks=40)
+        check_plugin(plugin(), walks=40, case_walks=0)
+
+
+class LedgerFailsOnArbitration(TemplatePlugin):
+    """The regional ledger cannot take an arbitration application: the floor cannot see it, the
+    cases run side by side do."""
+
+    @hookimpl
+    def in_transaction(self, ctx: Any, event: Any, connection: Any) -> None:
+        if event.trigger == "apply_arbitration":
+            raise RuntimeError("ledger unavailable")
+
+
+def test_the_case_walks_catch_a_party_act_the_region_refuses() -> None:
+    with pytest.raises(AssertionError, match="the regional one refuses: PluginError"):
+        check_plugin(LedgerFailsOnArbitration(), walks=5, case_walks=30)
+
+
+def test_a_field_made_required_on_a_national_option_is_refused() -> None:
+    from mediation_flow.plugin import DataField
+
+    class RequiresSlip(TemplatePlugin):
+        @hookimpl
+        def extend_flow(self, flow: FlowDefinition, region: str) -> FlowDefinition:
+            flow = super().extend_flow(flow, region)
+            slip = DataField("slip_no", "text", required=True)
+            edges = tuple(
+                replace(t, data=(*t.data, slip)) if t.trigger == "apply_arbitration" else t
+                for t in flow.transitions
+            )
+            return replace(flow, transitions=edges)
+
+    with pytest.raises(PluginError, match="makes the field 'slip_no' required"):
+        check_plugin(RequiresSlip(), case_walks=0)
 
 
 def test_the_command_line_runs_the_kit() -> None:
     runner = CliRunner()
-    ok = runner.invoke(main, ["plugins", "check", "mediation_flow_template:TemplatePlugin"])
+    ok = runner.invoke(
+        main,
+        ["plugins", "check", "mediation_flow_template:TemplatePlugin", "--case-walks", "2"],
+    )
     assert ok.exit_code == 0, ok.output
     assert "template: passes the statutory floor" in ok.output
     weak = runner.invoke(main, ["plugins", "check", "tests.test_conformance:WeakDaan"])
