@@ -24,7 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from mediation_flow.engine import SHANGHAI, Engine
-from mediation_flow.errors import MediationFlowError
+from mediation_flow.errors import MediationFlowError, PluginError
 from mediation_flow.handoff import HandoffSettings
 from mediation_flow.logging import configure_json_logging, mask_personal_data
 from mediation_flow.models import Channel
@@ -70,7 +70,17 @@ def _load_plugin(spec: str) -> object:
     return obj() if isinstance(obj, type) else obj
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Main(click.Group):
+    """The command group: a refused plugin's region is reported as an error, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PluginError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--db",
     envvar="MEDIATION_FLOW_DB",
@@ -504,23 +514,65 @@ def report(
         click.echo(text, nl=not text.endswith("\n"))
 
 
-@main.command("plugins")
+@main.group("plugins", invoke_without_command=True)
 @click.pass_context
 def plugins_command(ctx: click.Context) -> None:
-    """List the loaded plugins and the regions they serve."""
+    """List the loaded plugins, the regions they serve, and any refused plugin with the reason
+    (its regions do not start; the others do). ``plugins check`` runs the conformance kit."""
+    if ctx.invoked_subcommand is not None:
+        return
     console = Console()
     engine = _engine(ctx)
     if not engine.plugins:
         console.print("no plugins loaded: every region runs the national flow")
         return
     table = Table(title="plugins")
-    for col in ("plugin", "regions", "hooks", "loaded from"):
+    for col in ("plugin", "regions", "hooks", "loaded from", "status"):
         table.add_column(col)
     for info in engine.plugins:
         table.add_row(
-            info.name, ", ".join(info.regions) or "all", ", ".join(info.hooks), info.source
+            info.name,
+            ", ".join(info.regions) or "all",
+            ", ".join(info.hooks),
+            info.source,
+            f"refused: {info.refused}" if info.refused else "in use",
         )
     console.print(table)
+
+
+@plugins_command.command("check")
+@click.argument("spec", metavar="MODULE:PLUGIN")
+@click.option(
+    "--region",
+    "regions",
+    multiple=True,
+    metavar="CODE",
+    help="A 6-digit division code to check (repeatable) [default: one per declared prefix].",
+)
+@click.option("--walks", default=60, show_default=True, help="Random walks per region.")
+@click.option(
+    "--case-walks",
+    default=10,
+    show_default=True,
+    help="Random cases per region run beside a national one.",
+)
+def plugins_check(spec: str, regions: tuple[str, ...], walks: int, case_walks: int) -> None:
+    """Check a plugin against the statutory floor, then by random walks over its regional flow
+    beside the national one (mediation_flow.testing.check_plugin). Exit status 1 on a failure."""
+    from mediation_flow.testing import check_plugin
+
+    plugin = _load_plugin(spec)
+    try:
+        check_plugin(plugin, regions or None, walks=walks, case_walks=case_walks)
+    except MediationFlowError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except AssertionError as exc:
+        raise click.ClickException(f"a random walk failed: {exc}") from exc
+    name = getattr(plugin, "name", spec)
+    click.echo(
+        f"{name}: passes the statutory floor, {walks} random walks and {case_walks} random "
+        "cases per region"
+    )
 
 
 @main.group()

@@ -7,7 +7,9 @@ deadlines of one case when a trigger fires. Order (see :mod:`mediation_flow.flow
    ``restart``, ``start``);
 2. for a transition that changes state, every still-open deadline that is not alive in the new
    state closes: ``expired`` if its due day has already passed, else ``cancelled``;
-3. the new state's ``on_enter`` ops.
+3. the new state's ``on_enter`` ops;
+4. deadlines placed relative to another (``DeadlineOp(before=...)``) are placed again from the
+   deadline they precede, which may have moved (extended, paused, resumed, started again).
 
 Due dates come from :mod:`mediation_flow.duedates`. Extensions and suspended days lengthen the
 period and the due date is recomputed from the original start, so the rest-day roll-over applies
@@ -22,6 +24,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from mediation_flow.duedates import compute_due
+from mediation_flow.errors import CalendarNotAvailable
 from mediation_flow.flow import guards as _guards
 from mediation_flow.flow.context import Context
 from mediation_flow.flow.definition import DeadlineKind, DeadlineOp, TransitionDef, Unit
@@ -29,6 +32,8 @@ from mediation_flow.models import DeadlineStatus, party_kind_of
 from mediation_flow.records import DeadlineRecord
 
 __all__ = ["apply_transition", "place"]
+
+_ONE_DAY = timedelta(days=1)
 
 
 def apply_transition(ctx: Context, tdef: TransitionDef, dest: str) -> None:
@@ -45,13 +50,89 @@ def apply_transition(ctx: Context, tdef: TransitionDef, dest: str) -> None:
                 _close(ctx, d)
         for op in ctx.flow.state(dest).on_enter:
             _apply(ctx, op)
+    if ctx.flow.relative_kinds:
+        _place_relative(ctx)
+
+
+def _place_relative(ctx: Context) -> None:
+    """Follow each open relative deadline to the deadline it precedes: paused with it, resumed
+    with it, and due ``length`` days before its (new) due day."""
+    for d in ctx.deadlines:
+        op = ctx.flow.relative_kinds.get(d.kind)
+        if op is None or not d.is_open or op.before is None:
+            continue
+        anchors = ctx.open_deadlines(op.before)
+        if not anchors:
+            continue  # the other deadline closed: this one closes by its own ops or states
+        anchor = max(anchors, key=lambda a: a.due)
+        if anchor.status == DeadlineStatus.paused and d.status == DeadlineStatus.pending:
+            d.status, d.paused_on, d.dirty = DeadlineStatus.paused, ctx.today, True
+        elif anchor.status == DeadlineStatus.pending and d.status == DeadlineStatus.paused:
+            d.status, d.paused_on, d.dirty = DeadlineStatus.pending, None, True
+        due, provisional = _before(ctx, anchor.due, op)
+        if due < d.due and due <= ctx.event_day:
+            continue  # never pulled back into the past
+        if (due, provisional) != (d.due, d.provisional):
+            d.due, d.provisional, d.dirty = due, provisional, True
+
+
+def _before(ctx: Context, anchor_due: date, op: DeadlineOp) -> tuple[date, bool]:
+    """The day ``op.length`` working (or calendar) days before ``anchor_due``."""
+    length = op.length or 0
+    if op.unit == "cd":
+        return anchor_due - timedelta(days=length), False
+    day, left = anchor_due, length
+    while left:
+        day -= _ONE_DAY
+        try:
+            working = ctx.calendar.is_working_day(day, region=ctx.case.region)
+        except CalendarNotAvailable:  # before 2004 or after 2100
+            return anchor_due - timedelta(days=length), True
+        if working:
+            left -= 1
+    # Counted on a predicted year: provisional (a reminder, placed again when its anchor moves).
+    return day, ctx.calendar.depends_on_prediction(day, anchor_due)
+
+
+def _start_relative(ctx: Context, kind: DeadlineKind, op: DeadlineOp) -> None:
+    assert op.before is not None
+    anchors = ctx.open_deadlines(op.before)
+    if not anchors:
+        return  # nothing to be placed before
+    anchor_due = max(a.due for a in anchors)
+    given = ctx.data.get(op.start) if op.start != "event" else None
+    starts = given if isinstance(given, date) else ctx.event_day
+    due, provisional = _before(ctx, anchor_due, op)
+    # A day already behind the act: due the next day, if that is still before the other ends.
+    due = max(due, ctx.event_day + _ONE_DAY)
+    if due >= anchor_due:
+        return
+    for old in ctx.open_deadlines(kind.id):
+        old.set_status(DeadlineStatus.cancelled)
+    ctx.deadlines.append(
+        DeadlineRecord(
+            id=None,
+            case_id=ctx.case.id,
+            kind=kind.id,
+            party=None,
+            status=DeadlineStatus.pending,
+            starts_on=starts,
+            unit=op.unit or kind.unit.value,
+            length=None,
+            due=due,
+            provisional=provisional,
+            dirty=True,
+        )
+    )
 
 
 def _apply(ctx: Context, op: DeadlineOp) -> None:
     if op.when and not _guards.condition(op.when, ctx):
         return
     kind = ctx.flow.deadline_map[op.kind]
-    if op.op == "start":
+    if op.op == "start" and op.before is not None:
+        _start_relative(ctx, kind, op)
+    elif op.op == "start":
         _start(ctx, kind, op)
     elif op.op == "restart":
         for d in ctx.open_deadlines(kind.id):

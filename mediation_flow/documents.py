@@ -69,6 +69,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
 from mediation_flow.errors import DocumentError
+from mediation_flow.flow.definition import FlowDefinition
 from mediation_flow.flow.national import MEDIATION_STATES, national_flow
 from mediation_flow.models import (
     MONEY_CLAIMS,
@@ -403,10 +404,24 @@ def _lines(value: Any) -> list[str]:
     return [str(v).strip() for v in value if str(v).strip()]
 
 
-def _history_facts(history: Sequence[Event]) -> dict[str, Any]:
+def _mediation_steps(flow: FlowDefinition | None) -> frozenset[str]:
+    """The states whose entry means a mediation organisation received the case: the national
+    ones, and a regional flow's states of the same channels (a plugin's mediation steps)."""
+    if flow is None:
+        return frozenset(_MEDIATION_ENTRY)
+    national = national_flow().state_map
+    channels = {national[s].channel for s in _MEDIATION_ENTRY if s in national}
+    own = {s.id for s in flow.states if s.id not in national and s.channel in channels}
+    return frozenset({*_MEDIATION_ENTRY, *own})
+
+
+def _history_facts(
+    history: Sequence[Event], steps: frozenset[str] = frozenset(_MEDIATION_ENTRY)
+) -> dict[str, Any]:
     """The dates and facts documents cite, from the events (the latest occurrence wins)."""
     facts: dict[str, Any] = {
         "mediation_state": "",
+        "mediation_seq": 0,
         "mediation_org": "",
         "mediation_received_on": None,
         "mediation_accepted_on": None,
@@ -426,8 +441,9 @@ def _history_facts(history: Sequence[Event]) -> dict[str, Any]:
     for event in history:
         data, day = event.data, _event_day(event)
         entered = event.dest != event.source
-        if entered and event.dest in _MEDIATION_ENTRY:
+        if entered and event.dest in steps:
             facts["mediation_state"] = event.dest
+            facts["mediation_seq"] = event.seq
             facts["mediation_org"] = str(data.get("org_id") or "")
             facts["mediation_received_on"] = _as_date(data.get("received_on")) or day
             facts["mediation_accepted_on"] = _as_date(data.get("accepted_on"))
@@ -457,7 +473,9 @@ def _history_facts(history: Sequence[Event]) -> dict[str, Any]:
     return facts
 
 
-def _current_org(case: Case, history: Sequence[Event]) -> str:
+def _current_org(
+    case: Case, history: Sequence[Event], flow: FlowDefinition | None = None
+) -> str:
     """``case.attributes["org_id"]`` while the organisation that recorded it still handles the
     case: once the case has entered another channel's state (a failed mediation going to
     arbitration), the mediation organisation must not appear as the issuer. Channels are the
@@ -466,7 +484,7 @@ def _current_org(case: Case, history: Sequence[Event]) -> str:
     recorded = [i for i, e in enumerate(history) if e.data.get("org_id")]
     if not org or not recorded:
         return org
-    channels = {s.id: s.channel for s in national_flow().states}
+    channels = {s.id: s.channel for s in (flow or national_flow()).states}
     channel = channels.get(history[recorded[-1]].dest)
     for event in history[recorded[-1] + 1 :]:
         later = channels.get(event.dest)
@@ -481,8 +499,13 @@ def document_context(
     *,
     today: date,
     values: Mapping[str, Any] | None = None,
+    flow: FlowDefinition | None = None,
 ) -> dict[str, Any]:
     """Everything the templates use, from a case, its history and the officials' ``values``.
+
+    ``flow`` is the case's flow (the engine passes it): a regional plugin's mediation steps
+    count as mediation (organisation, received date and case number of the step the case went
+    through), and its states' channels decide which organisation handles the case.
 
     ``values`` are what an official adds for one document (``terms`` of an agreement, a
     ``reason``, the ``arbitrators``, the ``document`` and ``recipient`` of a service receipt...);
@@ -491,7 +514,7 @@ def document_context(
     (docs/howto/documents.md) lists every name.
     """
     values = dict(values or {})
-    facts = _history_facts(history)
+    facts = _history_facts(history, _mediation_steps(flow))
     numbers_issued = sorted(case.numbers, key=lambda n: (n.issued_on, n.event_seq))
     numbers = {n.key: n.number for n in numbers_issued}
     parties = [_party(p) for p in case.parties]
@@ -506,7 +529,7 @@ def document_context(
         for c in case.claims
     ]
     labels = list(dict.fromkeys(c.kind.label_zh for c in case.claims))
-    organisation = values.get("organisation") or _current_org(case, history)
+    organisation = values.get("organisation") or _current_org(case, history, flow)
     mediation = facts["mediation_state"]
     # A statement on a reviewed agreement carries the review's number (仲审字), else the
     # arbitration file's (仲案字).
@@ -520,7 +543,10 @@ def document_context(
         "state_label": case.state_label,
         "numbers": numbers,
         "number": numbers_issued[-1].number if numbers_issued else "",
-        "mediation_number": numbers.get(_NUMBER_KEYS.get(mediation, mediation), ""),
+        "mediation_number": next(
+            (n.number for n in numbers_issued if n.event_seq == facts["mediation_seq"]),
+            numbers.get(_NUMBER_KEYS.get(mediation, mediation), ""),
+        ),
         "arbitration_number": numbers.get("arbitration_review" if review else "arbitration", ""),
         "parties": parties,
         "workers": [p for p in parties if p["kind"] == PartyKind.worker.value],
@@ -532,7 +558,7 @@ def document_context(
         "total_claimed": sum((c.amount for c in case.claims), Decimal(0)),
         "dispute": "、".join(labels) + "争议",
         "received_on": case.received_on,
-        **{k: v for k, v in facts.items() if k != "reject_note"},
+        **{k: v for k, v in facts.items() if k not in ("reject_note", "mediation_seq")},
         # The template ends the sentence; an official's own full stop would double it.
         "reject_reason": str(values.get("reason") or facts["reject_note"]).rstrip("。；;，,. "),
         "organisation": str(organisation or ""),

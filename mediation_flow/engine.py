@@ -12,6 +12,7 @@ Time is an argument: every command takes ``at`` (timezone-aware); without it, th
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -202,6 +203,7 @@ class Engine:
         self._calendar_revision = -1
         self._calendar_problems: list[Any] = []
         self._base = flow or national_flow()
+        self._plugins.check(self._base)
         self._flow = compile_flow(self._base)
         self._flows: dict[str, CompiledFlow] = {self._flow.fingerprint: self._flow}
         self._region_flows: dict[str, CompiledFlow] = {}
@@ -209,10 +211,12 @@ class Engine:
         self._sync_calendar()
         self._register(self._flow)
         for extra in flows:
-            self._register(compile_flow(extra))
-        # Build every plugin's flow now, so that a broken plugin fails at start-up.
+            self._register(compile_flow(self._plugins.bind(extra)))
+        # Build every plugin's flow now: a broken plugin is refused at start-up (its regions
+        # raise its PluginError when used; the others run).
         for region in self._plugins.declared_regions():
-            self._compiled_for(region)
+            with contextlib.suppress(PluginError):
+                self._compiled_for(region)
         self.handoff = handoff or HandoffSettings()
         self._numbering_config = list(numbering or ())
         self._national_numbering = NATIONAL_RULES if national_numbering else ()
@@ -222,12 +226,15 @@ class Engine:
         self._check_numbering()
         self._settle_at_start()
         for region in self._plugins.declared_regions():
-            try:  # a plugin's template that does not compile fails at start-up
+            try:  # a plugin's template that does not compile is refused at start-up
                 self._templates_for(region)
             except DocumentError as exc:
-                raise PluginError(
-                    ", ".join(self.flow_for(region).plugins) or "?", str(exc)
-                ) from exc
+                self._plugins.refuse(PluginError(self._plugins.names_serving(region), str(exc)))
+            except PluginError:
+                pass  # refused already; the region raises it when used
+        self._region_flows = {
+            r: c for r, c in self._region_flows.items() if self._plugins.refusal(r) is None
+        }
 
     # -- housekeeping -----------------------------------------------------------------------------
 
@@ -280,9 +287,9 @@ class Engine:
                     compiled = compile_flow(definition)
                 except FlowDefinitionError as exc:
                     plugins = ", ".join(definition.plugins) or "?"
-                    raise PluginError(
-                        plugins, f"the flow for {region} does not compile: {exc}"
-                    ) from exc
+                    error = PluginError(plugins, f"the flow for {region} does not compile: {exc}")
+                    self._plugins.refuse(error)
+                    raise error from exc
                 if compiled.fingerprint not in self._flows:
                     self._register(compiled)
             self._region_flows[region] = compiled
@@ -308,11 +315,13 @@ class Engine:
         known = _org_triggers(c.definition for c in self._flows.values())
         self._numbering.check_triggers(known)
         for region in self._plugins.declared_regions():
-            flow = self._compiled_for(region).definition
             try:
+                flow = self._compiled_for(region).definition
                 self._numbering_for(region).check_triggers({**known, **_org_triggers([flow])})
+            except PluginError as exc:
+                self._plugins.refuse(exc)
             except FlowDefinitionError as exc:
-                raise PluginError(", ".join(flow.plugins) or "?", str(exc)) from exc
+                self._plugins.refuse(PluginError(self._plugins.names_serving(region), str(exc)))
 
     def _templates_for(self, region: str) -> DocumentTemplates:
         templates = self._templates.get(region)
@@ -1173,7 +1182,14 @@ class Engine:
                 case = self._get(conn, case_id)
                 self._authorize_personal_data(actor, case, "render documents of")
                 history = self._store.history(conn, case_id)
-            context = document_context(case, history, today=self._day(at), values=values)
+            flow = self._flows.get(case.flow_fingerprint)
+            context = document_context(
+                case,
+                history,
+                today=self._day(at),
+                values=values,
+                flow=flow.definition if flow else self.flow_for(case.region),
+            )
             document = self._templates_for(case.region).render(
                 template, context, format=format, case_id=case.id
             )
@@ -2026,7 +2042,7 @@ class Engine:
             raise InvalidData(trigger, "data", f"expected a mapping, got {type(data).__name__}")
         fields = flow.data_fields(case.state, trigger)
         try:
-            parsed = parse_data(fields, data)
+            parsed = parse_data(fields, data, flow.definition.names)
         except KeyError as exc:
             accepted = ", ".join(sorted({*fields, "by", "note"}))
             raise InvalidData(
@@ -2049,7 +2065,7 @@ class Engine:
         }
         for spec in tdef.effects:
             updates.update(apply_effect(spec, ctx))
-        ctx.warnings.extend(w for w in tdef.warnings if _guards.WARNINGS[w](ctx))
+        ctx.warnings.extend(w for w in tdef.warnings if _guards.warning(w, ctx))
         apply_transition(ctx, tdef, dest)
         attributes = {**case.attributes, **updates}
         if tdef.interrupts_limitation:

@@ -40,6 +40,7 @@ __all__ = [
     "ConcurrentUpdate",
     "DatabaseBusy",
     "DocumentError",
+    "DuplicateDefinition",
     "FlowDefinitionError",
     "GuardFailed",
     "HandoffRejected",
@@ -112,15 +113,30 @@ class FlowDefinitionError(MediationFlowError):
     """A flow definition is inconsistent: an unknown state, guard, effect or deadline kind."""
 
 
+class DuplicateDefinition(FlowDefinitionError):
+    """A flow defines a state or a deadline kind twice (``what`` is ``"state"`` or
+    ``"deadline kind"``, ``id`` its id): two plugins of one region added the same one."""
+
+    def __init__(self, flow: str, what: str, id: str) -> None:
+        self.what = what
+        self.id = id
+        super().__init__(f"flow {flow!r}: {what} {id!r} defined twice")
+
+
 class PluginError(FlowDefinitionError):
     """A plugin failed to load or to build its flow, or its flow breaks the statutory floor.
 
-    ``plugin`` names the plugin and ``rule`` says which rule it broke (or what failed).
+    ``plugin`` names the plugin (two, comma-separated, when they conflict) and ``rule`` says
+    which rule it broke (or what failed); ``region``, ``element`` (the national state, trigger or
+    deadline kind concerned) and ``hook`` are set when known.
     """
 
     def __init__(self, plugin: str, rule: str) -> None:
         self.plugin = plugin
         self.rule = rule
+        self.region: str | None = None
+        self.element: str | None = None
+        self.hook: str | None = None
         super().__init__(f"plugin {plugin!r}: {rule}")
 
 

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from mediation_flow.early_warning import Rule
     from mediation_flow.flow.context import Context
     from mediation_flow.flow.definition import FlowDefinition, TransitionDef
+    from mediation_flow.flow.registry import Registrations
     from mediation_flow.models import Actor, Case, Event, Intake
     from mediation_flow.numbering import NumberingRule
     from mediation_flow.plugins import AttributeSpec, Route
@@ -57,10 +58,14 @@ def extend_flow(flow: FlowDefinition, region: str) -> FlowDefinition | None:
     is being built. Return: a new definition (use ``flow.extend(..., plugin=self.name)``), or
     ``None`` to leave it unchanged.
 
-    Rules (the statutory floor, checked at compile time; a breach raises ``PluginError``): every
-    state and every ``(trigger, source, destination)`` of the national flow stays; no statutory
-    deadline kind gets a shorter length or another unit; the national deadline ops of a state or
-    transition stay. Plugins may add steps, handoffs, internal targets and reminders.
+    Rules (the statutory floor, checked on the compiled regional flow when the engine starts; a
+    breach refuses the plugin with a ``PluginError`` naming it, the region, the national element
+    and the rule): every national state and every national trigger from every state it left
+    stays, with its deadline ops and no guard that could refuse it (unless registered
+    procedural, with a legal basis and the triggers that satisfy it); no statutory deadline gets
+    a shorter length, another unit or start, or fewer states it runs in; no non-statutory
+    deadline fires a national trigger that moves the case on. Plugins may add steps, handoffs,
+    internal targets and reminders; :class:`mediation_flow.plugin.FlowEditor` makes the edits.
 
     Example (Da'an: a park mediation station before the channels)::
 
@@ -72,6 +77,34 @@ def extend_flow(flow: FlowDefinition, region: str) -> FlowDefinition | None:
                 transitions=[TransitionDef("refer_to_park_station", ("received",),
                                            "park_mediation", "转园区调解站", "refer to the park")],
             )
+    """
+
+
+@hookspec
+def registrations() -> Registrations | None:
+    """The guards, conditions, warnings, effects and data types this plugin's flow names.
+
+    When: once, when the engine loads the plugin. The names are seen only by the flows of the
+    regions the plugin serves, never by another region's flow or another engine. A name the
+    national flow uses (``both_parties_consent``), or one another plugin of the same region
+    registers, refuses the plugin (``PluginError`` naming the plugins and the name).
+
+    Return: a :class:`mediation_flow.plugin.Registrations`, usually built at module level.
+
+    Example (Da'an: only enterprises of the park go to its station)::
+
+        names = Registrations("zigong-daan")
+
+        @names.guard("zigong-daan.park_enterprise")
+        def park_enterprise(ctx):
+            if not ctx.case.attributes.get("park"):
+                return Refusal("园区调解驿站只调解园区企业的劳动纠纷", needs_data=True)
+            return None
+
+        class DaanPlugin:
+            @hookimpl
+            def registrations(self):
+                return names
     """
 
 
@@ -100,13 +133,19 @@ def suggest_route(intake: Intake, region: str) -> Route | None:
 def veto_transition(ctx: Context, transition: TransitionDef) -> str | None:
     """Refuse a transition the machine would take: return the reason, or ``None`` to allow.
 
-    When: on every ``fire`` and expiry, after the flow's own guards passed and before anything is
-    written. A reason raises ``GuardFailed`` with ``guard="<plugin>:veto"``.
+    When: on every ``fire`` and expiry of one of the triggers the plugin declares in its
+    ``vetoes`` attribute, after the flow's own guards passed and before anything is written. A
+    reason raises ``GuardFailed`` with ``guard="<plugin>:veto"``. A plugin that implements this
+    hook must declare ``vetoes``; declaring a party's statutory option (a ``party_act`` trigger
+    such as ``apply_arbitration``, or a trigger a statutory deadline fires on expiry) refuses the
+    plugin at start-up.
 
     Arguments: ``ctx``, the command (``ctx.case``, ``ctx.data``, ``ctx.actor``, ``ctx.today``,
     ``ctx.deadlines``); ``transition``, the edge about to be taken.
 
     Example (Shiyan: arbitration accepts only a complete element-based filing)::
+
+        vetoes = ("accept_arbitration",)
 
         @hookimpl
         def veto_transition(self, ctx, transition):
@@ -168,7 +207,8 @@ def in_transaction(ctx: Context, event: Event, connection: Connection) -> None:
     """React inside the transaction of a transition; may write to the database.
 
     When: after the engine wrote the case's state, event and deadlines, before the commit. Any
-    exception rolls the whole command back (nothing is written) and reaches the caller.
+    exception rolls the whole command back (nothing is written) and reaches the caller as a
+    ``PluginError`` naming the plugin and the hook.
 
     Arguments: ``ctx``, the command; ``event``, the event being written; ``connection``, the
     SQLAlchemy connection of the transaction (write your own tables with it).

@@ -133,13 +133,13 @@ def test_demo_with_a_regions_plugin_shows_its_steps(tmp_path: Path) -> None:
             "mediation_flow_template:TemplatePlugin",
             "demo",
             "--region",
-            "110105",
+            "119901",
             "--cases",
             "30",
         ],
     )
     assert result.exit_code == 0, result.output
-    assert "plugins for 110105: template" in result.output
+    assert "plugins for 119901: template" in result.output
     assert "社区调解点就地化解" in result.output
     assert "社区调解点调解中" in result.output
 

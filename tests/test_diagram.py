@@ -72,7 +72,7 @@ REGIONAL = [
     ("mediation_flow_shiyan", "ShiyanPlugin", "420302"),
     ("mediation_flow_liuzhou_liudong", "LiudongPlugin", "450203"),
     ("mediation_flow_guizhou", "GuizhouPlugin", "520102"),
-    ("mediation_flow_template", "TemplatePlugin", "110105"),
+    ("mediation_flow_template", "TemplatePlugin", "119901"),
 ]
 FLOW_NAMES = ["national", *(module for module, _, _ in REGIONAL)]
 

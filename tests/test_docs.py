@@ -45,6 +45,25 @@ def test_every_hook_is_in_the_reference() -> None:
         for name in dir(hookspecs)
         if getattr(getattr(hookspecs, name), "mediation_flow_spec", None) is not None
     ]
-    assert len(hooks) == 12
+    assert len(hooks) == 13
     for name in hooks:
         assert f"### `{name}(" in page, name
+
+
+def test_the_committed_hooks_reference_is_current() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "mediation_docs", DOCS / "_hooks" / "mediation_docs.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    page = (DOCS / "reference" / "hooks.md").read_text("utf-8")
+    assert module.HOOKS_GENERATED in page
+    assert page == module.hooks_reference(page), (
+        "docs/reference/hooks.md is out of date: run python docs/_hooks/mediation_docs.py hooks"
+    )
+    for name in dir(hookspecs):
+        if getattr(getattr(hookspecs, name), "mediation_flow_spec", None) is not None:
+            assert f"## `{name}`" in page, name

@@ -275,10 +275,13 @@ def test_calendar_status_warns_from_november_and_raises_one_alert() -> None:
 
 
 def test_regional_workdays_come_through_the_plugin_hook() -> None:
+    from mediation_flow import hookimpl
+
     class Guangxi:
         name = "guangxi_test"
         regions = ("45",)
 
+        @hookimpl
         def regional_rest_days(self) -> dict[str, Any]:
             # 三月三 2025 on Mon 03-31 and Tue 04-01, with Sun 03-30 worked (test data).
             return {

@@ -143,23 +143,26 @@ class LengthensMediation:
         return flow.extend(replace_deadline_kinds=[dataclasses.replace(kind, length=20)])
 
 
+def refusal(plugin: Any, region: str = "430102") -> PluginError:
+    """The engine starts; the plugin's region raises its refusal when used."""
+    engine = make_engine(plugin)
+    with pytest.raises(PluginError) as info:
+        engine.flow_for(region)
+    return info.value
+
+
 def test_a_plugin_that_removes_a_statutory_option_is_refused() -> None:
-    with pytest.raises(
-        PluginError,
-        match="removes the statutory option 'apply_arbitration' from 'mediation_failed'",
-    ) as info:
-        make_engine(RemovesArbitration())
-    assert info.value.plugin == "no-arbitration"
+    error = refusal(RemovesArbitration())
+    assert "removes the statutory option 'apply_arbitration' from 'mediation_failed'" in str(error)
+    assert error.plugin == "no-arbitration"
 
 
 def test_a_plugin_that_shortens_the_mediation_limit_is_refused() -> None:
-    with pytest.raises(PluginError, match="shortens the statutory deadline 'mediation_limit'"):
-        make_engine(ShortensMediation())
+    assert "shortens the statutory deadline 'mediation_limit'" in str(refusal(ShortensMediation()))
 
 
 def test_a_plugin_that_changes_a_deadline_unit_is_refused() -> None:
-    with pytest.raises(PluginError, match="changes the unit of the statutory deadline"):
-        make_engine(CountsWorkingDays())
+    assert "changes the unit of the statutory deadline" in str(refusal(CountsWorkingDays()))
 
 
 def test_a_plugin_may_lengthen_a_statutory_deadline() -> None:
@@ -216,23 +219,28 @@ class UnknownGuard:
     [
         (Nameless(), None, "needs a non-empty string attribute 'name'"),
         (BadPrefix(), "bad-prefix", "region prefix 'Hunan' is not 2 to 6 digits"),
-        (CrashingFlow(), "crashing", "extend_flow failed: RuntimeError: table missing"),
+        (CrashingFlow(), "crashing", "hook extend_flow raised RuntimeError: table missing"),
         (WrongArguments(), "wrong-arguments", "invalid hook implementation"),
         (UnknownGuard(), "unknown-guard", "nope"),
     ],
 )
-def test_a_broken_plugin_fails_at_start_up_with_its_name(
+def test_a_broken_plugin_is_refused_at_start_up_with_its_name(
     plugin: Any, name: str | None, message: str
 ) -> None:
-    with pytest.raises(PluginError, match=message) as info:
-        make_engine(plugin)
+    engine = make_engine(plugin)
+    (info,) = [i for i in engine.plugins if i.refused]
+    assert message in info.refused
+    with pytest.raises(PluginError, match=message) as error:
+        engine.flow_for("430102")
     if name:
-        assert name in info.value.plugin
+        assert name in error.value.plugin
 
 
-def test_two_plugins_with_one_name_are_refused() -> None:
-    with pytest.raises(PluginError, match="already loaded"):
-        make_engine(ParkStation(), ParkStation())
+def test_two_plugins_with_one_name_are_refused_naming_both() -> None:
+    engine = make_engine(ParkStation(), ParkStation())
+    with pytest.raises(PluginError, match="two plugins have this name") as info:
+        engine.flow_for("510302")
+    assert info.value.plugin.count("park (Engine(plugins=...))") == 2
 
 
 # --- hooks on commands --------------------------------------------------------------------------
@@ -246,6 +254,7 @@ class Recorder:
         self, *, veto: str | None = None, fail_inside: bool = False, fail_after: bool = False
     ) -> None:
         self.veto, self.fail_inside, self.fail_after = veto, fail_inside, fail_after
+        self.vetoes = (veto or "accept_arbitration",)
         self.seen: list[tuple[str, Any]] = []
 
     @hookimpl
@@ -273,14 +282,14 @@ class Recorder:
 
 
 def test_a_veto_refuses_with_the_plugin_and_reason_and_writes_nothing() -> None:
-    engine = make_engine(Recorder(veto="apply_arbitration"))
+    engine = make_engine(Recorder(veto="refer_to_negotiation"))
     case = engine.open_case(sample_intake(), at=DAY)
     before = snapshot(engine, case.id)
     with pytest.raises(GuardFailed, match="须先完成要素登记") as info:
-        engine.fire(case.id, "apply_arbitration", data={"by": "worker"}, at=DAY)
+        engine.fire(case.id, "refer_to_negotiation", at=DAY)
     assert info.value.guard == "recorder:veto"
     assert snapshot(engine, case.id) == before
-    assert "apply_arbitration" not in engine.triggers(case.id, at=DAY)
+    assert "refer_to_negotiation" not in engine.triggers(case.id, at=DAY)
 
 
 def test_in_transaction_writes_commit_with_the_transition() -> None:
@@ -302,13 +311,16 @@ def test_a_plugin_raising_inside_the_transaction_leaves_nothing_written() -> Non
         conn.execute(text("CREATE TABLE audit_note (case_id INT, trig TEXT)"))
     case = engine.open_case(sample_intake(), at=DAY)
     before = snapshot(engine, case.id)
-    with pytest.raises(RuntimeError, match="regional ledger unavailable"):
+    with pytest.raises(PluginError, match="regional ledger unavailable") as info:
         engine.fire(
             case.id,
             "refer_to_union_mediation",
             at=DAY,
             data={"org_id": "U", "org_type": "union_org"},
         )
+    assert info.value.plugin == "recorder"
+    assert "hook in_transaction (region 430102) raised RuntimeError" in str(info.value)
+    assert isinstance(info.value.__cause__, RuntimeError)
     assert snapshot(engine, case.id) == before  # no state, event or deadline
     with engine._store.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM audit_note")).scalar() == 0
@@ -341,12 +353,10 @@ def test_hooks_also_run_for_expiries() -> None:
 
 
 def test_hooks_of_a_plugin_do_not_run_outside_its_regions() -> None:
-    recorder = Recorder(veto="apply_arbitration")
+    recorder = Recorder(veto="refer_to_negotiation")
     engine = make_engine(recorder)
     case = engine.open_case(sample_intake(region="110105"), at=DAY)
-    assert engine.fire(case.id, "apply_arbitration", data={"by": "worker"}, at=DAY).state == (
-        "arbitration_received"
-    )
+    assert engine.fire(case.id, "refer_to_negotiation", at=DAY).state == "negotiation"
     assert recorder.seen == []
 
 

@@ -102,9 +102,12 @@ class BrokenTemplate:
         return {"mediation_agreement": "<h1>{% if %}</h1>"}
 
 
-def test_a_plugin_template_that_does_not_compile_fails_at_start_up() -> None:
-    with pytest.raises(PluginError, match="mediation_agreement"):
-        Engine("sqlite://", entry_points=False, plugins=[BrokenTemplate()])
+def test_a_plugin_template_that_does_not_compile_is_refused_at_start_up() -> None:
+    with Engine("sqlite://", entry_points=False, plugins=[BrokenTemplate()]) as engine:
+        (info,) = engine.plugins
+        assert "mediation_agreement" in (info.refused or "")
+        with pytest.raises(PluginError, match="mediation_agreement"):
+            engine.flow_for("430102")
 
 
 def test_the_cli_lists_and_renders_documents(tmp_path: Path) -> None:

@@ -10,6 +10,8 @@ replaces it before the Markdown is rendered:
 ``<!-- generated:deadline-kinds -->`` every deadline kind (length, alive in, expiry, source)
 ``<!-- generated:guards -->``         the guards, conditions and warnings the flow names
 ``<!-- generated:hooks -->``          every plugin hook, from ``mediation_flow/hookspecs.py``
+                                      (``docs/reference/hooks.md`` commits it instead: see
+                                      :func:`write_hooks_reference`)
 ``<!-- generated:diagram -->``        the whole flow as Mermaid, from ``mediation_flow.diagram``
                                       (nothing while that module does not exist)
 
@@ -395,3 +397,34 @@ def on_page_content(html: str, page: Any, config: Any, files: Any) -> str:
         return html
     html = _HTML_ROLE.sub("", html)
     return re.sub(r"<code>~(?:\w+\.)*(\w+)</code>", r"<code>\1</code>", html)
+
+
+# -- the committed hooks reference ----------------------------------------------------------------
+
+HOOKS_PAGE = _ROOT / "docs" / "reference" / "hooks.md"
+#: Everything after this line of ``docs/reference/hooks.md`` is :func:`hookspecs`' output.
+HOOKS_GENERATED = (
+    "<!-- Generated from mediation_flow/hookspecs.py by `python docs/_hooks/mediation_docs.py "
+    "hooks`; do not edit below this line (tests/test_docs.py checks it is current). -->"
+)
+
+
+def hooks_reference(page: str) -> str:
+    """``page`` with its generated part made current."""
+    head = page.split(HOOKS_GENERATED)[0].rstrip("\n")
+    return f"{head}\n\n{HOOKS_GENERATED}\n\n{hookspecs()}"
+
+
+def write_hooks_reference() -> bool:
+    """Regenerate the hooks reference in the repository; whether it changed."""
+    old = HOOKS_PAGE.read_text("utf-8")
+    new = hooks_reference(old)
+    if new != old:
+        HOOKS_PAGE.write_text(new, "utf-8")
+    return new != old
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["hooks"]:
+        raise SystemExit("usage: python docs/_hooks/mediation_docs.py hooks")
+    print("updated" if write_hooks_reference() else "already current", HOOKS_PAGE)

@@ -165,39 +165,46 @@ class CompiledFlow:
 
 
 def _validate(definition: FlowDefinition) -> None:
-    """Every guard, condition, effect and data type the definition names must exist."""
+    """Every guard, condition, effect and data type the definition names must exist (in its
+    plugins' registrations or the national tables)."""
+    names = definition.names
+
+    def has(kind: str, name: str, table: Mapping[str, Any]) -> bool:
+        return bool(names.lookup(kind, name)) if names is not None else name in table
+
     for t in definition.transitions:
         where = f"flow {definition.name!r}, transition {t.trigger!r}"
         for spec in (*t.guards, *((t.when,) if t.when else ())):
-            if not _guards.known(spec):
+            if not _guards.known(spec, names):
                 raise FlowDefinitionError(f"{where}: unknown guard or condition {spec!r}")
         for spec in t.effects:
-            if _guards.split_name(spec)[0] not in _effects.EFFECTS:
+            if not has("effect", _guards.split_name(spec)[0], _effects.EFFECTS):
                 raise FlowDefinitionError(f"{where}: unknown effect {spec!r}")
         for f in t.data:
-            if f.type not in DATA_TYPES:
+            if not has("data type", f.type, DATA_TYPES):
                 raise FlowDefinitionError(f"{where}: field {f.name!r} has unknown type {f.type!r}")
         for name in t.warnings:
-            if name not in _guards.WARNINGS:
+            if not has("warning", name, _guards.WARNINGS):
                 raise FlowDefinitionError(f"{where}: unknown warning {name!r}")
         for op in t.deadlines:
-            if op.when and not _guards.known(op.when):
+            if op.when and not _guards.known(op.when, names):
                 raise FlowDefinitionError(f"{where}: unknown condition {op.when!r}")
     for s in definition.states:
         for op in s.on_enter:
-            if op.when and not _guards.known(op.when):
+            if op.when and not _guards.known(op.when, names):
                 raise FlowDefinitionError(f"state {s.id!r}: unknown condition {op.when!r}")
 
 
-_cache: dict[str, CompiledFlow] = {}
+_cache: dict[tuple[str, int], tuple[Any, CompiledFlow]] = {}
 _cache_lock = threading.Lock()
 
 
 def compile_flow(definition: FlowDefinition) -> CompiledFlow:
-    """The compiled flow of ``definition``, built once per fingerprint and shared."""
-    key = definition.fingerprint
+    """The compiled flow of ``definition``, built once per fingerprint (and plugin names) and
+    shared."""
+    key = (definition.fingerprint, id(definition.names))
     with _cache_lock:
-        compiled = _cache.get(key)
-        if compiled is None:
-            compiled = _cache[key] = CompiledFlow(definition)
-        return compiled
+        cached = _cache.get(key)
+        if cached is None or cached[0] is not definition.names:
+            cached = _cache[key] = (definition.names, CompiledFlow(definition))
+        return cached[1]

@@ -189,9 +189,12 @@ def register_data_type(name: str) -> Callable[[Parser], Parser]:
 COMMON_FIELDS = {"by": "by", "note": "text"}
 
 
-def parse_data(fields: Mapping[str, str], data: Mapping[str, Any]) -> dict[str, Any]:
+def parse_data(
+    fields: Mapping[str, str], data: Mapping[str, Any], names: Any = None
+) -> dict[str, Any]:
     """Parse ``data`` by ``fields`` (name -> type name). Raises ``KeyError(name)`` for an
-    unknown field and ``ValueError`` (with ``.field`` set) for a bad value."""
+    unknown field and ``ValueError`` (with ``.field`` set) for a bad value. ``names`` (a flow's
+    :class:`~mediation_flow.flow.registry.FlowNames`) resolves its plugins' data types."""
     out: dict[str, Any] = {}
     for name, value in data.items():
         type_name = fields.get(name) or COMMON_FIELDS.get(name)
@@ -199,8 +202,9 @@ def parse_data(fields: Mapping[str, str], data: Mapping[str, Any]) -> dict[str, 
             raise KeyError(name)
         if value is None:
             continue
+        parse = names.lookup("data type", type_name) if names is not None else None
         try:
-            out[name] = DATA_TYPES[type_name](value, data)
+            out[name] = (parse or DATA_TYPES[type_name])(value, data)
         except ValueError as exc:
             exc.field = name  # type: ignore[attr-defined]
             raise

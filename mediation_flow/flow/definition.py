@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from typing import Any, Literal
 
-from mediation_flow.errors import FlowDefinitionError
+from mediation_flow.errors import DuplicateDefinition, FlowDefinitionError
 from mediation_flow.models import Channel, Resolution, Unit
 
 __all__ = [
@@ -87,6 +87,11 @@ class DeadlineOp:
 
     ``when`` names a condition (:mod:`mediation_flow.flow.guards`) that must hold for the op to
     apply, for example ``org_is_enterprise_committee``.
+
+    A ``start`` op with ``before`` opens a deadline placed relative to another: due ``length``
+    ``unit`` (``"wd"`` or ``"cd"``) before the open deadline of kind ``before`` ends, and placed
+    again whenever that one moves (an extension, a suspension, a new start). It opens only while
+    a deadline of kind ``before`` is open, and only if its day is still ahead.
     """
 
     op: Literal["start", "meet", "cancel", "restart", "extend", "pause", "resume"]
@@ -96,6 +101,10 @@ class DeadlineOp:
     when: str | None = None
     #: Overrides the kind's length (judicial mediation: 15 cd ordinary, 7 cd simple).
     length: int | None = None
+    #: A relative start: the kind of the deadline this one is placed before.
+    before: str | None = None
+    #: The unit of a relative start's ``length`` (``"wd"`` or ``"cd"``).
+    unit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -169,6 +178,10 @@ class FlowDefinition:
     initial: str = "received"
     #: Names of the plugins whose additions are in this definition, in order.
     plugins: tuple[str, ...] = field(default=())
+    #: The plugins' guards, conditions, warnings, effects and data types this flow resolves
+    #: (:class:`~mediation_flow.flow.registry.FlowNames`; ``None``: the national names only).
+    #: Functions, not data: not part of :meth:`as_dict` or the fingerprint.
+    names: Any = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         self._check()
@@ -182,6 +195,18 @@ class FlowDefinition:
     @cached_property
     def deadline_map(self) -> Mapping[str, DeadlineKind]:
         return {d.id: d for d in self.deadline_kinds}
+
+    @cached_property
+    def relative_kinds(self) -> Mapping[str, DeadlineOp]:
+        """The deadline kinds started relative to another (``DeadlineOp(before=...)``), each
+        with the op that places it."""
+        out: dict[str, DeadlineOp] = {}
+        ops = [op for s in self.states for op in s.on_enter]
+        ops += [op for t in self.transitions for op in t.deadlines]
+        for op in ops:
+            if op.before is not None:
+                out.setdefault(op.kind, op)
+        return out
 
     @cached_property
     def trigger_names(self) -> tuple[str, ...]:
@@ -211,8 +236,8 @@ class FlowDefinition:
             "name": self.name,
             "initial": self.initial,
             "plugins": list(self.plugins),
-            "states": [asdict(s) for s in self.states],
-            "transitions": [asdict(t) for t in self.transitions],
+            "states": [_plain(asdict(s)) for s in self.states],
+            "transitions": [_plain(asdict(t)) for t in self.transitions],
             "deadline_kinds": [asdict(d) for d in self.deadline_kinds],
         }
 
@@ -317,11 +342,13 @@ class FlowDefinition:
         seen: set[str] = set()
         for s in self.states:
             if s.id in seen:
-                raise FlowDefinitionError(f"flow {self.name!r}: state {s.id!r} defined twice")
+                raise DuplicateDefinition(self.name, "state", s.id)
             seen.add(s.id)
-        kinds = {d.id for d in self.deadline_kinds}
-        if len(kinds) != len(self.deadline_kinds):
-            raise FlowDefinitionError(f"flow {self.name!r}: a deadline kind is defined twice")
+        kinds: set[str] = set()
+        for d in self.deadline_kinds:
+            if d.id in kinds:
+                raise DuplicateDefinition(self.name, "deadline kind", d.id)
+            kinds.add(d.id)
         if self.initial not in seen:
             raise FlowDefinitionError(f"flow {self.name!r}: initial state {self.initial!r} unknown")
         for d in self.deadline_kinds:
@@ -346,8 +373,43 @@ class FlowDefinition:
                         f"deadline kind {d.id!r}: expiry trigger {trig!r} is not in the flow"
                     )
 
-    @staticmethod
-    def _check_ops(where: str, ops: Iterable[DeadlineOp], kinds: set[str]) -> None:
+    def _check_ops(self, where: str, ops: Iterable[DeadlineOp], kinds: set[str]) -> None:
         for op in ops:
             if op.kind not in kinds:
                 raise FlowDefinitionError(f"{where}: unknown deadline kind {op.kind!r}")
+            if op.before is None and op.unit is None:
+                continue
+            if op.op != "start" or op.before not in kinds or op.before == op.kind:
+                raise FlowDefinitionError(
+                    f"{where}: a relative deadline op is a 'start' placed before another "
+                    f"known deadline kind (before={op.before!r})"
+                )
+            if op.unit not in ("wd", "cd") or not op.length or op.length < 1:
+                raise FlowDefinitionError(
+                    f"{where}: the relative start of {op.kind!r} needs length >= 1 and unit "
+                    f"'wd' or 'cd', not length={op.length!r}, unit={op.unit!r}"
+                )
+            other = self.relative_kinds.get(op.kind)
+            if other is not None and (other.before, other.length, other.unit) != (
+                op.before,
+                op.length,
+                op.unit,
+            ):
+                raise FlowDefinitionError(
+                    f"{where}: {op.kind!r} is placed relative to another deadline in two ways"
+                )
+
+
+#: DeadlineOp fields added after flows were first fingerprinted: left out of ``as_dict`` while
+#: unset, so that the fingerprints of existing flows (and of the cases opened under them) stay.
+_LATER_OP_FIELDS = ("before", "unit")
+
+
+def _plain(d: dict[str, Any]) -> dict[str, Any]:
+    for key in ("on_enter", "deadlines"):
+        if key in d:
+            d[key] = [
+                {k: v for k, v in op.items() if not (k in _LATER_OP_FIELDS and v is None)}
+                for op in d[key]
+            ]
+    return d

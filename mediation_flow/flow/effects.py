@@ -33,6 +33,8 @@ def register_effect(name: str) -> Callable[[Effect], Effect]:
     """Decorator: register ``fn`` as the effect called ``name``."""
 
     def deco(fn: Effect) -> Effect:
+        if name in EFFECTS and EFFECTS[name] is not fn:
+            raise FlowDefinitionError(f"the national effect {name!r} cannot be replaced")
         EFFECTS[name] = fn
         return fn
 
@@ -41,11 +43,12 @@ def register_effect(name: str) -> Callable[[Effect], Effect]:
 
 def apply_effect(spec: str, ctx: Context) -> dict[str, Any]:
     name, args = split_name(spec)
-    try:
-        fn = EFFECTS[name]
-    except KeyError:
-        raise FlowDefinitionError(f"unknown effect {name!r}") from None
-    return fn(ctx, *args)
+    names = getattr(ctx.flow, "names", None)
+    fn = names.lookup("effect", name) if names is not None else EFFECTS.get(name)
+    if fn is None:
+        raise FlowDefinitionError(f"unknown effect {name!r}")
+    result: dict[str, Any] = fn(ctx, *args)
+    return result
 
 
 @register_effect("mark")

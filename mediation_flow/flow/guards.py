@@ -4,7 +4,8 @@ A **guard** refuses a trigger with a reason: ``guard(ctx, *args) -> Refusal | No
 **condition** picks a branch or decides whether a deadline op applies: ``condition(ctx) -> bool``.
 A flow definition refers to both by name; a guard name may carry arguments after a colon,
 comma-separated: ``"within:suit_window"``, ``"claims_only:wages"``. Regional plugins register
-more with :func:`register_guard` and :func:`register_condition`.
+their own with :class:`mediation_flow.plugin.Registrations`, seen only by their regions' flows;
+:func:`register_guard` and its siblings fill the national tables, and refuse to replace a name.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ __all__ = [
     "register_condition",
     "register_guard",
     "register_warning",
+    "warning",
 ]
 
 
@@ -60,6 +62,7 @@ def register_guard(name: str) -> Callable[[Guard], Guard]:
     """Decorator: register ``fn`` as the guard called ``name``."""
 
     def deco(fn: Guard) -> Guard:
+        _refuse_replacing("guard", GUARDS, name, fn)
         GUARDS[name] = fn
         return fn
 
@@ -70,6 +73,7 @@ def register_condition(name: str) -> Callable[[Condition], Condition]:
     """Decorator: register ``fn`` as the condition called ``name``."""
 
     def deco(fn: Condition) -> Condition:
+        _refuse_replacing("condition", CONDITIONS, name, fn)
         CONDITIONS[name] = fn
         return fn
 
@@ -80,10 +84,27 @@ def register_warning(name: str) -> Callable[[Condition], Condition]:
     """Decorator: register ``fn`` as the warning called ``name`` (true means: warn)."""
 
     def deco(fn: Condition) -> Condition:
+        _refuse_replacing("warning", WARNINGS, name, fn)
         WARNINGS[name] = fn
         return fn
 
     return deco
+
+
+def _refuse_replacing(kind: str, table: dict[str, Any], name: str, fn: Any) -> None:
+    if name in table and table[name] is not fn:
+        raise FlowDefinitionError(
+            f"the national {kind} {name!r} is already registered and cannot be replaced; a "
+            f"regional plugin registers its own names with mediation_flow.plugin.Registrations"
+        )
+
+
+def _lookup(kind: str, table: dict[str, Any], name: str, ctx: Context | None) -> Any:
+    names = getattr(ctx.flow, "names", None) if ctx is not None else None
+    fn = names.lookup(kind, name) if names is not None else table.get(name)
+    if fn is None:
+        raise FlowDefinitionError(f"unknown {kind} {name!r}")
+    return fn
 
 
 def split_name(spec: str) -> tuple[str, tuple[str, ...]]:
@@ -94,26 +115,31 @@ def split_name(spec: str) -> tuple[str, tuple[str, ...]]:
 
 def check_guard(spec: str, ctx: Context) -> Refusal | None:
     name, args = split_name(spec)
-    try:
-        fn = GUARDS[name]
-    except KeyError:
-        raise FlowDefinitionError(f"unknown guard {name!r}") from None
+    fn: Guard = _lookup("guard", GUARDS, name, ctx)
     return fn(ctx, *args)
 
 
 def condition(name: str, ctx: Context) -> bool:
     negate = name.startswith("not ")
     key = name[4:] if negate else name
-    try:
-        fn = CONDITIONS[key]
-    except KeyError:
-        raise FlowDefinitionError(f"unknown condition {key!r}") from None
-    return fn(ctx) is not negate
+    fn: Condition = _lookup("condition", CONDITIONS, key, ctx)
+    return bool(fn(ctx)) is not negate
 
 
-def known(spec: str) -> bool:
-    """Whether a guard spec or condition name refers to something registered."""
+def warning(name: str, ctx: Context) -> bool:
+    """Whether the warning ``name`` applies to the command."""
+    fn: Condition = _lookup("warning", WARNINGS, name, ctx)
+    return bool(fn(ctx))
+
+
+def known(spec: str, names: Any = None) -> bool:
+    """Whether a guard spec or condition name refers to something registered (in ``names``, a
+    flow's :class:`~mediation_flow.flow.registry.FlowNames`, or the national tables)."""
     name, _ = split_name(spec)
+    if names is not None:
+        return bool(
+            names.lookup("guard", name) or names.lookup("condition", name.removeprefix("not "))
+        )
     return name in GUARDS or name.removeprefix("not ") in CONDITIONS
 
 

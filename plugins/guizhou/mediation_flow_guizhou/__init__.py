@@ -1,7 +1,7 @@
 """Guizhou (贵州省): the union steps in after a breached settlement, and liaison arbitrators remind
 the parties to consolidate a mediation agreement before its windows close.
 
-Seed: ``/work/shared/seeds/004_6bb7176ad6c69e1f.txt``, a 2023-06-21 report on the nine-department
+Seed: ``shared/seeds/004_6bb7176ad6c69e1f.txt``, a 2023-06-21 report on the nine-department
 provincial plan that implements Op-71 (《贵州省关于进一步加强劳动人事争议协商调解工作实施方案》);
 procedure.md §5.5 (``gz.settlement_breach_to_mediation``, ``gz.arbitrator_liaison``). The
 plugin turns three of the plan's sentences into flow:
@@ -16,7 +16,8 @@ plugin turns three of the plan's sentences into flow:
 - "引导双方提起仲裁审查申请或者司法确认申请，及时巩固调解成果": two reminder deadlines, started when
   an agreement is signed at a mediation organisation, due three working days before the
   arbitration review window (AR 74, 15 cd) and the judicial confirmation window (CPL 205, 30 cd)
-  close; met when the parties apply for either.
+  close (relative deadline ops: they move when a window moves); met when the parties apply for
+  either.
 
 It also suggests negotiation first (the plan's "支持协商和解"). ``docs/regions/guizhou.md``
 describes every addition and says which parts are law and which are local practice.
@@ -27,34 +28,32 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
-from functools import partial
+from datetime import date
 from types import MappingProxyType
-from weakref import WeakKeyDictionary
 
 import structlog
 from sqlalchemy import Column, Connection, Date, Integer, MetaData, String, Table, Text, inspect
 
-from mediation_flow import (
-    Calendar,
+from mediation_flow.plugin import (
+    MEDIATION_STATES,
     Case,
+    Context,
     DataField,
     DeadlineKind,
     DeadlineOp,
     Event,
     FlowDefinition,
+    FlowEditor,
     Intake,
+    Registrations,
+    Role,
     Route,
+    Scenario,
     StateDef,
     TransitionDef,
     Unit,
     hookimpl,
 )
-from mediation_flow.demo import Scenario
-from mediation_flow.flow.context import Context
-from mediation_flow.flow.guards import CONDITIONS, register_condition
-from mediation_flow.flow.national import MEDIATION_STATES
-from mediation_flow.models import Role
 
 __all__ = [
     "DEFAULT_ROSTER",
@@ -63,7 +62,6 @@ __all__ = [
     "GuizhouPlugin",
     "LiaisonAssignment",
     "liaison_assignments",
-    "reminder_length",
 ]
 
 log = structlog.get_logger("mediation_flow_guizhou")
@@ -75,7 +73,6 @@ REFERRALS = (
     "refer_to_administrative_mediation",
 )
 _DIGITS = re.compile(r"^\d{2,6}$")
-_ONE_DAY = timedelta(days=1)
 
 # --- the liaison arbitrators' reminders -----------------------------------------------------------
 
@@ -91,8 +88,6 @@ class _Reminder:
     window: str
     label_zh: str
     label_en: str
-    #: The usual length (an agreement effective on a Monday); each start op sets its own.
-    nominal: int
     source: str
 
 
@@ -102,7 +97,6 @@ REMINDERS = (
         "arbitration_review_window",
         "仲裁审查申请期限届满前提醒",
         "reminder before the arbitration review window closes",
-        10,
         f"{SEED}: 仲裁员分片联系调解组织，引导双方提起仲裁审查申请; AR 74 (window)",
     ),
     _Reminder(
@@ -110,101 +104,41 @@ REMINDERS = (
         "judicial_confirmation_window",
         "司法确认申请期限届满前提醒",
         "reminder before the judicial confirmation window closes",
-        25,
         f"{SEED}: 引导双方提起司法确认申请，及时巩固调解成果; CPL 205 (window)",
     ),
 )
 _BY_KIND = {r.kind: r for r in REMINDERS}
-REMINDER_KINDS = tuple(_BY_KIND)
+
+names = Registrations("guizhou")
 
 
-def reminder_length(
-    calendar: Calendar,
-    start: date,
-    closes: date,
-    region: str | None,
-    lead: int = REMINDER_LEAD_WORKING_DAYS,
-) -> int | None:
-    """The length in calendar days, counted from ``start``, of a reminder due ``lead`` working
-    days before a window that ``closes`` on its last day; ``None`` when no such reminder fits.
-
-    The target day is the ``lead``-th working day before ``closes``. The result is the longest
-    length whose due date (after the rest-day roll-over of a calendar-day period) is not later
-    than the target, so the reminder always falls before the window closes, holidays included:
-    a fixed "10 days after the agreement" would, for an agreement effective on Sunday
-    2025-01-19, roll over the Spring Festival to 2025-02-05, the very day the 15-day review window
-    closes. When the target has already passed (a review refused late in the window), the
-    reminder is due the next day, if that is still before the window closes.
-    """
-    target, left = closes, lead
-    while left:
-        target -= _ONE_DAY
-        if calendar.is_working_day(target, region=region):
-            left -= 1
-    for length in range((target - start).days, 0, -1):
-        if calendar.add_calendar_days(start, length, region=region) <= target:
-            return length
-    if calendar.add_calendar_days(start, 1, region=region) < closes:
-        return 1
-    return None
+@names.condition("guizhou.agreed_at_mediation_organisation")
+def agreed_at_mediation_organisation(ctx: Context) -> bool:
+    """Only an agreement reached at a mediation organisation has a liaison arbitrator
+    (court-delegated pre-filing mediation reports to the court)."""
+    return ctx.state in MEDIATION_STATES
 
 
-_lengths: WeakKeyDictionary[Context, dict[str, int | None]] = WeakKeyDictionary()
+@names.condition("guizhou.had_confirmation_reminder")
+def had_confirmation_reminder(ctx: Context) -> bool:
+    """AR 78: after a refused review, watch the confirmation window again only for an agreement
+    that had the reminder."""
+    return any(d.kind == "confirmation_window_reminder" for d in ctx.deadlines)
 
 
-def _length_for(ctx: Context, kind: str) -> int | None:
-    """The reminder length this command gives ``kind`` (computed once per command)."""
-    memo = _lengths.setdefault(ctx, {})
-    if kind not in memo:
-        memo[kind] = _compute_length(ctx, _BY_KIND[kind])
-    return memo[kind]
-
-
-def _compute_length(ctx: Context, reminder: _Reminder) -> int | None:
-    if ctx.trigger == "sign_agreement":
-        # Only an agreement reached at a mediation organisation has a liaison arbitrator
-        # (court-delegated pre-filing mediation reports to the court).
-        if ctx.state not in MEDIATION_STATES:
-            return None
-    elif not any(d.kind == reminder.kind for d in ctx.deadlines):
-        return None  # refuse_review: restart only a reminder this agreement had
-    # The national window was started (or is still open) by the time this runs: the transition's
-    # national ops come first. Its due date already has the roll-over and regional rest days.
-    windows = ctx.open_deadlines(reminder.window)
-    if not windows:
-        return None
-    closes = max(d.due for d in windows)
-    start = ctx.data.get("effective_on") or ctx.event_day
-    return reminder_length(ctx.calendar, start, closes, ctx.case.region)
-
-
-def _condition_name(kind: str, length: int) -> str:
-    return f"guizhou.{kind}_in_{length}_days"
-
-
-def _is_length(kind: str, length: int, ctx: Context) -> bool:
-    return _length_for(ctx, kind) == length
-
-
-def _register_conditions(kind: str, upto: int) -> None:
-    """One condition per possible length: a deadline op has a fixed length, so the exact day is
-    chosen by the op whose condition holds (idempotent)."""
-    for length in range(1, upto + 1):
-        name = _condition_name(kind, length)
-        if name not in CONDITIONS:
-            register_condition(name)(partial(_is_length, kind, length))
-
-
-def _reminder_starts(kind: str, start: str, upto: int) -> tuple[DeadlineOp, ...]:
-    """Start ops for ``kind``, one per length; at most one applies to a command."""
-    return tuple(
-        DeadlineOp("start", kind, start, when=_condition_name(kind, n), length=n)
-        for n in range(1, upto + 1)
+def _remind(reminder: _Reminder, when: str, start: str = "event") -> DeadlineOp:
+    """Due three working days before the window closes, moved with it (a window that moves
+    moves its reminder); not started when that day is already past the window."""
+    return DeadlineOp(
+        "start",
+        reminder.kind,
+        start,
+        before=reminder.window,
+        length=REMINDER_LEAD_WORKING_DAYS,
+        unit="wd",
+        when=when,
     )
 
-
-for _r in REMINDERS:
-    _register_conditions(_r.kind, 30)
 
 # --- the liaison arbitrators' roster and table ----------------------------------------------------
 
@@ -355,77 +289,62 @@ class GuizhouPlugin:
             assert t is not None
             transitions.append(replace(t, sources=(guided,)))
 
-        kinds = flow.deadline_map
-        lengths = {r.kind: kinds[r.window].length or 0 for r in REMINDERS}
-        for kind, upto in lengths.items():
-            _register_conditions(kind, upto)
-        review, confirmation = (r.kind for r in REMINDERS)
-        meet_both = (DeadlineOp("meet", review), DeadlineOp("meet", confirmation))
-        extra_ops: dict[str, tuple[DeadlineOp, ...]] = {
-            # AR 74; CPL 205: both windows run from the agreement's effective date, and so do
-            # the reminders (started after the windows, so their due dates are known).
-            "sign_agreement": (
-                *_reminder_starts(review, "effective_on", lengths[review]),
-                *_reminder_starts(confirmation, "effective_on", lengths[confirmation]),
-            ),
-            # Either application consolidates the agreement (AR 75(5): they are alternatives).
-            "apply_arbitration_review": meet_both,
-            "apply_judicial_confirmation": meet_both,
-            # AR 78: after a refused review the confirmation window may still be open; the
-            # liaison arbitrator watches it again.
-            "refuse_review": _reminder_starts(confirmation, "event", lengths[confirmation]),
-        }
-
-        extended = flow.extend(
-            plugin=self.name,
-            states=[
-                # No channel: the union guides, it does not mediate. The case reaches a channel
-                # (and the LDMAL 14 clock) when the application reaches a mediation organisation.
-                StateDef(
-                    guided,
-                    "工会引导调解中",
-                    "the union is guiding the worker towards mediation",
-                    on_enter=(DeadlineOp("start", "union_guidance_target"),),
-                ),
-            ],
-            transitions=transitions,
-            deadline_kinds=[
+        review, confirmation = REMINDERS
+        at_organisation = "guizhou.agreed_at_mediation_organisation"
+        meet_both = (DeadlineOp("meet", review.kind), DeadlineOp("meet", confirmation.kind))
+        edit = FlowEditor(flow, self.name)
+        # No channel: the union guides, it does not mediate. The case reaches a channel (and the
+        # LDMAL 14 clock) when the application reaches a mediation organisation.
+        edit.add_state(
+            StateDef(
+                guided,
+                "工会引导调解中",
+                "the union is guiding the worker towards mediation",
+                on_enter=(DeadlineOp("start", "union_guidance_target"),),
+            )
+        )
+        for t in transitions:
+            edit.add_edge(t)
+        edit.add_deadline(
+            DeadlineKind(
+                "union_guidance_target",
+                "工会引导调解内部时限",
+                "internal target for the union's guidance",
+                Unit.working_days,
+                5,
+                (guided,),
+                f"{SEED} (主动做好引导申请调解); internal target, local practice",
+                statutory=False,
+            )
+        )
+        for r in REMINDERS:
+            edit.add_deadline(
                 DeadlineKind(
-                    "union_guidance_target",
-                    "工会引导调解内部时限",
-                    "internal target for the union's guidance",
+                    r.kind,
+                    r.label_zh,
+                    r.label_en,
                     Unit.working_days,
-                    5,
-                    (guided,),
-                    f"{SEED} (主动做好引导申请调解); internal target, local practice",
+                    REMINDER_LEAD_WORKING_DAYS,
+                    ("agreement_in_performance",),
+                    r.source,
                     statutory=False,
-                ),
-                *(
-                    DeadlineKind(
-                        r.kind,
-                        r.label_zh,
-                        r.label_en,
-                        Unit.calendar_days,
-                        r.nominal,
-                        ("agreement_in_performance",),
-                        r.source,
-                        statutory=False,
-                    )
-                    for r in REMINDERS
-                ),
-            ],
-        )
-        # The national agreement edges carry the reminder ops: the same edges with every national
-        # op kept and ours appended (the statutory floor allows adding).
-        return replace(
-            extended,
-            transitions=tuple(
-                replace(t, deadlines=(*t.deadlines, *extra_ops[t.trigger]))
-                if t.trigger in extra_ops
-                else t
-                for t in extended.transitions
-            ),
-        )
+                )
+            )
+        # The national agreement edges carry the reminder ops after their own (AR 74; CPL 205:
+        # both windows run from the agreement's effective date, and the reminders precede them).
+        reminders = tuple(_remind(r, at_organisation, "effective_on") for r in REMINDERS)
+        edit.add_ops("sign_agreement", *reminders)
+        # Either application consolidates the agreement (AR 75(5): they are alternatives).
+        edit.add_ops("apply_arbitration_review", *meet_both)
+        edit.add_ops("apply_judicial_confirmation", *meet_both)
+        # AR 78: after a refused review the confirmation window may still be open; the liaison
+        # arbitrator watches it again.
+        edit.add_ops("refuse_review", _remind(confirmation, "guizhou.had_confirmation_reminder"))
+        return edit.build()
+
+    @hookimpl
+    def registrations(self) -> Registrations:
+        return names
 
     @hookimpl
     def suggest_route(self, intake: Intake, region: str) -> Route | None:

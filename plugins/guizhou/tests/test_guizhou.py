@@ -13,7 +13,6 @@ from mediation_flow_guizhou import (
     GuizhouPlugin,
     LiaisonAssignment,
     liaison_assignments,
-    reminder_length,
 )
 from structlog.testing import capture_logs
 
@@ -125,8 +124,8 @@ def test_a_breached_settlement_goes_through_union_guidance_to_an_agreement(
         "arbitration_review_window": ("2025-04-14", 15, "pending"),
         "judicial_confirmation_window": ("2025-04-27", 30, "pending"),
         "agreement_performance": ("2025-05-30", None, "pending"),
-        "review_window_reminder": ("2025-04-09", 12, "pending"),
-        "confirmation_window_reminder": ("2025-04-23", 26, "pending"),
+        "review_window_reminder": ("2025-04-09", None, "pending"),
+        "confirmation_window_reminder": ("2025-04-23", None, "pending"),
     }
     assert all(str(kinds[k].starts_on) == "2025-03-28" for k in REMINDERS)
 
@@ -196,14 +195,13 @@ def test_a_review_meets_both_reminders_and_a_refusal_restarts_the_confirmation_o
     assert [kinds[k].status for k in REMINDERS] == ["met", "met"]
 
     # AR 78: the review is refused on Tue 04-08; the confirmation window (Sun 04-27) is still
-    # open, so its reminder starts again from the refusal: Wed 04-23 (3 working days before),
-    # 15 days after 04-08.
+    # open, so its reminder starts again from the refusal: Wed 04-23 (3 working days before).
     case = _fire(engine, case.id, "2025-04-08", "refuse_review")
     assert case.state == "agreement_in_performance"
     confirmation = [d for d in engine.deadlines(case.id) if d.kind == REMINDERS[1]]
     assert [(str(d.starts_on), d.length, str(d.due), d.status) for d in confirmation] == [
-        ("2025-03-28", 26, "2025-04-23", "met"),
-        ("2025-04-08", 15, "2025-04-23", "pending"),
+        ("2025-03-28", None, "2025-04-23", "met"),
+        ("2025-04-08", None, "2025-04-23", "pending"),
     ]
     assert len([d for d in engine.deadlines(case.id) if d.kind == REMINDERS[0]]) == 1
 
@@ -228,24 +226,26 @@ def test_the_reminders_stay_before_the_windows_over_the_spring_festival(mf_engin
     # Effective Sun 01-19. Review window: 15 cd = Mon 02-03, in the holiday (01-28 to 02-04),
     # rolled over to Wed 02-05. A fixed 10 days would be Wed 01-29, also rolled to 02-05: no
     # warning at all. Three working days before 02-05: Mon 01-27, Sun 01-26 (make-up working
-    # day), Fri 01-24 -> Fri 01-24 (5 days).
-    # Confirmation window: 30 cd = Tue 02-18; Mon 17, Fri 14, Thu 13 -> Thu 02-13 (25 days).
+    # day), Fri 01-24 -> Fri 01-24.
+    # Confirmation window: 30 cd = Tue 02-18; Mon 17, Fri 14, Thu 13 -> Thu 02-13.
     assert str(kinds["arbitration_review_window"].due) == "2025-02-05"
     assert DEFAULT_CALENDAR.add_calendar_days(date(2025, 1, 19), 10) == date(2025, 2, 5)
-    assert (str(kinds["review_window_reminder"].due), kinds["review_window_reminder"].length) == (
-        "2025-01-24",
-        5,
-    )
+    assert str(kinds["review_window_reminder"].due) == "2025-01-24"
     assert str(kinds["judicial_confirmation_window"].due) == "2025-02-18"
     assert str(kinds["confirmation_window_reminder"].due) == "2025-02-13"
 
 
-def test_reminder_length_counts_back_working_days() -> None:
-    # Window closing Mon 2025-04-14, counted from Fri 03-28: Wed 04-09, 12 days.
-    assert reminder_length(DEFAULT_CALENDAR, date(2025, 3, 28), date(2025, 4, 14), "520102") == 12
-    # The reminder day has passed: the next day, if the window is still open after it.
-    assert reminder_length(DEFAULT_CALENDAR, date(2025, 4, 24), date(2025, 4, 27), "520102") == 1
-    assert reminder_length(DEFAULT_CALENDAR, date(2025, 4, 26), date(2025, 4, 27), "520102") is None
+def test_a_reminder_whose_day_has_passed_is_due_the_next_day(mf_engine) -> None:
+    # Effective Fri 03-28, signed on Thu 04-10: the review window closes Mon 04-14 and its
+    # reminder day (Wed 04-09) has passed: due Fri 04-11, the next day. The confirmation one
+    # (Wed 04-23) is still ahead.
+    engine = mf_engine(GuizhouPlugin(), at="2025-03-03")
+    case = engine.open_case(sample_intake(region=GUIYANG_NANMING))
+    _fire(engine, case.id, "2025-04-07", "refer_to_peoples_mediation", org_id="P")
+    _fire(engine, case.id, "2025-04-10", "sign_agreement", effective_on="2025-03-28")
+    kinds = _deadlines(engine, case.id)
+    assert str(kinds["review_window_reminder"].due) == "2025-04-11"
+    assert str(kinds["confirmation_window_reminder"].due) == "2025-04-23"
 
 
 def test_union_guidance_overdue_is_a_reminder_and_mediation_stays_optional(mf_engine) -> None:

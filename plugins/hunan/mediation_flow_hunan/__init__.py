@@ -37,33 +37,28 @@ from typing import Any
 
 import structlog
 
-from mediation_flow import (
+from mediation_flow.plugin import (
     AttributeSpec,
     Case,
     Channel,
     ClaimKind,
+    Context,
     DataField,
     DeadlineKind,
     DeadlineOp,
     Event,
     FlowDefinition,
     Intake,
+    Refusal,
+    Registrations,
     Role,
     Route,
+    Scenario,
     StateDef,
     TransitionDef,
     Unit,
+    due_date,
     hookimpl,
-)
-from mediation_flow.demo import Scenario
-from mediation_flow.duedates import due_date
-from mediation_flow.flow.context import Context
-from mediation_flow.flow.effects import register_effect
-from mediation_flow.flow.guards import (
-    Refusal,
-    register_condition,
-    register_guard,
-    register_warning,
 )
 
 __all__ = ["AWARD_LIMIT_DAYS", "FAST_TRACK", "HunanPlugin"]
@@ -84,7 +79,11 @@ _SEED = "seed 000 (Hunan 2024): 设立农民工工资争议速裁庭 [P]"
 # --- guard, effect, warnings -------------------------------------------------------------------
 
 
-@register_guard("hunan.migrant_wage_case")
+#: The plugin's own guards, conditions, warnings, effects and data types.
+names = Registrations("hunan")
+
+
+@names.guard("hunan.migrant_wage_case")
 def migrant_wage_case(ctx: Context) -> Refusal | None:
     """The fast track takes a migrant worker's dispute whose every claim is for wages
     (procedure.md §4 ``migrant_worker_wage_arrears``; MWPR; 2023 MOHRSS notice [S][P])."""
@@ -104,14 +103,14 @@ def migrant_wage_case(ctx: Context) -> Refusal | None:
     return None
 
 
-@register_effect("hunan.fast_track_priority")
+@names.effect("hunan.fast_track_priority")
 def fast_track_priority(ctx: Context) -> dict[str, Any]:
     """2023 MOHRSS notice: migrant workers' wage cases are handled with priority (优先受理、
     快调速裁) [S][P]."""
     return {"priority": PRIORITY}
 
 
-@register_condition("hunan.within_target")
+@names.condition("hunan.within_target")
 def within_target(ctx: Context) -> bool:
     """The outcome comes by the end of the target's due day. The engine's ``meet`` marks an open
     deadline met whatever its due day when no ``tick`` ran in between; with this condition a late
@@ -119,7 +118,7 @@ def within_target(ctx: Context) -> bool:
     return any(d.due >= ctx.today for d in ctx.open_deadlines("fast_track_target"))
 
 
-@register_warning("hunan.target_after_award_limit")
+@names.warning("hunan.target_after_award_limit")
 def target_after_award_limit(ctx: Context) -> bool:
     """The internal target would end after the statutory award limit (LDMAL 43): the target no
     longer means anything; the award limit alone binds."""
@@ -133,7 +132,7 @@ def target_after_award_limit(ctx: Context) -> bool:
     return due > award.due
 
 
-@register_warning("hunan.collective_case")
+@names.warning("hunan.collective_case")
 def collective_case(ctx: Context) -> bool:
     """A collective case (10+ workers, LDMAL 7): three arbitrators (AR 62-67) and the notice's
     "稳慎办理重大集体劳动争议案件"; the fast track does not change that."""
@@ -153,6 +152,10 @@ class HunanPlugin:
 
     name = "hunan"
     regions = ("43",)
+
+    @hookimpl
+    def registrations(self) -> Registrations:
+        return names
 
     def __init__(self, target_days: int = 15) -> None:
         if isinstance(target_days, bool) or not isinstance(target_days, int):

@@ -30,22 +30,22 @@ from typing import Any
 
 import structlog
 
-from mediation_flow import (
+from mediation_flow.plugin import (
     Case,
+    Context,
     DataField,
     DeadlineKind,
     DeadlineOp,
     Event,
     FlowDefinition,
+    Refusal,
+    Registrations,
     Role,
+    Scenario,
     TransitionDef,
     Unit,
     hookimpl,
 )
-from mediation_flow.demo import Scenario
-from mediation_flow.flow.context import Context
-from mediation_flow.flow.effects import register_effect
-from mediation_flow.flow.guards import Refusal, register_guard
 
 __all__ = [
     "GUANGXI_SANYUESAN",
@@ -95,7 +95,11 @@ REFERRAL = "reemployment_referral"
 FOLLOWUP = "reemployment_followup"
 
 
-@register_guard(EMPLOYMENT_ENDED)
+#: The plugin's own guards, conditions, warnings, effects and data types.
+names = Registrations(PLUGIN)
+
+
+@names.guard(EMPLOYMENT_ENDED)
 def employment_ended(ctx: Context) -> Refusal | None:
     """Seed 003 三(二): only a worker who lost the job ("因劳动人事争议而失业的人员") is referred.
     The case record's ``employment_ended_on`` (recorded at intake) must be set and not later
@@ -111,7 +115,7 @@ def employment_ended(ctx: Context) -> Refusal | None:
     return None
 
 
-@register_guard(LABOUR_DISPUTE)
+@names.guard(LABOUR_DISPUTE)
 def labour_dispute(ctx: Context) -> Refusal | None:
     """A case closed as not a labour dispute (LDMAL 2) did not cost anyone a job through a labour
     dispute: no referral from it."""
@@ -120,7 +124,7 @@ def labour_dispute(ctx: Context) -> Refusal | None:
     return None
 
 
-@register_guard(REFERRED)
+@names.guard(REFERRED)
 def referred(ctx: Context) -> Refusal | None:
     """A follow-up needs a referral first."""
     if not ctx.case.attributes.get(REFERRAL):
@@ -128,7 +132,7 @@ def referred(ctx: Context) -> Refusal | None:
     return None
 
 
-@register_effect(RECORD_REFERRAL)
+@names.effect(RECORD_REFERRAL)
 def record_referral(ctx: Context) -> dict[str, Any]:
     """The referral as the case keeps it: to whom, when, for an employment that ended when, and
     from which stage of the dispute."""
@@ -144,7 +148,7 @@ def record_referral(ctx: Context) -> dict[str, Any]:
     }
 
 
-@register_effect(RECORD_FOLLOWUP)
+@names.effect(RECORD_FOLLOWUP)
 def record_followup(ctx: Context) -> dict[str, Any]:
     """The follow-up of the referral: when, and whether the worker has found work."""
     return {FOLLOWUP: {"on": ctx.event_day.isoformat(), "reemployed": ctx.data["reemployed"]}}
@@ -209,6 +213,10 @@ class LiudongPlugin:
     # The new area has no division code of its own (it is run by an administrative committee
     # inside Liuzhou's districts), so the plugin serves every Liuzhou code.
     regions = ("4502",)
+
+    @hookimpl
+    def registrations(self) -> Registrations:
+        return names
 
     def __init__(self, notifier: Notifier | None = None) -> None:
         self.notifier: Notifier = notifier or log_referral

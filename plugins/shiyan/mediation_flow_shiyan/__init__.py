@@ -34,26 +34,27 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from mediation_flow import (
+from mediation_flow.plugin import (
+    SCENARIOS,
     AttributeSpec,
     Channel,
     ClaimKind,
+    Context,
     DataField,
     DeadlineOp,
     DeadlineStatus,
     FlowDefinition,
     Intake,
+    Refusal,
+    Registrations,
     Role,
     Route,
+    Scenario,
     StateDef,
+    Step,
     TransitionDef,
     hookimpl,
 )
-from mediation_flow.demo import SCENARIOS, Scenario, Step
-from mediation_flow.flow.context import Context
-from mediation_flow.flow.data import DATA_TYPES
-from mediation_flow.flow.effects import register_effect
-from mediation_flow.flow.guards import Refusal, register_guard
 
 __all__ = [
     "CHECKLISTS",
@@ -176,10 +177,14 @@ def _parse_elements(value: Any, data: Mapping[str, Any]) -> list[str]:
     return _in_form_order(value)
 
 
-DATA_TYPES["shiyan.elements"] = _parse_elements
 
 
-@register_effect("shiyan.record_elements")
+#: The plugin's own guards, conditions, warnings, effects and data types.
+names = Registrations("shiyan")
+names.data_type("shiyan.elements")(_parse_elements)
+
+
+@names.effect("shiyan.record_elements")
 def record_elements(ctx: Context) -> dict[str, Any]:
     """Seed 002 §二(三) [P]: add the elements given (or, with ``replace``, set them) and record
     which elements of the case's checklist are still missing."""
@@ -192,7 +197,7 @@ def record_elements(ctx: Context) -> dict[str, Any]:
     return {ELEMENTS_ATTR: recorded, MISSING_ATTR: missing}
 
 
-@register_guard("shiyan.parties_agree_to_mediate")
+@names.guard("shiyan.parties_agree_to_mediate")
 def parties_agree_to_mediate(ctx: Context) -> Refusal | None:
     """AR 69: acceptance is deferred for mediation only when the parties agree to mediate first;
     a party who does not agree has the application accepted in the normal way."""
@@ -221,6 +226,12 @@ class ShiyanPlugin:
 
     name = "shiyan"
     regions = ("4203",)
+    #: The officer's acceptance only: never a party's option or a statutory expiry.
+    vetoes = ("accept_arbitration",)
+
+    @hookimpl
+    def registrations(self) -> Registrations:
+        return names
 
     @hookimpl
     def extend_flow(self, flow: FlowDefinition, region: str) -> FlowDefinition:

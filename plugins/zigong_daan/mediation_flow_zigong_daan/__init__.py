@@ -34,27 +34,28 @@ from typing import Any
 
 import structlog
 
-from mediation_flow import (
+from mediation_flow.plugin import (
     AttributeSpec,
     Case,
     Channel,
+    Context,
     DataField,
     DeadlineKind,
     DeadlineOp,
     Event,
     FlowDefinition,
+    IndustryWatch,
     Intake,
+    Refusal,
+    Registrations,
     Role,
     Route,
+    Scenario,
     StateDef,
     TransitionDef,
     Unit,
     hookimpl,
 )
-from mediation_flow.demo import Scenario
-from mediation_flow.early_warning import IndustryWatch
-from mediation_flow.flow.context import Context
-from mediation_flow.flow.guards import Refusal, register_guard
 
 __all__ = [
     "DAAN",
@@ -106,7 +107,11 @@ def _intake(attributes: Mapping[str, Any]) -> Mapping[str, Any]:
     return intake if isinstance(intake, Mapping) else {}
 
 
-@register_guard(GUARD_HAS_MEDIATORS)
+#: The plugin's own guards, conditions, warnings, effects and data types.
+names = Registrations(PLUGIN)
+
+
+@names.guard(GUARD_HAS_MEDIATORS)
 def has_inplant_mediators(ctx: Context) -> Refusal | None:
     """Seed 001: the in-plant step exists only where the enterprise has trained mediators
     (在试点企业内部探索建立劳动纠纷调解员队伍，培育“企业和事佬”). Refused when intake recorded that
@@ -130,7 +135,7 @@ def _park(ctx: Context) -> str | None:
     return None
 
 
-@register_guard(GUARD_PARK_ENTERPRISE)
+@names.guard(GUARD_PARK_ENTERPRISE)
 def park_enterprise(ctx: Context) -> Refusal | None:
     """Seed 001: the park's mediation station serves the park's enterprises (以西南智能终端产业园
     为示范点，设立园区劳动纠纷调解驿站). The park comes from intake or from data 'park'."""
@@ -152,6 +157,10 @@ class DaanPlugin:
 
     name = PLUGIN
     regions = (DAAN,)
+
+    @hookimpl
+    def registrations(self) -> Registrations:
+        return names
 
     @hookimpl
     def extend_flow(self, flow: FlowDefinition, region: str) -> FlowDefinition:
