@@ -351,6 +351,9 @@ class Rule:
     label_zh: str = ""
     level: Level = Level.warning
     regions: tuple[str, ...] = ()
+    #: Whether :meth:`on_open` reads the database. A rule that decides on the case's facts
+    #: alone sets it to False: opening a case then runs it without a savepoint around it.
+    reads_on_open: bool = True
 
     def on_open(self, conn: Connection, case: CaseFacts, today: date) -> list[Alert]:
         """Alerts about a case just opened (it is already in the database)."""
@@ -480,6 +483,7 @@ class CollectiveCase(Rule):
     collective wage arrears of migrant workers are where mass incidents start (MWPR)."""
 
     label_zh = "集体劳动争议"
+    reads_on_open = False
 
     def __init__(
         self,
@@ -528,6 +532,7 @@ class IndustryWatch(Rule):
     ``"建筑"`` watches cases recorded as ``"construction"`` too."""
 
     label_zh = "重点行业动态预警"
+    reads_on_open = False
 
     def __init__(
         self,
@@ -764,7 +769,8 @@ class RuleSet:
         out: list[Alert] = []
         for rule in self._rules:
             if rule.applies_to(facts.region):
-                out.extend(self._run(rule, conn, partial(rule.on_open, conn, facts, today)))
+                call = partial(rule.on_open, conn, facts, today)
+                out.extend(self._run(rule, conn, call, reads=rule.reads_on_open))
         return _unique(out)
 
     def evaluate_tick(
@@ -780,11 +786,20 @@ class RuleSet:
                 out.extend(self._run(rule, conn, partial(rule.on_tick, conn, today, scope)))
         return _unique(out)
 
-    def _run(self, rule: Rule, conn: Connection, call: Callable[[], list[Alert]]) -> list[Alert]:
+    def _run(
+        self,
+        rule: Rule,
+        conn: Connection,
+        call: Callable[[], list[Alert]],
+        *,
+        reads: bool = True,
+    ) -> list[Alert]:
         if self.on_error is None:
             return _checked(rule, call())
         try:
-            if conn.in_transaction():
+            # PostgreSQL aborts a transaction whose statement failed: a rule that reads runs
+            # in a savepoint there. SQLite keeps the transaction (rules never write).
+            if reads and conn.in_transaction() and conn.dialect.name != "sqlite":
                 with conn.begin_nested():
                     return _checked(rule, call())
             return _checked(rule, call())

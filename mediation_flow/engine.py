@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import date, datetime
+from decimal import Decimal
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,7 +32,14 @@ from mediation_flow.calendar import DEFAULT_CALENDAR, Calendar
 from mediation_flow.deadlines import apply_transition
 from mediation_flow.documents import Document, DocumentTemplates, TemplateInfo, document_context
 from mediation_flow.duedates import limitation_expiry, settle
-from mediation_flow.early_warning import Alert, Rule, RuleSet, default_rules
+from mediation_flow.early_warning import (
+    Alert,
+    CaseFacts,
+    Employer,
+    Rule,
+    RuleSet,
+    default_rules,
+)
 from mediation_flow.errors import (
     CaseHandedOver,
     CaseNotFound,
@@ -75,6 +83,7 @@ from mediation_flow.models import (
     Actor,
     Case,
     CaseNumber,
+    Claim,
     Deadline,
     DeadlineStatus,
     Event,
@@ -104,12 +113,14 @@ from mediation_flow.plugins import PluginInfo, Plugins, Route
 from mediation_flow.policy import CaseScope, Policy
 from mediation_flow.records import CaseRecord, DeadlineRecord
 from mediation_flow.reports import Report, build_report
+from mediation_flow.storage.cache import IntakeCache
 from mediation_flow.storage.repository import DuplicateKey, Store
 
 __all__ = ["SHANGHAI", "Engine", "retry_on_conflict"]
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 T = TypeVar("T")
+_CENT = Decimal("0.01")
 
 
 def _now() -> datetime:
@@ -177,6 +188,8 @@ class Engine:
             echo=echo,
         )
         self._clock = clock or _now
+        # Parties and claims by case and chain head (mediation_flow.storage.cache).
+        self._intake: IntakeCache[tuple[tuple[Party, ...], tuple[Claim, ...]]] = IntakeCache()
         self._log = get_logger()
         self.policy = policy or Policy()
         self._plugins = Plugins(plugins, entry_points=entry_points)
@@ -399,43 +412,79 @@ class Engine:
             {"position": i, "kind": c.kind.value, "amount": c.amount}
             for i, c in enumerate(parsed.claims)
         ]
-        with self._store.connect() as conn:
-            with self._store.writing(conn):
-                case_id = self._store.insert_case(conn, values, party_rows, claim_rows)
-                opened: dict[str, Any] = {
-                    "case_id": case_id,
-                    "seq": 1,
-                    "trigger": "open_case",
-                    "source": "",
-                    "dest": flow.initial,
-                    "actor_id": actor.id,
-                    "actor_role": actor.role.value,
-                    "at": at,
-                    "data": {
-                        "serial": serial,
-                        "received_on": received_on.isoformat(),
-                        "intake_digest": intake_digest(
-                            [
-                                Party(**{k: v for k, v in row.items() if k != "position"})
-                                for row in party_rows
-                            ],
-                            parsed.claims,
-                        ),
-                    },
-                    "warnings": [],
-                }
-                head = opened["hash"] = event_hash(None, opened)
-                self._store.insert_event(conn, opened)
-                seq = 1
-                for alert in self._new_alerts(
-                    conn, self.early_warning.evaluate_open(conn, case_id, today), at
-                ):
-                    seq += 1
-                    row = alert.event_row(seq=seq, state=flow.initial, at=at)
-                    head = row["hash"] = event_hash(head, row)
-                    self._store.insert_event(conn, row)
-                self._store.set_event_hash(conn, case_id, head, version=seq)
-            case = self._get(conn, case_id)
+        parties = tuple(
+            Party(**{k: v for k, v in row.items() if k != "position"}) for row in party_rows
+        )
+        # As the database gives them back (NUMERIC(14, 2)).
+        claims = tuple(Claim(c.kind, c.amount.quantize(_CENT)) for c in parsed.claims)
+        # One transaction of at most 7 statements: the case, parties, claims, the early-warning
+        # rules' queries (one for the national rules), the alerts (if any), the events
+        # (executemany) and the chain head.
+        with self._store.connect() as conn, self._store.writing(conn):
+            case_id = self._store.insert_case(conn, values, party_rows, claim_rows)
+            opened: dict[str, Any] = {
+                "case_id": case_id,
+                "seq": 1,
+                "trigger": "open_case",
+                "source": "",
+                "dest": flow.initial,
+                "actor_id": actor.id,
+                "actor_role": actor.role.value,
+                "at": at,
+                "data": {
+                    "serial": serial,
+                    "received_on": received_on.isoformat(),
+                    "intake_digest": intake_digest(parties, parsed.claims),
+                },
+                "warnings": [],
+            }
+            head = opened["hash"] = event_hash(None, opened)
+            rows = [opened]
+            facts = CaseFacts(
+                id=case_id,
+                region=parsed.region,
+                state=flow.initial,
+                worker_count=parsed.workers,
+                is_migrant_worker=bool(parsed.is_migrant_worker),
+                received_on=received_on,
+                attributes=attributes,
+                claim_kinds=tuple(c.kind.value for c in claims),
+                employers=tuple(
+                    Employer(p.name, (p.id_number or "").strip().upper() or None)
+                    for p in parties
+                    if p.kind is PartyKind.employer
+                ),
+            )
+            for alert in self._new_alerts(
+                conn, self.early_warning.evaluate_open(conn, facts, today), at
+            ):
+                row = alert.event_row(seq=len(rows) + 1, state=flow.initial, at=at)
+                head = row["hash"] = event_hash(head, row)
+                rows.append(row)
+            self._store.insert_events(conn, rows)
+            self._store.set_event_hash(conn, case_id, head, version=len(rows))
+        record = CaseRecord(
+            id=case_id,
+            region=parsed.region,
+            state=flow.initial,
+            version=len(rows),
+            flow_fingerprint=compiled.fingerprint,
+            resolution=None,
+            worker_count=parsed.workers,
+            is_migrant_worker=parsed.is_migrant_worker,
+            knew_of_infringement_on=knew,
+            employment_ended_on=parsed.employment_ended_on,
+            received_on=received_on,
+            limitation_started_on=None,
+            limitation_expires_on=limitation["expires_on"],
+            opened_at=at,
+            updated_at=at,
+            attributes=attributes,
+            event_hash=head,
+            serial=serial,
+        )
+        self._intake.put(case_id, head, (parties, claims))
+        case = self._view(compiled, record, parties, claims)
         self._log.info(
             "case_opened",
             case_id=case_id,
@@ -514,10 +563,6 @@ class Engine:
                 )
             request = request_digest(case_id, trigger, data or {}, actor)
         with self._store.connect() as conn:
-            if idempotency_key is not None:
-                replayed = self._replay_idempotent(conn, idempotency_key, request, case_id)
-                if replayed is not None:
-                    return replayed
             try:
                 return self._fire(
                     conn,
@@ -552,24 +597,30 @@ class Engine:
         self, conn: Connection, key: str, request: str | None, case_id: int
     ) -> Case | None:
         with self._store.reading(conn):
-            prior = self._store.idempotency(conn, key)
-            if prior is None:
-                return None
-            if prior["request"] != request or prior["case_id"] != case_id:
-                raise IdempotencyConflict(key, prior["case_id"])
-            case = self._load(conn, case_id)
-            snapshot = prior["result"]
-            case.state, case.version = snapshot["state"], snapshot["version"]
-            case.resolution, case.attributes = snapshot["resolution"], snapshot["attributes"]
-            case.updated_at = datetime.fromisoformat(snapshot["updated_at"])
-            expires = snapshot["limitation_expires_on"]
-            case.limitation_expires_on = date.fromisoformat(expires) if expires else None
-            return self._view(
-                self._flow_of(case),
-                case,
-                self._store.load_parties(conn, case_id),
-                self._store.load_claims(conn, case_id),
-            )
+            return self._replayed(conn, key, request, case_id)
+
+    def _replayed(
+        self, conn: Connection, key: str, request: str | None, case_id: int
+    ) -> Case | None:
+        """The result of the command stored under ``key``, if any (inside a transaction)."""
+        prior = self._store.idempotency(conn, key)
+        if prior is None:
+            return None
+        if prior["request"] != request or prior["case_id"] != case_id:
+            raise IdempotencyConflict(key, prior["case_id"])
+        case = self._load(conn, case_id)
+        snapshot = prior["result"]
+        case.state, case.version = snapshot["state"], snapshot["version"]
+        case.resolution, case.attributes = snapshot["resolution"], snapshot["attributes"]
+        case.updated_at = datetime.fromisoformat(snapshot["updated_at"])
+        expires = snapshot["limitation_expires_on"]
+        case.limitation_expires_on = date.fromisoformat(expires) if expires else None
+        return self._view(
+            self._flow_of(case),
+            case,
+            self._store.load_parties(conn, case_id),
+            self._store.load_claims(conn, case_id),
+        )
 
     def _fire(
         self,
@@ -584,11 +635,20 @@ class Engine:
         request: str | None,
         started: float,
     ) -> Case:
-        with self._store.reading(conn):
-            case = self._load(conn, case_id)
+        # One transaction (BEGIN IMMEDIATE on SQLite): read the case and its deadlines in one
+        # statement (parties and claims from the cache when their chain head is current),
+        # decide, write. PostgreSQL runs it at READ COMMITTED: the read is one statement, so one
+        # snapshot, and the write is checked against the version read (optimistic locking).
+        with self._store.writing(conn):
+            if idempotency_key is not None:
+                replayed = self._replayed(conn, idempotency_key, request, case_id)
+                if replayed is not None:
+                    return replayed
+            case, deadlines = self._load_command(conn, case_id)
+            head = case.event_hash
             flow = self._flow_of(case)
             data = data if data is not None else {}
-            parties = self._store.load_parties(conn, case_id)
+            parties, claims = self._intake_of(conn, case)
             if actor.role is not Role.system:
                 # Before anything about the case (its state, version, last event) is revealed.
                 scope = self._scope(case, parties)
@@ -611,16 +671,27 @@ class Engine:
                     f"({case.updated_at.astimezone(SHANGHAI).isoformat()}); commands are "
                     "recorded in order",
                 )
-            ctx = self._context(conn, flow, case, trigger, data, actor, at, parties=parties)
+            ctx = self._context(
+                conn,
+                flow,
+                case,
+                trigger,
+                data,
+                actor,
+                at,
+                deadlines=deadlines,
+                parties=parties,
+                claims=claims,
+            )
             tdef, dest = flow.fire(ctx)
             self._veto(ctx, tdef)
             version = case.version
             event_row = self._apply(ctx, tdef, dest)
-            claims = ctx.claims
-        idempotent = None
-        if idempotency_key is not None:
-            idempotent = {"key": idempotency_key, "case_id": case_id, "request": request}
-        event = self._commit(conn, ctx, version, event_row, idempotent)
+            idempotent = None
+            if idempotency_key is not None:
+                idempotent = {"key": idempotency_key, "case_id": case_id, "request": request}
+            event = self._write(conn, ctx, version, event_row, idempotent)
+        self._intake.advance(case_id, head, case.event_hash, (parties, claims))
         self._log_transition(ctx, event_row, started)
         view = self._view(flow, case, parties, claims)
         self._plugins.after_commit(case.region, view, event, self._log)
@@ -768,10 +839,10 @@ class Engine:
         return stored
 
     def _new_alerts(self, conn: Connection, alerts: list[Alert], at: datetime) -> list[Alert]:
-        """Store ``alerts`` in mf_alert, skipping keys stored already; return the new ones."""
-        stored = []
-        for alert in alerts:
-            row = {
+        """Store ``alerts`` in mf_alert (one statement), skipping keys stored already; return
+        the new ones."""
+        rows = [
+            {
                 "key": alert.key,
                 "rule": alert.rule,
                 "level": alert.level.value,
@@ -781,9 +852,10 @@ class Engine:
                 "data": to_json(dict(alert.data)),
                 "raised_at": at,
             }
-            if self._store.insert_alert(conn, row):
-                stored.append(alert)
-        return stored
+            for alert in alerts
+        ]
+        stored = self._store.insert_alerts(conn, rows)
+        return [alert for alert in alerts if alert.key in stored]
 
     def _early_warning_failed(self, rule: Rule, exc: Exception) -> None:
         self._log.error("early_warning_failed", rule=rule.id, error=f"{type(exc).__name__}: {exc}")
@@ -1736,6 +1808,29 @@ class Engine:
             raise CaseNotFound(case_id)
         return case
 
+    def _load_command(
+        self, conn: Connection, case_id: int
+    ) -> tuple[CaseRecord, list[DeadlineRecord]]:
+        if isinstance(case_id, bool) or not isinstance(case_id, int) or not 0 < case_id < 2**62:
+            raise CaseNotFound(case_id)
+        loaded = self._store.load_command(conn, case_id)
+        if loaded is None:
+            raise CaseNotFound(case_id)
+        return loaded
+
+    def _intake_of(
+        self, conn: Connection, case: CaseRecord
+    ) -> tuple[tuple[Party, ...], tuple[Claim, ...]]:
+        """The case's parties and claims: cached for its chain head, else read (and cached)."""
+        cached = self._intake.get(case.id, case.event_hash)
+        if cached is None:
+            cached = (
+                self._store.load_parties(conn, case.id),
+                self._store.load_claims(conn, case.id),
+            )
+            self._intake.put(case.id, case.event_hash, cached)
+        return cached
+
     def _get(self, conn: Connection, case_id: int) -> Case:
         case = self._load(conn, case_id)
         flow = self._flows.get(case.flow_fingerprint) or self._flow
@@ -1760,6 +1855,7 @@ class Engine:
         expiring: DeadlineRecord | None = None,
         parse: bool = True,
         parties: tuple[Party, ...] | None = None,
+        claims: tuple[Claim, ...] | None = None,
     ) -> Context:
         parsed: dict[str, Any] = {}
         if parse:
@@ -1782,7 +1878,11 @@ class Engine:
             deadlines=deadlines if deadlines is not None else store.load_deadlines(conn, case.id),
             flow=flow.definition,
             calendar=self.calendar,
-            load_claims=lambda: store.load_claims(conn, case.id),
+            load_claims=(
+                (lambda: claims)
+                if claims is not None
+                else (lambda: store.load_claims(conn, case.id))
+            ),
             load_parties=(
                 (lambda: parties)
                 if parties is not None

@@ -196,6 +196,28 @@ _UPDATE_DEADLINE = (
 _INSERT_EVENT = insert(events)
 _INSERT_CASE_NUMBER = insert(case_numbers)
 _INSERT_DEADLINE = insert(deadlines)
+_INSERT_CASE = insert(cases).returning(cases.c.id)
+_INSERT_PARTY = insert(parties)
+_INSERT_CLAIM = insert(claims)
+_INSERT_IDEMPOTENCY = insert(idempotency)
+_SET_EVENT_HASH = (
+    update(cases)
+    .where(cases.c.id == bindparam("b_id"))
+    .values(event_hash=bindparam("event_hash"), version=bindparam("version"))
+)
+#: A command's one read: the case row and its deadlines (a LEFT JOIN: one row per deadline, one
+#: row with NULL deadline columns for a case without any), in one statement, so one snapshot
+#: on every database.
+_D = "d_"
+_SELECT_COMMAND = (
+    select(*_CASE_COLUMNS, *(c.label(_D + c.name) for c in _DEADLINE_COLUMNS))
+    .select_from(cases.outerjoin(deadlines, deadlines.c.case_id == cases.c.id))
+    .where(cases.c.id == bindparam("case_id"))
+    .order_by(deadlines.c.id)
+)
+_SELECT_IDEMPOTENCY = select(
+    idempotency.c.case_id, idempotency.c.request, idempotency.c.result
+).where(idempotency.c.key == bindparam("key"))
 
 
 def _normalise_url(url: str) -> str:
@@ -382,29 +404,33 @@ class Store:
         row = conn.execute(_SELECT_CASE, {"case_id": case_id}).first()
         if row is None:
             return None
-        return CaseRecord(
-            id=row.id,
-            region=row.region,
-            state=row.state,
-            version=row.version,
-            flow_fingerprint=row.flow_fingerprint,
-            resolution=row.resolution,
-            worker_count=row.worker_count,
-            is_migrant_worker=row.is_migrant_worker,
-            knew_of_infringement_on=row.knew_of_infringement_on,
-            employment_ended_on=row.employment_ended_on,
-            received_on=row.received_on,
-            limitation_started_on=None,
-            limitation_expires_on=row.limitation_expires_on,
-            opened_at=row.opened_at,
-            updated_at=row.updated_at,
-            attributes=dict(row.attributes or {}),
-            event_hash=row.event_hash,
-            serial=row.serial,
-            chain_id=row.chain_id or row.id,
-            held_by=row.held_by,
-            held_since=row.held_since,
-        )
+        return _case_record(row)
+
+    def load_command(
+        self, conn: Connection, case_id: int
+    ) -> tuple[CaseRecord, list[DeadlineRecord]] | None:
+        """The case and its deadlines (oldest first) in one statement: what a command reads."""
+        rows = conn.execute(_SELECT_COMMAND, {"case_id": case_id}).all()
+        if not rows:
+            return None
+        return _case_record(rows[0]), [
+            DeadlineRecord(
+                id=r.d_id,
+                case_id=r.d_case_id,
+                kind=r.d_kind,
+                party=r.d_party,
+                status=DeadlineStatus(r.d_status),
+                starts_on=r.d_starts_on,
+                unit=r.d_unit,
+                length=r.d_length,
+                due=r.d_due,
+                extended=r.d_extended,
+                paused_on=r.d_paused_on,
+                provisional=r.d_provisional,
+            )
+            for r in rows
+            if r.d_id is not None
+        ]
 
     def load_deadlines(self, conn: Connection, case_id: int) -> list[DeadlineRecord]:
         rows = conn.execute(_SELECT_DEADLINES, {"case_id": case_id})
@@ -549,29 +575,33 @@ class Store:
         party_rows: Sequence[dict[str, Any]],
         claim_rows: Sequence[dict[str, Any]],
     ) -> int:
-        case_id = int(
-            conn.execute(insert(cases).values(**values).returning(cases.c.id)).scalar_one()
-        )
-        conn.execute(insert(parties), [{**p, "case_id": case_id} for p in party_rows])
-        conn.execute(insert(claims), [{**c, "case_id": case_id} for c in claim_rows])
+        """Insert the case, its parties and its claims (one statement each, prebuilt);
+        return the new case id."""
+        case_id = int(conn.execute(_INSERT_CASE, values).scalar_one())
+        if party_rows:
+            conn.execute(_INSERT_PARTY, [{**p, "case_id": case_id} for p in party_rows])
+        if claim_rows:
+            conn.execute(_INSERT_CLAIM, [{**c, "case_id": case_id} for c in claim_rows])
         return case_id
 
     def insert_event(self, conn: Connection, event_row: dict[str, Any]) -> None:
         conn.execute(_INSERT_EVENT, event_row)
 
+    def insert_events(self, conn: Connection, event_rows: Sequence[dict[str, Any]]) -> None:
+        """Insert events in one statement (executemany)."""
+        if event_rows:
+            conn.execute(_INSERT_EVENT, list(event_rows))
+
     def insert_idempotency(self, conn: Connection, row: dict[str, Any]) -> None:
+        """Store an idempotency key. Another transaction stored it first: ``DuplicateKey``;
+        the caller's transaction is then rolled back whole (no savepoint needed)."""
         try:
-            with conn.begin_nested():
-                conn.execute(insert(idempotency), row)
+            conn.execute(_INSERT_IDEMPOTENCY, row)
         except IntegrityError as exc:
             raise DuplicateKey(row["key"]) from exc
 
     def idempotency(self, conn: Connection, key: str) -> dict[str, Any] | None:
-        row = conn.execute(
-            select(idempotency.c.case_id, idempotency.c.request, idempotency.c.result).where(
-                idempotency.c.key == key
-            )
-        ).first()
+        row = conn.execute(_SELECT_IDEMPOTENCY, {"key": key}).first()
         if row is None:
             return None
         return {"case_id": row.case_id, "request": row.request, "result": dict(row.result)}
@@ -579,10 +609,10 @@ class Store:
     def set_event_hash(
         self, conn: Connection, case_id: int, head: str, version: int | None = None
     ) -> None:
-        values: dict[str, Any] = {"event_hash": head}
         if version is not None:
-            values["version"] = version
-        conn.execute(update(cases).where(cases.c.id == case_id).values(**values))
+            conn.execute(_SET_EVENT_HASH, {"b_id": case_id, "event_hash": head, "version": version})
+            return
+        conn.execute(update(cases).where(cases.c.id == case_id).values(event_hash=head))
 
     def alert_keys(self, conn: Connection, keys: Sequence[str]) -> set[str]:
         """Which of ``keys`` are stored already (unique index on mf_alert.key)."""
@@ -590,6 +620,19 @@ class Store:
             return set()
         rows = conn.execute(select(alerts.c.key).where(alerts.c.key.in_(list(keys))))
         return {r.key for r in rows}
+
+    def insert_alerts(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> set[str]:
+        """Store alerts in one statement, skipping keys stored already (by this transaction's
+        rivals too: ``ON CONFLICT DO NOTHING`` on the unique key); return the keys stored."""
+        if not rows:
+            return set()
+        stmt = (
+            _dialect_insert(self.dialect)(alerts)
+            .values(list(rows))
+            .on_conflict_do_nothing(index_elements=[alerts.c.key])
+            .returning(alerts.c.key)
+        )
+        return {str(k) for k in conn.execute(stmt).scalars()}
 
     def insert_alert(self, conn: Connection, row: dict[str, Any]) -> bool:
         """Store an alert; False when another transaction stored its key first."""
@@ -798,6 +841,32 @@ def _dialect_insert(dialect: str) -> Any:
 
         return sqlite_insert
     raise NotImplementedError(f"case numbers need SQLite or PostgreSQL, not {dialect}")
+
+
+def _case_record(row: Any) -> CaseRecord:
+    return CaseRecord(
+        id=row.id,
+        region=row.region,
+        state=row.state,
+        version=row.version,
+        flow_fingerprint=row.flow_fingerprint,
+        resolution=row.resolution,
+        worker_count=row.worker_count,
+        is_migrant_worker=row.is_migrant_worker,
+        knew_of_infringement_on=row.knew_of_infringement_on,
+        employment_ended_on=row.employment_ended_on,
+        received_on=row.received_on,
+        limitation_started_on=None,
+        limitation_expires_on=row.limitation_expires_on,
+        opened_at=row.opened_at,
+        updated_at=row.updated_at,
+        attributes=dict(row.attributes or {}),
+        event_hash=row.event_hash,
+        serial=row.serial,
+        chain_id=row.chain_id or row.id,
+        held_by=row.held_by,
+        held_since=row.held_since,
+    )
 
 
 def _deadline_values(d: DeadlineRecord) -> dict[str, Any]:
