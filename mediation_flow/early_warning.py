@@ -768,7 +768,7 @@ class RuleSet:
             raise CaseNotFound(case)
         out: list[Alert] = []
         for rule in self._rules:
-            if rule.applies_to(facts.region):
+            if type(rule).on_open is not Rule.on_open and rule.applies_to(facts.region):
                 call = partial(rule.on_open, conn, facts, today)
                 out.extend(self._run(rule, conn, call, reads=rule.reads_on_open))
         return _unique(out)
