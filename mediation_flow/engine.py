@@ -772,24 +772,60 @@ class Engine:
         content = {**event_row, "case_id": case.chain_id}
         event_row["hash"] = case.event_hash = event_hash(case.event_hash, content)
 
-    def tick(self, at: datetime | None = None, *, limit: int | None = None) -> list[Event]:
+    def tick(
+        self, at: datetime | None = None, *, limit: int | None = None, batch: int = 100
+    ) -> list[Event]:
         """Apply every expiry due before ``at``; return the new events.
 
         Each deadline whose due day ended before ``at`` fires its expiry trigger (as the
-        ``system`` actor) or records its expiry event. Each expiry is claimed, decided and written
-        in its own transaction: on PostgreSQL the deadline row is claimed with ``FOR UPDATE SKIP
-        LOCKED``, so any number of workers may tick at once and each expiry happens exactly once;
-        a worker killed mid-batch loses nothing (its open transaction rolls back and another
-        worker claims the deadline). On SQLite, writers take turns (``BEGIN IMMEDIATE``).
-        Running ``tick`` twice fires nothing twice. ``limit`` caps the expiries of one call.
+        ``system`` actor) or records its expiry event. Expiries are claimed, decided and written
+        in batches of at most ``batch`` per transaction: on PostgreSQL the deadline rows and
+        their cases' rows are claimed with ``FOR UPDATE SKIP LOCKED``, so any number of workers
+        may tick at once, each expiry happens exactly once, and a case a command is writing is
+        left to the next tick; a worker killed mid-batch loses nothing (its open transaction
+        rolls back and another worker claims the deadlines). On SQLite, writers take turns
+        (``BEGIN IMMEDIATE``). When an expiry of a batch fails, the batch is rolled back and its
+        expiries are applied one per transaction, so that the others still happen. Running
+        ``tick`` twice fires nothing twice. ``limit`` caps the expiries of one call.
         """
         at = self._at(at, "tick")
+        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+            raise InvalidData("tick", "batch", f"must be a positive whole number, not {batch!r}")
         today = self._day(at)
         self._tick_alerts(today, at)
         produced: list[Event] = []
         after: tuple[date, int] | None = None
-        conflicts: dict[int, int] = {}
         while limit is None or len(produced) < limit:
+            size = batch if limit is None else min(batch, limit - len(produced))
+            try:
+                claimed = self._expire_batch(today, at, after, size)
+            except Exception:
+                # Rolled back whole: apply this batch's expiries one per transaction; the one
+                # that fails raises (or, for a conflict, is retried) as it would on its own.
+                done = self._tick_one_by_one(today, at, after, size, produced)
+                if done is None:
+                    return produced
+                after = done
+                continue
+            if claimed is None:
+                return produced
+            after, events = claimed
+            produced.extend(events)
+        return produced
+
+    def _tick_one_by_one(
+        self,
+        today: date,
+        at: datetime,
+        after: tuple[date, int] | None,
+        count: int,
+        produced: list[Event],
+    ) -> tuple[date, int] | None:
+        """Up to ``count`` expiries after the key ``after``, one per transaction; the key of
+        the last, or None when no deadline is due any more."""
+        conflicts: dict[int, int] = {}
+        claimed_keys = 0
+        while claimed_keys < count:
             try:
                 claimed = self._expire_next(today, at, after)
             except ConcurrentUpdate as exc:
@@ -801,15 +837,43 @@ class Engine:
                 conflicts[slot] = conflicts.get(slot, 0) + 1
                 if conflicts[slot] >= 3:
                     if key is None:
-                        return produced  # the claim itself keeps failing: the next tick
+                        return None  # the claim itself keeps failing: the next tick
                     after = key
+                    claimed_keys += 1
                 continue
             if claimed is None:
-                return produced
+                return None
             after, event = claimed
+            claimed_keys += 1
             if event is not None:
                 produced.append(event)
-        return produced
+        return after
+
+    def _expire_batch(
+        self, today: date, at: datetime, after: tuple[date, int] | None, size: int
+    ) -> tuple[tuple[date, int], list[Event]] | None:
+        """Claim up to ``size`` due deadlines after the key ``after`` and apply their expiries,
+        in one transaction. Returns the last deadline's key and the events, or None when no
+        deadline is due."""
+        started = time.perf_counter()
+        done: list[tuple[Context, dict[str, Any], Event]] = []
+        with self._store.connect() as conn, self._store.writing(conn):
+            claims = self._store.claim_due_batch(conn, today, after, size)
+            if not claims:
+                return None
+            for deadline_id, case_id, _ in claims:
+                prepared = self._prepare_expiry(conn, deadline_id, case_id, today, at, locked=True)
+                if prepared is not None:
+                    ctx, version, event_row = prepared
+                    done.append((ctx, event_row, self._write(conn, ctx, version, event_row)))
+        plugins = bool(self._plugins.pm.get_plugins())
+        for ctx, event_row, event in done:
+            self._log_transition(ctx, event_row, started)
+            if plugins:
+                case = self.get(ctx.case.id)
+                self._plugins.after_commit(ctx.case.region, case, event, self._log)
+        last_id, _, last_due = claims[-1]
+        return (last_due, last_id), [event for _, _, event in done]
 
     def _tick_alerts(self, today: date, at: datetime) -> list[Alert]:
         """Evaluate the early-warning rules on the database; store the alerts not stored yet
@@ -891,13 +955,21 @@ class Engine:
         return key, event
 
     def _prepare_expiry(
-        self, conn: Connection, deadline_id: int, case_id: int, today: date, at: datetime
+        self,
+        conn: Connection,
+        deadline_id: int,
+        case_id: int,
+        today: date,
+        at: datetime,
+        *,
+        locked: bool = False,
     ) -> tuple[Context, int, dict[str, Any]] | None:
-        self._store.lock_case(conn, case_id)
-        case = self._store.load_case(conn, case_id)
-        if case is None or case.held_by is not None:
+        if not locked:
+            self._store.lock_case(conn, case_id)
+        loaded = self._store.load_command(conn, case_id)
+        if loaded is None or loaded[0].held_by is not None:
             return None  # a case handed over: its clocks run where it is now
-        deadlines = self._store.load_deadlines(conn, case_id)
+        case, deadlines = loaded
         expiring = next((d for d in deadlines if d.id == deadline_id), None)
         if expiring is None or expiring.status != DeadlineStatus.pending:
             return None  # already handled: tick is idempotent

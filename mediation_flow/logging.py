@@ -5,11 +5,12 @@ its host says otherwise. Where the host has configured structlog (``structlog.co
 :func:`configure_json_logging` once for JSON lines), events go through structlog's
 configuration. Otherwise they go to the standard-library logger ``mediation_flow``, which has
 only a ``NullHandler``: nothing is printed until the host configures :mod:`logging` (say
-``logging.basicConfig(level="INFO")``). The command-line tool configures logging for itself. Every fired trigger logs one ``transition``
-event with ``case_id``, ``trigger``, ``source``, ``dest``, ``actor_id``, ``actor_role``, ``seq``
-and ``duration_ms``, never personal data; a host that logs its own events with identity
-numbers or phones should add :func:`mask_personal_data` to its structlog processors (the JSON
-helper does).
+``logging.basicConfig(level="INFO")``). The command-line tool configures logging for itself.
+
+Every fired trigger logs one ``transition`` event with ``case_id``, ``trigger``, ``source``,
+``dest``, ``actor_id``, ``actor_role``, ``seq`` and ``duration_ms``, never personal data; a
+host that logs its own events with identity numbers or phones should add
+:func:`mask_personal_data` to its structlog processors (the JSON helper does).
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import pytest
@@ -83,7 +84,7 @@ def test_open_case_and_each_plain_fire_stay_within_their_statements(engine: Engi
     assert len(sent) == (6 if engine._store.is_sqlite else 8) <= OPEN_LIMIT, sent
     case = opened[0]
     for trigger, data, when in STEPS:
-        sent = count(engine, lambda: engine.fire(case.id, trigger, data=data, at=when))
+        sent = count(engine, partial(engine.fire, case.id, trigger, data=data, at=when))
         # The case with its deadlines, the case, the event, and the deadlines started and/or
         # closed (one executemany each).
         assert len(sent) <= FIRE_LIMIT, (trigger, sent)
@@ -93,7 +94,6 @@ def test_open_case_and_each_plain_fire_stay_within_their_statements(engine: Engi
 
 
 def test_a_collective_case_stores_its_alerts_in_the_same_transaction(engine: Engine) -> None:
-    sent: list[str] = []
     with counting(engine) as sent:
         case = engine.open_case(make_intake(worker_count=12), at=at(2025, 3, 3))
     # One more statement: the alerts, all in one INSERT ... ON CONFLICT DO NOTHING.

@@ -514,6 +514,21 @@ class Store:
         row = conn.execute(stmt).first()
         return (row.id, row.case_id, row.due) if row is not None else None
 
+    def claim_due_batch(
+        self, conn: Connection, before: date, after: tuple[date, int] | None, size: int
+    ) -> list[tuple[int, int, date]]:
+        """Claim up to ``size`` pending deadlines due before ``before`` (after the key
+        ``after``), oldest first. On PostgreSQL the deadline rows and their cases' rows are
+        locked with ``FOR UPDATE SKIP LOCKED``: concurrent workers claim different deadlines, and
+        a deadline whose case a command is writing is left to a later batch. On SQLite the write
+        transaction already excludes other writers."""
+        stmt = self.due_ids_query(before, after).limit(size)
+        if not self.is_sqlite:
+            stmt = stmt.join(cases, cases.c.id == deadlines.c.case_id).with_for_update(
+                skip_locked=True, of=[deadlines, cases]
+            )
+        return [(r.id, r.case_id, r.due) for r in conn.execute(stmt)]
+
     def lock_case(self, conn: Connection, case_id: int) -> None:
         """Lock the case row before deciding an expiry (PostgreSQL; ``NOWAIT``): a command
         holding it makes the expiry step back (``ConcurrentUpdate``) instead of deadlocking."""

@@ -204,13 +204,16 @@ class SlowExpiries:
         time.sleep(self.seconds)
 
 
-def tick_worker(url: str, at: datetime, slow: float, ready: Any, go: Any, results: Any) -> None:
-    """Tick once at ``at`` (after ``go``), slowly; report the ids of the expired deadlines."""
+def tick_worker(
+    url: str, at: datetime, slow: float, ready: Any, go: Any, results: Any, batch: int = 100
+) -> None:
+    """Tick once at ``at`` (after ``go``), slowly, ``batch`` expiries per transaction; report
+    the ids of the expired deadlines."""
     plugins = [SlowExpiries(slow)] if slow else []
     with Engine(url, plugins=plugins, entry_points=False, create_schema=False) as engine:
         ready.set()
         go.wait(timeout=60)
-        events = engine.tick(at)
+        events = engine.tick(at, batch=batch)
     results.put([e.data["expired_deadline"]["id"] for e in events])
 
 
