@@ -267,6 +267,7 @@ class Store:
             kwargs["pool_pre_ping"] = True
         self.engine: SAEngine = create_engine(self.url, **kwargs)
         self._next_number: Any = None
+        self._insert_alert: Any = None
         if self.is_sqlite:
             self._configure_sqlite(memory, busy_timeout)
 
@@ -641,13 +642,13 @@ class Store:
         rivals too: ``ON CONFLICT DO NOTHING`` on the unique key); return the keys stored."""
         if not rows:
             return set()
-        stmt = (
-            _dialect_insert(self.dialect)(alerts)
-            .values(list(rows))
-            .on_conflict_do_nothing(index_elements=[alerts.c.key])
-            .returning(alerts.c.key)
-        )
-        return {str(k) for k in conn.execute(stmt).scalars()}
+        if self._insert_alert is None:  # built once: building it cost more than running it
+            self._insert_alert = (
+                _dialect_insert(self.dialect)(alerts)
+                .on_conflict_do_nothing(index_elements=[alerts.c.key])
+                .returning(alerts.c.key)
+            )
+        return {str(k) for k in conn.execute(self._insert_alert, list(rows)).scalars()}
 
     def insert_alert(self, conn: Connection, row: dict[str, Any]) -> bool:
         """Store an alert; False when another transaction stored its key first."""
