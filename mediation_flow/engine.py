@@ -114,7 +114,7 @@ from mediation_flow.policy import CaseScope, Policy
 from mediation_flow.records import CaseRecord, DeadlineRecord
 from mediation_flow.reports import Report, build_report
 from mediation_flow.storage.cache import IntakeCache
-from mediation_flow.storage.repository import DuplicateKey, Store
+from mediation_flow.storage.repository import DuplicateKey, Store, WritePlan
 
 __all__ = ["SHANGHAI", "Engine", "retry_on_conflict"]
 
@@ -717,14 +717,24 @@ class Engine:
         version: int,
         event_row: dict[str, Any],
         idempotent: dict[str, Any] | None = None,
+        *,
+        plan: WritePlan | None = None,
     ) -> Event:
         """Inside the write transaction: issue the case number the transition opens (if any),
         seal the event into the hash chain, write state + event + deadlines, the idempotency
-        key, and run the plugins' in-transaction work."""
+        key, and run the plugins' in-transaction work.
+
+        The write step of every command: a row more per command (a ledger entry, an outbox
+        message) is one more prebuilt INSERT here, after ``save`` (and a list of rows in
+        :class:`~mediation_flow.storage.repository.WritePlan` for tick's batches). With
+        ``plan``, state + event + deadlines are added to it and written with the batch."""
         self._issue_number(conn, ctx, version, event_row)
         self._seal(ctx.case, event_row)
         event = self._event(event_row)
-        self._store.save(conn, ctx.case, version, event_row, ctx.deadlines)
+        if plan is None:
+            self._store.save(conn, ctx.case, version, event_row, ctx.deadlines)
+        else:
+            plan.add(ctx.case, version, event_row, ctx.deadlines)
         if idempotent is not None:
             self._store.insert_idempotency(
                 conn, {**idempotent, "created_at": ctx.at, "result": _snapshot(ctx.case)}
@@ -857,15 +867,24 @@ class Engine:
         deadline is due."""
         started = time.perf_counter()
         done: list[tuple[Context, dict[str, Any], Event]] = []
+        # Plugins that work inside the transaction see each expiry written before the next;
+        # without them, the batch's rows are written together (one executemany per statement).
+        plan = None if self._plugins.pm.hook.in_transaction.get_hookimpls() else WritePlan()
         with self._store.connect() as conn, self._store.writing(conn):
             claims = self._store.claim_due_batch(conn, today, after, size)
             if not claims:
                 return None
+            loaded = self._store.load_commands(conn, sorted({c for _, c, _ in claims}))
             for deadline_id, case_id, _ in claims:
-                prepared = self._prepare_expiry(conn, deadline_id, case_id, today, at, locked=True)
+                prepared = self._prepare_expiry(
+                    conn, deadline_id, case_id, today, at, loaded=loaded.get(case_id)
+                )
                 if prepared is not None:
                     ctx, version, event_row = prepared
-                    done.append((ctx, event_row, self._write(conn, ctx, version, event_row)))
+                    event = self._write(conn, ctx, version, event_row, plan=plan)
+                    done.append((ctx, event_row, event))
+            if plan is not None:
+                self._store.save_plan(conn, plan)
         plugins = bool(self._plugins.pm.get_plugins())
         for ctx, event_row, event in done:
             self._log_transition(ctx, event_row, started)
@@ -962,11 +981,14 @@ class Engine:
         today: date,
         at: datetime,
         *,
-        locked: bool = False,
+        loaded: tuple[CaseRecord, list[DeadlineRecord]] | None = None,
     ) -> tuple[Context, int, dict[str, Any]] | None:
-        if not locked:
+        """Decide the expiry of a deadline. ``loaded``: the case and its deadlines, read (and
+        on PostgreSQL locked) with the batch's claim, as earlier expiries of the batch left
+        them in memory."""
+        if loaded is None:
             self._store.lock_case(conn, case_id)
-        loaded = self._store.load_command(conn, case_id)
+            loaded = self._store.load_command(conn, case_id)
         if loaded is None or loaded[0].held_by is not None:
             return None  # a case handed over: its clocks run where it is now
         case, deadlines = loaded

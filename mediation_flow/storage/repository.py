@@ -69,11 +69,37 @@ from mediation_flow.storage.tables import (
     PartyRow,
 )
 
-__all__ = ["DEFAULT_URL", "DuplicateKey", "Store"]
+__all__ = ["DEFAULT_URL", "DuplicateKey", "Store", "WritePlan"]
 
 
 class DuplicateKey(Exception):
     """Another transaction stored the same idempotency key first (internal)."""
+
+
+class WritePlan:
+    """The writes of several commands of one transaction (tick's batch), written together by
+    :meth:`Store.save_plan`: one executemany per statement. A command adds its case (with the
+    version it read, once per case: later commands on the same case update the same record),
+    its event and its deadlines."""
+
+    def __init__(self) -> None:
+        self.cases: dict[int, tuple[CaseRecord, int]] = {}
+        self.events: list[dict[str, Any]] = []
+        self.deadlines: dict[int, DeadlineRecord] = {}
+
+    def add(
+        self,
+        case: CaseRecord,
+        expected_version: int,
+        event_row: dict[str, Any],
+        deadlines: Sequence[DeadlineRecord],
+    ) -> None:
+        if case.id not in self.cases:
+            self.cases[case.id] = (case, expected_version)
+        self.events.append(event_row)
+        for d in deadlines:
+            if d.dirty:
+                self.deadlines[id(d)] = d
 
 
 DEFAULT_URL = "sqlite:///mediation_flow.db"
@@ -214,6 +240,12 @@ _SELECT_COMMAND = (
     .select_from(cases.outerjoin(deadlines, deadlines.c.case_id == cases.c.id))
     .where(cases.c.id == bindparam("case_id"))
     .order_by(deadlines.c.id)
+)
+_SELECT_COMMANDS = (
+    select(*_CASE_COLUMNS, *(c.label(_D + c.name) for c in _DEADLINE_COLUMNS))
+    .select_from(cases.outerjoin(deadlines, deadlines.c.case_id == cases.c.id))
+    .where(cases.c.id.in_(bindparam("case_ids", expanding=True)))
+    .order_by(cases.c.id, deadlines.c.id)
 )
 _SELECT_IDEMPOTENCY = select(
     idempotency.c.case_id, idempotency.c.request, idempotency.c.result
@@ -414,24 +446,22 @@ class Store:
         rows = conn.execute(_SELECT_COMMAND, {"case_id": case_id}).all()
         if not rows:
             return None
-        return _case_record(rows[0]), [
-            DeadlineRecord(
-                id=r.d_id,
-                case_id=r.d_case_id,
-                kind=r.d_kind,
-                party=r.d_party,
-                status=DeadlineStatus(r.d_status),
-                starts_on=r.d_starts_on,
-                unit=r.d_unit,
-                length=r.d_length,
-                due=r.d_due,
-                extended=r.d_extended,
-                paused_on=r.d_paused_on,
-                provisional=r.d_provisional,
-            )
-            for r in rows
-            if r.d_id is not None
-        ]
+        return _case_record(rows[0]), [_command_deadline(r) for r in rows if r.d_id is not None]
+
+    def load_commands(
+        self, conn: Connection, case_ids: Sequence[int]
+    ) -> dict[int, tuple[CaseRecord, list[DeadlineRecord]]]:
+        """:meth:`load_command` for several cases in one statement."""
+        out: dict[int, tuple[CaseRecord, list[DeadlineRecord]]] = {}
+        if not case_ids:
+            return out
+        for r in conn.execute(_SELECT_COMMANDS, {"case_ids": list(case_ids)}):
+            loaded = out.get(r.id)
+            if loaded is None:
+                loaded = out[r.id] = (_case_record(r), [])
+            if r.d_id is not None:
+                loaded[1].append(_command_deadline(r))
+        return out
 
     def load_deadlines(self, conn: Connection, case_id: int) -> list[DeadlineRecord]:
         rows = conn.execute(_SELECT_DEADLINES, {"case_id": case_id})
@@ -835,6 +865,32 @@ class Store:
         if old:
             conn.execute(_UPDATE_DEADLINE, old)
 
+    def save_plan(self, conn: Connection, plan: WritePlan) -> None:
+        """Write a :class:`WritePlan`: the cases (each checked against the version it was
+        read at), the events, the new and the changed deadlines, one executemany each. Raises
+        ``ConcurrentUpdate`` when a case changed meanwhile; the transaction is then rolled
+        back."""
+        if not plan.cases:
+            return
+        params = [
+            {"b_id": case.id, "b_version": version, **{n: getattr(case, n) for n in _CASE_CHANGES}}
+            for case, version in plan.cases.values()
+        ]
+        result = conn.execute(_UPDATE_CASE, params)
+        if conn.dialect.supports_sane_multi_rowcount and result.rowcount != len(params):
+            raise ConcurrentUpdate(0, 0, None)
+        try:
+            conn.execute(_INSERT_EVENT, plan.events)
+        except IntegrityError as exc:  # (case_id, seq) is unique
+            raise ConcurrentUpdate(0, 0, None) from exc
+        changed = list(plan.deadlines.values())
+        new = [_deadline_values(d) for d in changed if d.id is None]
+        old = [{"b_id": d.id, **_deadline_values(d)} for d in changed if d.id is not None]
+        if new:
+            conn.execute(_INSERT_DEADLINE, new)
+        if old:
+            conn.execute(_UPDATE_DEADLINE, old)
+
 
 _TABLES = {
     "mf_party": parties,
@@ -857,6 +913,23 @@ def _dialect_insert(dialect: str) -> Any:
 
         return sqlite_insert
     raise NotImplementedError(f"case numbers need SQLite or PostgreSQL, not {dialect}")
+
+
+def _command_deadline(r: Any) -> DeadlineRecord:
+    return DeadlineRecord(
+        id=r.d_id,
+        case_id=r.d_case_id,
+        kind=r.d_kind,
+        party=r.d_party,
+        status=DeadlineStatus(r.d_status),
+        starts_on=r.d_starts_on,
+        unit=r.d_unit,
+        length=r.d_length,
+        due=r.d_due,
+        extended=r.d_extended,
+        paused_on=r.d_paused_on,
+        provisional=r.d_provisional,
+    )
 
 
 def _case_record(row: Any) -> CaseRecord:
