@@ -852,18 +852,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--profile", action="store_true", help="cProfile the engine phase, print the top 25"
     )
+    parser.add_argument(
+        "--log-json",
+        action="store_true",
+        help="render the engine's per-command log events as JSON (into os.devnull), as a host "
+        "that logs them does; default: the library's default, silent",
+    )
     args = parser.parse_args(argv)
     if args.cases < 1 or args.repeat < 1 or args.memory_factor < 0:
         parser.error("--cases and --repeat must be at least 1, --memory-factor at least 0")
     n: int = args.cases
 
-    # The engine logs one structlog "transition" event per fire: render it for real, as JSON
-    # lines, but into the null device (a host that logs). The baselines do not log.
+    # With --log-json the engine's per-fire structlog event is rendered for real, as JSON lines,
+    # into the null device (a host that logs). By default the library is silent (no host
+    # logging configured). The baselines do not log.
     sink = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - open for the whole run
-    configure_json_logging(sink)
+    if args.log_json:
+        configure_json_logging(sink)
     out = sys.stdout
     try:
-        print("mediation_flow: engine vs plain SQLAlchemy Core", file=out)
+        print(
+            "mediation_flow: engine vs plain SQLAlchemy Core and hand-written transitions + ORM",
+            file=out,
+        )
+        print(f"{os.cpu_count()} CPUs (shared machine: read the ratios)", file=out)
         print(
             f"Python {platform.python_version()}, SQLAlchemy {sqlalchemy.__version__}, "
             f"SQLite {sqlite3.sqlite_version}; SQLite files in WAL mode, synchronous=NORMAL",
@@ -875,8 +887,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=out,
         )
         print(
-            "Logging: the engine's per-fire structlog info event is rendered as JSON into "
-            "os.devnull; the Core baseline does not log.",
+            "Logging: "
+            + (
+                "the engine's per-fire structlog info event is rendered as JSON into os.devnull"
+                if args.log_json
+                else "the library's default (silent: the host configured no logging)"
+            )
+            + "; the baselines do not log. The engine runs with a regional plugin (veto and "
+            "after-commit hooks), its hash chain, history and deadlines.",
+            file=out,
+        )
+        print(
+            "ORM baseline: transitions (one shared machine, add_model per command) + "
+            "SQLAlchemy ORM: Session.get, fire, state + version (version_id_col) + an event "
+            "row, commit; no deadlines, no hash chain, no parties.",
             file=out,
         )
         print(
