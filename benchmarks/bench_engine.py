@@ -1,10 +1,13 @@
-"""Benchmark: the engine against the same writes done by plain SQLAlchemy Core.
+"""Benchmark: the engine against the same writes done by plain SQLAlchemy Core, and against
+what a team would write by hand with ``transitions`` and the SQLAlchemy ORM.
 
 N cases go through seven triggers (union mediation fails, arbitration, a non-final award, a
 suit, the suit withdrawn). Each step is a separate command, fired round-robin over the cases,
-so every step reloads its case. Both sides run on a SQLite file in WAL mode with the engine's
+so every step reloads its case. All sides run on a SQLite file in WAL mode with the engine's
 pragmas, in the same process, one after the other; the ratio of their rates is the figure to
-watch (machines are shared and noisy, absolute rates are not comparable between runs).
+watch (machines are shared and noisy, absolute rates are not comparable between runs). The
+engine runs with a regional plugin on its hot path (a veto hook and an after-commit hook), its
+full history, hash chain and deadlines; the ORM baseline writes state + event per transition.
 
 Run ``python benchmarks/bench_engine.py --help``; see ``benchmarks/README.md``. Not part of the
 test suite.
@@ -32,21 +35,40 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, ClassVar, TextIO
 from unittest import mock
 from zoneinfo import ZoneInfo
 
 import sqlalchemy
-from sqlalchemy import Connection, Table, create_engine, event, insert, select, update
+from sqlalchemy import (
+    JSON,
+    Connection,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    create_engine,
+    event,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import Engine as SAEngine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from transitions import Machine
 
-from mediation_flow import Engine, configure_json_logging
+from mediation_flow import Engine, configure_json_logging, hookimpl
 from mediation_flow import engine as engine_module
 from mediation_flow.audit import event_hash
 from mediation_flow.storage.tables import metadata
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 TARGET_RATIO = 0.25
+#: The engine against the hand-written transitions + ORM service (issue goal).
+TARGET_ORM_RATIO = 2.0
+#: open_case, milliseconds (issue goal).
+TARGET_OPEN_MS = 1.5
 #: The memory phase counts as "not growing" if its peak at k*N cases stays within this factor
 #: (plus a small absolute slack) of the peak at N cases.
 GROWTH_TOLERANCE = 1.25
@@ -240,15 +262,44 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
+class RegionalPlugin:
+    """A regional plugin on the hot path: it looks at every transition before it is taken (and
+    lets it pass) and counts every committed one."""
+
+    name = "bench_hunan"
+    regions = ("43",)
+
+    def __init__(self) -> None:
+        self.committed = 0
+
+    @hookimpl
+    def veto_transition(self, ctx: Any, transition: Any) -> str | None:
+        return None
+
+    @hookimpl
+    def after_commit(self, case: Any, event: Any) -> None:
+        self.committed += 1
+
+
 def make_engine(path: Path) -> Engine:
     # No case numbers: the Core side does not issue them, and the comparison is of the same
     # writes. What a number costs is measured in bench_paperwork.py.
-    return Engine(sqlite_url(path), clock=lambda: OPENED_AT, national_numbering=False)
+    return Engine(
+        sqlite_url(path),
+        clock=lambda: OPENED_AT,
+        national_numbering=False,
+        plugins=[RegionalPlugin()],
+        entry_points=False,
+    )
+
+
+#: Seconds each prepare() spent in open_case, per case (the last run's).
+OPEN_SECONDS: list[float] = []
 
 
 def prepare(path: Path, n: int) -> list[int]:
-    """Create the schema and open ``n`` cases with the engine (not timed). The engine that
-    opened them is closed, so both timed sides start on a fresh connection."""
+    """Create the schema and open ``n`` cases with the engine (timed apart: ``OPEN_SECONDS``).
+    The engine that opened them is closed, so both timed sides start on a fresh connection."""
     intake = make_intake()
     # Serials are random; the write check compares two databases, so both get the same ones.
     numbered = itertools.count(1)
@@ -257,7 +308,126 @@ def prepare(path: Path, n: int) -> list[int]:
         return f"{region}-{day:%y%m%d}-{next(numbered):08d}"
 
     with make_engine(path) as engine, mock.patch.object(engine_module, "new_serial", serial):
-        return [engine.open_case(intake, at=OPENED_AT).id for _ in range(n)]
+        engine.open_case(intake, at=OPENED_AT)  # warm-up (first statements, caches)
+        gc.collect()
+        started = time.perf_counter()
+        ids = [engine.open_case(intake, at=OPENED_AT).id for _ in range(n)]
+        OPEN_SECONDS.append((time.perf_counter() - started) / n)
+        return ids
+
+
+# --- the hand-written baseline: transitions + SQLAlchemy ORM, state + event per transition ------
+
+
+class OrmBase(DeclarativeBase):
+    pass
+
+
+class OrmCase(OrmBase):
+    __tablename__ = "orm_case"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    state: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Optimistic locking, as the ORM offers it.
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
+
+
+class OrmEvent(OrmBase):
+    __tablename__ = "orm_event"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("orm_case.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    trigger: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(64))
+    dest: Mapped[str] = mapped_column(String(64))
+    actor_id: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class OrmModel:
+    """What the shared machine drives: the state of one loaded case."""
+
+    def __init__(self) -> None:
+        self.state = ""
+
+
+def orm_machine() -> Machine:
+    """One machine for all cases, built once (``add_model`` per command), as a careful team
+    would write it: building a machine per command costs several times more."""
+    states = list(dict.fromkeys([s.source for s in STEPS] + [STEPS[-1].dest]))
+    return Machine(
+        model=None,
+        states=states,
+        transitions=[{"trigger": s.trigger, "source": s.source, "dest": s.dest} for s in STEPS],
+        initial=states[0],
+        auto_transitions=False,
+    )
+
+
+def orm_prepare(path: Path, n: int) -> tuple[SAEngine, list[int]]:
+    sa = core_engine(path)
+    OrmBase.metadata.create_all(sa)
+    with Session(sa) as session, session.begin():
+        cases = [
+            OrmCase(state="received", version=1, updated_at=OPENED_AT, attributes={})
+            for _ in range(n)
+        ]
+        session.add_all(cases)
+        session.flush()
+        ids = [c.id for c in cases]
+    return sa, ids
+
+
+def orm_fire(sessions: sessionmaker[Session], machine: Machine, case_id: int, step: Step) -> None:
+    """Load the case (ORM), fire the trigger on the shared machine, write state + event."""
+    with sessions() as session, session.begin():
+        case = session.get(OrmCase, case_id)
+        if case is None:
+            raise RuntimeError(f"case {case_id} not found")
+        model = OrmModel()
+        machine.add_model(model, initial=case.state)
+        try:
+            source = case.state
+            getattr(model, step.trigger)()
+            case.state = model.state
+            case.updated_at = step.at
+            case.attributes = {**case.attributes, **step.attributes}
+            session.add(
+                OrmEvent(
+                    case_id=case_id,
+                    seq=case.version + 1,
+                    trigger=step.trigger,
+                    source=source,
+                    dest=model.state,
+                    actor_id="system",
+                    at=step.at,
+                    data=step.data,
+                )
+            )
+        finally:
+            machine.remove_model(model)
+
+
+def orm_run(sa: SAEngine, case_ids: Sequence[int]) -> int:
+    sessions = sessionmaker(sa, expire_on_commit=True)
+    machine = orm_machine()
+    done = 0
+    for step in STEPS:
+        for case_id in case_ids:
+            orm_fire(sessions, machine, case_id, step)
+            done += 1
+    return done
+
+
+def orm_phase(path: Path, n: int) -> Timing:
+    sa, ids = orm_prepare(path, n)
+    try:
+        return timed(lambda: orm_run(sa, ids))
+    finally:
+        sa.dispose()
 
 
 def core_engine(path: Path, busy_timeout: float = 5.0) -> SAEngine:
@@ -682,18 +852,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--profile", action="store_true", help="cProfile the engine phase, print the top 25"
     )
+    parser.add_argument(
+        "--log-json",
+        action="store_true",
+        help="render the engine's per-command log events as JSON (into os.devnull), as a host "
+        "that logs them does; default: the library's default, silent",
+    )
     args = parser.parse_args(argv)
     if args.cases < 1 or args.repeat < 1 or args.memory_factor < 0:
         parser.error("--cases and --repeat must be at least 1, --memory-factor at least 0")
     n: int = args.cases
 
-    # The engine logs one structlog "transition" event per fire: render it for real, as JSON
-    # lines, but into the null device. The Core baseline does not log.
+    # With --log-json the engine's per-fire structlog event is rendered for real, as JSON lines,
+    # into the null device (a host that logs). By default the library is silent (no host
+    # logging configured). The baselines do not log.
     sink = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - open for the whole run
-    configure_json_logging(sink)
+    if args.log_json:
+        configure_json_logging(sink)
     out = sys.stdout
     try:
-        print("mediation_flow: engine vs plain SQLAlchemy Core", file=out)
+        print(
+            "mediation_flow: engine vs plain SQLAlchemy Core and hand-written transitions + ORM",
+            file=out,
+        )
+        print(f"{os.cpu_count()} CPUs (shared machine: read the ratios)", file=out)
         print(
             f"Python {platform.python_version()}, SQLAlchemy {sqlalchemy.__version__}, "
             f"SQLite {sqlite3.sqlite_version}; SQLite files in WAL mode, synchronous=NORMAL",
@@ -705,8 +887,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=out,
         )
         print(
-            "Logging: the engine's per-fire structlog info event is rendered as JSON into "
-            "os.devnull; the Core baseline does not log.",
+            "Logging: "
+            + (
+                "the engine's per-fire structlog info event is rendered as JSON into os.devnull"
+                if args.log_json
+                else "the library's default (silent: the host configured no logging)"
+            )
+            + "; the baselines do not log. The engine runs with a regional plugin (veto and "
+            "after-commit hooks), its hash chain, history and deadlines.",
+            file=out,
+        )
+        print(
+            "ORM baseline: transitions (one shared machine, add_model per command) + "
+            "SQLAlchemy ORM: Session.get, fire, state + version (version_id_col) + an event "
+            "row, commit; no deadlines, no hash chain, no parties.",
             file=out,
         )
         print(
@@ -720,30 +914,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         with workspace() as root:
             # Timing: engine and Core alternate which goes first.
             pairs: list[tuple[Timing, Timing]] = []
+            orms: list[Timing] = []
+            opens: list[float] = []
             difference: str | None = None
             print(
                 f"\n{'run':>3}  {'first':<6} {'engine s':>9} {'engine tx/s':>12} "
-                f"{'core s':>8} {'core tx/s':>10} {'ratio':>6}",
+                f"{'core tx/s':>10} {'orm tx/s':>9} {'eng/core':>9} {'eng/orm':>8}",
                 file=out,
             )
             for r in range(args.repeat):
                 engine_db, core_db = root / f"engine-{r}.db", root / f"core-{r}.db"
+                orm_db = root / f"orm-{r}.db"
                 if r % 2 == 0:
                     eng = engine_phase(engine_db, n)
+                    opens.append(OPEN_SECONDS[-1])
                     core = core_phase(core_db, n)
+                    orm = orm_phase(orm_db, n)
                 else:
+                    orm = orm_phase(orm_db, n)
                     core = core_phase(core_db, n)
                     eng = engine_phase(engine_db, n)
+                    opens.append(OPEN_SECONDS[-1])
                 pairs.append((eng, core))
+                orms.append(orm)
                 print(
-                    f"{r + 1:>3}  {'engine' if r % 2 == 0 else 'core':<6} "
-                    f"{eng.seconds:>9.3f} {eng.rate:>12.0f} {core.seconds:>8.3f} "
-                    f"{core.rate:>10.0f} {eng.rate / core.rate:>6.3f}",
+                    f"{r + 1:>3}  {'engine' if r % 2 == 0 else 'orm':<6} "
+                    f"{eng.seconds:>9.3f} {eng.rate:>12.0f} {core.rate:>10.0f} "
+                    f"{orm.rate:>9.0f} {eng.rate / core.rate:>9.3f} {eng.rate / orm.rate:>8.3f}",
                     file=out,
                 )
                 if r == 0:
                     difference = compare(engine_db, core_db)
-                for path in (engine_db, core_db):
+                for path in (engine_db, core_db, orm_db):
                     for suffix in ("", "-wal", "-shm"):
                         Path(f"{path}{suffix}").unlink(missing_ok=True)
             engine_rate = statistics.median(e.rate for e, _ in pairs)
@@ -752,6 +954,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(
                 f"median     engine {engine_rate:.0f} tx/s ({1e6 / engine_rate:.0f} us/tx), "
                 f"Core {core_rate:.0f} tx/s ({1e6 / core_rate:.0f} us/tx)",
+                file=out,
+            )
+            orm_ratios = [e.rate / o.rate for (e, _), o in zip(pairs, orms, strict=True)]
+            orm_ratio = statistics.median(orm_ratios)
+            orm_verdict = "MET" if orm_ratio >= TARGET_ORM_RATIO else "NOT MET"
+            print(
+                f"ratio engine/hand-written transitions+ORM (median of the runs' ratios): "
+                f"{orm_ratio:.3f}; goal >= {TARGET_ORM_RATIO}: {orm_verdict} "
+                f"(ORM {statistics.median(o.rate for o in orms):.0f} tx/s)",
+                file=out,
+            )
+            open_ms = statistics.median(opens) * 1000
+            print(
+                f"open_case: {open_ms:.3f} ms each (median of the runs, {n} cases a run, "
+                f"early warning on); goal <= {TARGET_OPEN_MS} ms: "
+                + ("MET" if open_ms <= TARGET_OPEN_MS else "NOT MET"),
                 file=out,
             )
             verdict = "MET" if ratio >= TARGET_RATIO else "NOT MET"

@@ -330,7 +330,10 @@ def check_writes(url: str, ids: Sequence[int], counts: Counts, complete: bool) -
     try:
         with sa.connect() as conn:
             events = conn.execute(
-                select(func.count()).select_from(EVENTS).where(EVENTS.c.case_id.in_(ids))
+                select(func.count())
+                .select_from(EVENTS)
+                # Early-warning alerts recorded at intake are events, not transitions.
+                .where(EVENTS.c.case_id.in_(ids), EVENTS.c.trigger != "early_warning")
             ).scalar_one()
             done = conn.execute(
                 select(func.count())

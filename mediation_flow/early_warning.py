@@ -50,11 +50,10 @@ from sqlalchemy import (
     Connection,
     String,
     and_,
+    bindparam,
     case,
-    cast,
     exists,
     func,
-    literal,
     or_,
     select,
 )
@@ -351,6 +350,9 @@ class Rule:
     label_zh: str = ""
     level: Level = Level.warning
     regions: tuple[str, ...] = ()
+    #: Whether :meth:`on_open` reads the database. A rule that decides on the case's facts
+    #: alone sets it to False: opening a case then runs it without a savepoint around it.
+    reads_on_open: bool = True
 
     def on_open(self, conn: Connection, case: CaseFacts, today: date) -> list[Alert]:
         """Alerts about a case just opened (it is already in the database)."""
@@ -424,14 +426,14 @@ class RepeatEmployer(Rule):
             if employer.key in seen:
                 continue
             seen.add(employer.key)
-            ids = self._case_ids(conn, employer, start, end)
-            if len(ids) < self.threshold:
+            count, ids = self._case_ids(conn, employer, start, end)
+            if count < self.threshold:
                 continue
             how = f"统一社会信用代码{employer.credit_code}" if employer.credit_code else "单位名称"
             including = "（含本案）" if case.id in ids else ""
             reason = (
                 f"用人单位“{employer.name}”近{self.window_days}日（{start}至{end}）"
-                f"已有劳动争议案件{len(ids)}件{including}，达到重点企业预警条件"
+                f"已有劳动争议案件{count}件{including}，达到重点企业预警条件"
                 f"（{self.window_days}日内不少于{self.threshold}件，按{how}归并）。"
                 "建议研判该单位用工风险，必要时约谈企业、开展用工风险排查"
                 "（十堰：主动约谈企业、排查用工风险；大安：加强对重点企业的预警防控）。"
@@ -440,38 +442,59 @@ class RepeatEmployer(Rule):
                 "employer": employer.name,
                 "credit_code": employer.credit_code,
                 "matched_by": "credit_code" if employer.credit_code else "name",
-                "count": len(ids),
+                "count": count,
                 "threshold": self.threshold,
                 "window_days": self.window_days,
                 "window": [start.isoformat(), end.isoformat()],
-                "case_ids": ids[-20:],
+                "case_ids": ids,
             }
             alerts.append(self.case_alert(case, reason, data, part=_digest(employer.key)))
         return alerts
 
     @staticmethod
-    def _case_ids(conn: Connection, employer: Employer, start: date, end: date) -> list[int]:
-        by_name = _sql_name(parties.c.name) == _sql_name(cast(literal(employer.name), String))
-        if employer.credit_code:
-            match = or_(
-                parties.c.id_number == employer.credit_code,
-                and_(parties.c.id_number.is_(None), by_name),
-            )
-        else:
-            match = by_name
-        stmt = (
-            select(parties.c.case_id)
-            .join(cases, cases.c.id == parties.c.case_id)
-            .where(
-                parties.c.kind == PartyKind.employer.value,
-                cases.c.received_on >= start,
-                cases.c.received_on <= end,
-                match,
-            )
-            .distinct()
-            .order_by(parties.c.case_id)
+    def _case_ids(
+        conn: Connection, employer: Employer, start: date, end: date
+    ) -> tuple[int, list[int]]:
+        """How many cases of the employer were received in the window, and the ids of the
+        latest 20 (oldest first): one statement, built once."""
+        stmt = _REPEAT_BY_CODE if employer.credit_code else _REPEAT_BY_NAME
+        rows = conn.execute(
+            stmt,
+            {"start": start, "end": end, "name": employer.name, "code": employer.credit_code},
+        ).all()
+        if not rows:
+            return 0, []
+        return int(rows[0].total), sorted(int(r.case_id) for r in rows)
+
+
+def _repeat_employer_query(by_code: bool) -> Any:
+    by_name = _sql_name(parties.c.name) == _sql_name(bindparam("name", type_=String))
+    match = (
+        or_(parties.c.id_number == bindparam("code"), and_(parties.c.id_number.is_(None), by_name))
+        if by_code
+        else by_name
+    )
+    matched = (
+        select(parties.c.case_id)
+        .join(cases, cases.c.id == parties.c.case_id)
+        .where(
+            parties.c.kind == PartyKind.employer.value,
+            cases.c.received_on >= bindparam("start"),
+            cases.c.received_on <= bindparam("end"),
+            match,
         )
-        return [int(r) for r in conn.execute(stmt).scalars()]
+        .distinct()
+        .subquery()
+    )
+    return (
+        select(matched.c.case_id, func.count().over().label("total"))
+        .order_by(matched.c.case_id.desc())
+        .limit(20)
+    )
+
+
+_REPEAT_BY_NAME = _repeat_employer_query(by_code=False)
+_REPEAT_BY_CODE = _repeat_employer_query(by_code=True)
 
 
 class CollectiveCase(Rule):
@@ -480,6 +503,7 @@ class CollectiveCase(Rule):
     collective wage arrears of migrant workers are where mass incidents start (MWPR)."""
 
     label_zh = "集体劳动争议"
+    reads_on_open = False
 
     def __init__(
         self,
@@ -528,6 +552,7 @@ class IndustryWatch(Rule):
     ``"建筑"`` watches cases recorded as ``"construction"`` too."""
 
     label_zh = "重点行业动态预警"
+    reads_on_open = False
 
     def __init__(
         self,
@@ -763,8 +788,9 @@ class RuleSet:
             raise CaseNotFound(case)
         out: list[Alert] = []
         for rule in self._rules:
-            if rule.applies_to(facts.region):
-                out.extend(self._run(rule, conn, partial(rule.on_open, conn, facts, today)))
+            if type(rule).on_open is not Rule.on_open and rule.applies_to(facts.region):
+                call = partial(rule.on_open, conn, facts, today)
+                out.extend(self._run(rule, conn, call, reads=rule.reads_on_open))
         return _unique(out)
 
     def evaluate_tick(
@@ -780,11 +806,20 @@ class RuleSet:
                 out.extend(self._run(rule, conn, partial(rule.on_tick, conn, today, scope)))
         return _unique(out)
 
-    def _run(self, rule: Rule, conn: Connection, call: Callable[[], list[Alert]]) -> list[Alert]:
+    def _run(
+        self,
+        rule: Rule,
+        conn: Connection,
+        call: Callable[[], list[Alert]],
+        *,
+        reads: bool = True,
+    ) -> list[Alert]:
         if self.on_error is None:
             return _checked(rule, call())
         try:
-            if conn.in_transaction():
+            # PostgreSQL aborts a transaction whose statement failed: a rule that reads runs
+            # in a savepoint there. SQLite keeps the transaction (rules never write).
+            if reads and conn.in_transaction() and conn.dialect.name != "sqlite":
                 with conn.begin_nested():
                     return _checked(rule, call())
             return _checked(rule, call())

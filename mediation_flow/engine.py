@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from contextlib import nullcontext
 from dataclasses import replace
 from datetime import date, datetime
+from decimal import Decimal
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,7 +34,15 @@ from mediation_flow.calendar import DEFAULT_CALENDAR, Calendar, check_notice, ch
 from mediation_flow.deadlines import apply_transition
 from mediation_flow.documents import Document, DocumentTemplates, TemplateInfo, document_context
 from mediation_flow.duedates import Holder, limitation_expiry
-from mediation_flow.early_warning import Alert, Level, Rule, RuleSet, default_rules
+from mediation_flow.early_warning import (
+    Alert,
+    CaseFacts,
+    Employer,
+    Level,
+    Rule,
+    RuleSet,
+    default_rules,
+)
 from mediation_flow.errors import (
     CalendarNotAvailable,
     CaseHandedOver,
@@ -79,6 +88,7 @@ from mediation_flow.models import (
     Actor,
     Case,
     CaseNumber,
+    Claim,
     Deadline,
     DeadlineStatus,
     Event,
@@ -88,6 +98,7 @@ from mediation_flow.models import (
     Resolution,
     Role,
     parse_intake,
+    party_ids,
 )
 from mediation_flow.numbering import (
     NATIONAL_RULES,
@@ -115,12 +126,14 @@ from mediation_flow.redating import (
     redate,
 )
 from mediation_flow.reports import Report, build_report
-from mediation_flow.storage.repository import DuplicateKey, Store
+from mediation_flow.storage.cache import IntakeCache
+from mediation_flow.storage.repository import DuplicateKey, Store, WritePlan
 
 __all__ = ["SHANGHAI", "Engine", "retry_on_conflict"]
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 T = TypeVar("T")
+_CENT = Decimal("0.01")
 
 
 def _now() -> datetime:
@@ -188,6 +201,8 @@ class Engine:
             echo=echo,
         )
         self._clock = clock or _now
+        # Parties and claims by case and chain head (mediation_flow.storage.cache).
+        self._intake: IntakeCache[tuple[tuple[Party, ...], tuple[Claim, ...]]] = IntakeCache()
         self._log = get_logger()
         self.policy = policy or Policy()
         self._plugins = Plugins(plugins, entry_points=entry_points)
@@ -437,43 +452,80 @@ class Engine:
             {"position": i, "kind": c.kind.value, "amount": c.amount}
             for i, c in enumerate(parsed.claims)
         ]
-        with self._store.connect() as conn:
-            with self._store.writing(conn):
-                case_id = self._store.insert_case(conn, values, party_rows, claim_rows)
-                opened: dict[str, Any] = {
-                    "case_id": case_id,
-                    "seq": 1,
-                    "trigger": "open_case",
-                    "source": "",
-                    "dest": flow.initial,
-                    "actor_id": actor.id,
-                    "actor_role": actor.role.value,
-                    "at": at,
-                    "data": {
-                        "serial": serial,
-                        "received_on": received_on.isoformat(),
-                        "intake_digest": intake_digest(
-                            [
-                                Party(**{k: v for k, v in row.items() if k != "position"})
-                                for row in party_rows
-                            ],
-                            parsed.claims,
-                        ),
-                    },
-                    "warnings": [],
-                }
-                head = opened["hash"] = event_hash(None, opened)
-                self._store.insert_event(conn, opened)
-                seq = 1
-                for alert in self._new_alerts(
-                    conn, self.early_warning.evaluate_open(conn, case_id, today), at
-                ):
-                    seq += 1
-                    row = alert.event_row(seq=seq, state=flow.initial, at=at)
-                    head = row["hash"] = event_hash(head, row)
-                    self._store.insert_event(conn, row)
-                self._store.set_event_hash(conn, case_id, head, version=seq)
-            case = self._get(conn, case_id)
+        parties = tuple(
+            Party(**{k: v for k, v in row.items() if k != "position"}, id=pid)
+            for row, pid in zip(party_rows, party_ids(r["kind"] for r in party_rows), strict=True)
+        )
+        # As the database gives them back (NUMERIC(14, 2)).
+        claims = tuple(Claim(c.kind, c.amount.quantize(_CENT)) for c in parsed.claims)
+        # One transaction of at most 7 statements: the case, parties, claims, the early-warning
+        # rules' queries (one for the national rules), the alerts (if any), the events
+        # (executemany) and the chain head.
+        with self._store.connect() as conn, self._store.writing(conn):
+            case_id = self._store.insert_case(conn, values, party_rows, claim_rows)
+            opened: dict[str, Any] = {
+                "case_id": case_id,
+                "seq": 1,
+                "trigger": "open_case",
+                "source": "",
+                "dest": flow.initial,
+                "actor_id": actor.id,
+                "actor_role": actor.role.value,
+                "at": at,
+                "data": {
+                    "serial": serial,
+                    "received_on": received_on.isoformat(),
+                    "intake_digest": intake_digest(parties, parsed.claims),
+                },
+                "warnings": [],
+            }
+            head = opened["hash"] = event_hash(None, opened)
+            rows = [opened]
+            facts = CaseFacts(
+                id=case_id,
+                region=parsed.region,
+                state=flow.initial,
+                worker_count=parsed.workers,
+                is_migrant_worker=bool(parsed.is_migrant_worker),
+                received_on=received_on,
+                attributes=attributes,
+                claim_kinds=tuple(c.kind.value for c in claims),
+                employers=tuple(
+                    Employer(p.name, (p.id_number or "").strip().upper() or None)
+                    for p in parties
+                    if p.kind is PartyKind.employer
+                ),
+            )
+            for alert in self._new_alerts(
+                conn, self.early_warning.evaluate_open(conn, facts, today), at
+            ):
+                row = alert.event_row(seq=len(rows) + 1, state=flow.initial, at=at)
+                head = row["hash"] = event_hash(head, row)
+                rows.append(row)
+            self._store.insert_events(conn, rows)
+            self._store.set_event_hash(conn, case_id, head, version=len(rows))
+        record = CaseRecord(
+            id=case_id,
+            region=parsed.region,
+            state=flow.initial,
+            version=len(rows),
+            flow_fingerprint=compiled.fingerprint,
+            resolution=None,
+            worker_count=parsed.workers,
+            is_migrant_worker=parsed.is_migrant_worker,
+            knew_of_infringement_on=knew,
+            employment_ended_on=parsed.employment_ended_on,
+            received_on=received_on,
+            limitation_started_on=None,
+            limitation_expires_on=limitation["expires_on"],
+            opened_at=at,
+            updated_at=at,
+            attributes=attributes,
+            event_hash=head,
+            serial=serial,
+        )
+        self._intake.put(case_id, head, (parties, claims))
+        case = self._view(compiled, record, parties, claims)
         self._log.info(
             "case_opened",
             case_id=case_id,
@@ -552,10 +604,6 @@ class Engine:
                 )
             request = request_digest(case_id, trigger, data or {}, actor)
         with self._store.connect() as conn:
-            if idempotency_key is not None:
-                replayed = self._replay_idempotent(conn, idempotency_key, request, case_id)
-                if replayed is not None:
-                    return replayed
             try:
                 command = partial(
                     self._fire,
@@ -595,24 +643,30 @@ class Engine:
         self, conn: Connection, key: str, request: str | None, case_id: int
     ) -> Case | None:
         with self._store.reading(conn):
-            prior = self._store.idempotency(conn, key)
-            if prior is None:
-                return None
-            if prior["request"] != request or prior["case_id"] != case_id:
-                raise IdempotencyConflict(key, prior["case_id"])
-            case = self._load(conn, case_id)
-            snapshot = prior["result"]
-            case.state, case.version = snapshot["state"], snapshot["version"]
-            case.resolution, case.attributes = snapshot["resolution"], snapshot["attributes"]
-            case.updated_at = datetime.fromisoformat(snapshot["updated_at"])
-            expires = snapshot["limitation_expires_on"]
-            case.limitation_expires_on = date.fromisoformat(expires) if expires else None
-            return self._view(
-                self._flow_of(case),
-                case,
-                self._store.load_parties(conn, case_id),
-                self._store.load_claims(conn, case_id),
-            )
+            return self._replayed(conn, key, request, case_id)
+
+    def _replayed(
+        self, conn: Connection, key: str, request: str | None, case_id: int
+    ) -> Case | None:
+        """The result of the command stored under ``key``, if any (inside a transaction)."""
+        prior = self._store.idempotency(conn, key)
+        if prior is None:
+            return None
+        if prior["request"] != request or prior["case_id"] != case_id:
+            raise IdempotencyConflict(key, prior["case_id"])
+        case = self._load(conn, case_id)
+        snapshot = prior["result"]
+        case.state, case.version = snapshot["state"], snapshot["version"]
+        case.resolution, case.attributes = snapshot["resolution"], snapshot["attributes"]
+        case.updated_at = datetime.fromisoformat(snapshot["updated_at"])
+        expires = snapshot["limitation_expires_on"]
+        case.limitation_expires_on = date.fromisoformat(expires) if expires else None
+        return self._view(
+            self._flow_of(case),
+            case,
+            self._store.load_parties(conn, case_id),
+            self._store.load_claims(conn, case_id),
+        )
 
     def _fire(
         self,
@@ -627,11 +681,20 @@ class Engine:
         request: str | None,
         started: float,
     ) -> Case:
-        with self._store.reading(conn):
-            case = self._load(conn, case_id)
+        # One transaction (BEGIN IMMEDIATE on SQLite): read the case and its deadlines in one
+        # statement (parties and claims from the cache when their chain head is current),
+        # decide, write. PostgreSQL runs it at READ COMMITTED: the read is one statement, so one
+        # snapshot, and the write is checked against the version read (optimistic locking).
+        with self._store.writing(conn):
+            if idempotency_key is not None:
+                replayed = self._replayed(conn, idempotency_key, request, case_id)
+                if replayed is not None:
+                    return replayed
+            case, deadlines = self._load_command(conn, case_id)
+            head = case.event_hash
             flow = self._flow_of(case)
             data = data if data is not None else {}
-            parties = self._store.load_parties(conn, case_id)
+            parties, claims = self._intake_of(conn, case)
             if actor.role is not Role.system:
                 # Before anything about the case (its state, version, last event) is revealed.
                 scope = self._scope(case, parties)
@@ -654,18 +717,27 @@ class Engine:
                     f"({case.updated_at.astimezone(SHANGHAI).isoformat()}); commands are "
                     "recorded in order",
                 )
-            ctx = self._context(conn, flow, case, trigger, data, actor, at, parties=parties)
+            ctx = self._context(
+                conn,
+                flow,
+                case,
+                trigger,
+                data,
+                actor,
+                at,
+                deadlines=deadlines,
+                parties=parties,
+                claims=claims,
+            )
             tdef, dest = flow.fire(ctx)
             self._veto(ctx, tdef)
             version = case.version
             event_row = self._apply(ctx, tdef, dest)
-            claims = ctx.claims
-            if _predicted(ctx) and self._sync_calendar(conn):
-                raise _CalendarChanged
-        idempotent = None
-        if idempotency_key is not None:
-            idempotent = {"key": idempotency_key, "case_id": case_id, "request": request}
-        event = self._commit(conn, ctx, version, event_row, idempotent)
+            idempotent = None
+            if idempotency_key is not None:
+                idempotent = {"key": idempotency_key, "case_id": case_id, "request": request}
+            event = self._write(conn, ctx, version, event_row, idempotent)
+        self._intake.advance(case_id, head, case.event_hash, (parties, claims))
         self._log_transition(ctx, event_row, started)
         view = self._view(flow, case, (*parties, *ctx.added_parties), claims)
         self._plugins.after_commit(case.region, view, event, self._log)
@@ -691,10 +763,17 @@ class Engine:
         version: int,
         event_row: dict[str, Any],
         idempotent: dict[str, Any] | None = None,
+        *,
+        plan: WritePlan | None = None,
     ) -> Event:
         """Inside the write transaction: issue the case number the transition opens (if any),
         seal the event into the hash chain, write state + event + deadlines, the idempotency
-        key, and run the plugins' in-transaction work."""
+        key, and run the plugins' in-transaction work.
+
+        The write step of every command: a row more per command (a ledger entry, an outbox
+        message) is one more prebuilt INSERT here, after ``save`` (and a list of rows in
+        :class:`~mediation_flow.storage.repository.WritePlan` for tick's batches). With
+        ``plan``, state + event + deadlines are added to it and written with the batch."""
         if _predicted(ctx):
             # Decided on a prediction: no notice may be registered between the decision and the
             # commit (a registration holds the lock exclusively while it re-dates).
@@ -704,7 +783,10 @@ class Engine:
         self._issue_number(conn, ctx, version, event_row)
         self._seal(ctx.case, event_row)
         event = self._event(event_row)
-        self._store.save(conn, ctx.case, version, event_row, ctx.deadlines)
+        if plan is None:
+            self._store.save(conn, ctx.case, version, event_row, ctx.deadlines)
+        else:
+            plan.add(ctx.case, version, event_row, ctx.deadlines)
         if ctx.added_parties:  # add_party (AR 46)
             self._store.append_parties(
                 conn, ctx.case.id, _added_party_rows(len(ctx.parties), ctx.added_parties)
@@ -756,18 +838,25 @@ class Engine:
         content = {**event_row, "case_id": case.chain_id}
         event_row["hash"] = case.event_hash = event_hash(case.event_hash, content)
 
-    def tick(self, at: datetime | None = None, *, limit: int | None = None) -> list[Event]:
+    def tick(
+        self, at: datetime | None = None, *, limit: int | None = None, batch: int = 100
+    ) -> list[Event]:
         """Apply every expiry due before ``at``; return the new events.
 
         Each deadline whose due day ended before ``at`` fires its expiry trigger (as the
-        ``system`` actor) or records its expiry event. Each expiry is claimed, decided and written
-        in its own transaction: on PostgreSQL the deadline row is claimed with ``FOR UPDATE SKIP
-        LOCKED``, so any number of workers may tick at once and each expiry happens exactly once;
-        a worker killed mid-batch loses nothing (its open transaction rolls back and another
-        worker claims the deadline). On SQLite, writers take turns (``BEGIN IMMEDIATE``).
-        Running ``tick`` twice fires nothing twice. ``limit`` caps the expiries of one call.
+        ``system`` actor) or records its expiry event. Expiries are claimed, decided and written
+        in batches of at most ``batch`` per transaction: on PostgreSQL the deadline rows and
+        their cases' rows are claimed with ``FOR UPDATE SKIP LOCKED``, so any number of workers
+        may tick at once, each expiry happens exactly once, and a case a command is writing is
+        left to the next tick; a worker killed mid-batch loses nothing (its open transaction
+        rolls back and another worker claims the deadlines). On SQLite, writers take turns
+        (``BEGIN IMMEDIATE``). When an expiry of a batch fails, the batch is rolled back and its
+        expiries are applied one per transaction, so that the others still happen. Running
+        ``tick`` twice fires nothing twice. ``limit`` caps the expiries of one call.
         """
         at = self._at(at, "tick")
+        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+            raise InvalidData("tick", "batch", f"must be a positive whole number, not {batch!r}")
         today = self._day(at)
         produced: list[Event] = []
         if self._sync_calendar():
@@ -776,8 +865,37 @@ class Engine:
             produced.extend(self._redate(at, SYSTEM, "calendar changed"))
         self._tick_alerts(today, at)
         after: tuple[date, int] | None = None
-        conflicts: dict[int, int] = {}
         while limit is None or len(produced) < limit:
+            size = batch if limit is None else min(batch, limit - len(produced))
+            try:
+                claimed = self._expire_batch(today, at, after, size)
+            except Exception:
+                # Rolled back whole: apply this batch's expiries one per transaction; the one
+                # that fails raises (or, for a conflict, is retried) as it would on its own.
+                done = self._tick_one_by_one(today, at, after, size, produced)
+                if done is None:
+                    return produced
+                after = done
+                continue
+            if claimed is None:
+                return produced
+            after, events = claimed
+            produced.extend(events)
+        return produced
+
+    def _tick_one_by_one(
+        self,
+        today: date,
+        at: datetime,
+        after: tuple[date, int] | None,
+        count: int,
+        produced: list[Event],
+    ) -> tuple[date, int] | None:
+        """Up to ``count`` expiries after the key ``after``, one per transaction; the key of
+        the last, or None when no deadline is due any more."""
+        conflicts: dict[int, int] = {}
+        claimed_keys = 0
+        while claimed_keys < count:
             try:
                 claimed = self._expire_next(today, at, after)
             except _CalendarChanged:
@@ -791,15 +909,52 @@ class Engine:
                 conflicts[slot] = conflicts.get(slot, 0) + 1
                 if conflicts[slot] >= 3:
                     if key is None:
-                        return produced  # the claim itself keeps failing: the next tick
+                        return None  # the claim itself keeps failing: the next tick
                     after = key
+                    claimed_keys += 1
                 continue
             if claimed is None:
-                return produced
+                return None
             after, event = claimed
+            claimed_keys += 1
             if event is not None:
                 produced.append(event)
-        return produced
+        return after
+
+    def _expire_batch(
+        self, today: date, at: datetime, after: tuple[date, int] | None, size: int
+    ) -> tuple[tuple[date, int], list[Event]] | None:
+        """Claim up to ``size`` due deadlines after the key ``after`` and apply their expiries,
+        in one transaction. Returns the last deadline's key and the events, or None when no
+        deadline is due."""
+        started = time.perf_counter()
+        done: list[tuple[Context, dict[str, Any], Event]] = []
+        # Plugins that work inside the transaction see each expiry written before the next;
+        # without them, the batch's rows are written together (one executemany per statement).
+        plan = None if self._plugins.pm.hook.in_transaction.get_hookimpls() else WritePlan()
+        with self._store.connect() as conn, self._store.writing(conn):
+            claims = self._store.claim_due_batch(conn, today, after, size)
+            if not claims:
+                return None
+            loaded = self._store.load_commands(conn, sorted({c for _, c, _ in claims}))
+            for deadline_id, case_id, _ in claims:
+                prepared = self._prepare_expiry(
+                    conn, deadline_id, case_id, today, at, loaded=loaded.get(case_id)
+                )
+                if prepared is not None:
+                    ctx, version, event_row = prepared
+                    event = self._write(conn, ctx, version, event_row, plan=plan)
+                    done.append((ctx, event_row, event))
+            if plan is not None:
+                self._store.save_plan(conn, plan)
+        plugins = bool(self._plugins.pm.get_plugins())
+        for ctx, event_row, event in done:
+            self._log_transition(ctx, event_row, started)
+            if plugins:
+                case = self.get(ctx.case.id)
+                self._plugins.after_commit(ctx.case.region, case, event, self._log)
+        last_id, _, last_due = claims[-1]
+        return (last_due, last_id), [event for _, _, event in done]
 
     def _tick_alerts(self, today: date, at: datetime) -> list[Alert]:
         """Evaluate the early-warning rules on the database; store the alerts not stored yet
@@ -845,10 +1000,10 @@ class Engine:
         ]
 
     def _new_alerts(self, conn: Connection, alerts: list[Alert], at: datetime) -> list[Alert]:
-        """Store ``alerts`` in mf_alert, skipping keys stored already; return the new ones."""
-        stored = []
-        for alert in alerts:
-            row = {
+        """Store ``alerts`` in mf_alert (one statement), skipping keys stored already; return
+        the new ones."""
+        rows = [
+            {
                 "key": alert.key,
                 "rule": alert.rule,
                 "level": alert.level.value,
@@ -858,9 +1013,10 @@ class Engine:
                 "data": to_json(dict(alert.data)),
                 "raised_at": at,
             }
-            if self._store.insert_alert(conn, row):
-                stored.append(alert)
-        return stored
+            for alert in alerts
+        ]
+        stored = self._store.insert_alerts(conn, rows)
+        return [alert for alert in alerts if alert.key in stored]
 
     def _early_warning_failed(self, rule: Rule, exc: Exception) -> None:
         self._log.error("early_warning_failed", rule=rule.id, error=f"{type(exc).__name__}: {exc}")
@@ -896,13 +1052,24 @@ class Engine:
         return key, event
 
     def _prepare_expiry(
-        self, conn: Connection, deadline_id: int, case_id: int, today: date, at: datetime
+        self,
+        conn: Connection,
+        deadline_id: int,
+        case_id: int,
+        today: date,
+        at: datetime,
+        *,
+        loaded: tuple[CaseRecord, list[DeadlineRecord]] | None = None,
     ) -> tuple[Context, int, dict[str, Any]] | None:
-        self._store.lock_case(conn, case_id)
-        case = self._store.load_case(conn, case_id)
-        if case is None or case.held_by is not None:
+        """Decide the expiry of a deadline. ``loaded``: the case and its deadlines, read (and
+        on PostgreSQL locked) with the batch's claim, as earlier expiries of the batch left
+        them in memory."""
+        if loaded is None:
+            self._store.lock_case(conn, case_id)
+            loaded = self._store.load_command(conn, case_id)
+        if loaded is None or loaded[0].held_by is not None:
             return None  # a case handed over: its clocks run where it is now
-        deadlines = self._store.load_deadlines(conn, case_id)
+        case, deadlines = loaded
         expiring = next((d for d in deadlines if d.id == deadline_id), None)
         if expiring is None or expiring.status != DeadlineStatus.pending:
             return None  # already handled: tick is idempotent
@@ -1979,6 +2146,29 @@ class Engine:
             raise CaseNotFound(case_id)
         return case
 
+    def _load_command(
+        self, conn: Connection, case_id: int
+    ) -> tuple[CaseRecord, list[DeadlineRecord]]:
+        if isinstance(case_id, bool) or not isinstance(case_id, int) or not 0 < case_id < 2**62:
+            raise CaseNotFound(case_id)
+        loaded = self._store.load_command(conn, case_id)
+        if loaded is None:
+            raise CaseNotFound(case_id)
+        return loaded
+
+    def _intake_of(
+        self, conn: Connection, case: CaseRecord
+    ) -> tuple[tuple[Party, ...], tuple[Claim, ...]]:
+        """The case's parties and claims: cached for its chain head, else read (and cached)."""
+        cached = self._intake.get(case.id, case.event_hash)
+        if cached is None:
+            cached = (
+                self._store.load_parties(conn, case.id),
+                self._store.load_claims(conn, case.id),
+            )
+            self._intake.put(case.id, case.event_hash, cached)
+        return cached
+
     def _get(self, conn: Connection, case_id: int) -> Case:
         case = self._load(conn, case_id)
         flow = self._flows.get(case.flow_fingerprint) or self._flow
@@ -2003,6 +2193,7 @@ class Engine:
         expiring: DeadlineRecord | None = None,
         parse: bool = True,
         parties: tuple[Party, ...] | None = None,
+        claims: tuple[Claim, ...] | None = None,
     ) -> Context:
         parsed: dict[str, Any] = {}
         if parse:
@@ -2025,7 +2216,11 @@ class Engine:
             deadlines=deadlines if deadlines is not None else store.load_deadlines(conn, case.id),
             flow=flow.definition,
             calendar=self.calendar,
-            load_claims=lambda: store.load_claims(conn, case.id),
+            load_claims=(
+                (lambda: claims)
+                if claims is not None
+                else (lambda: store.load_claims(conn, case.id))
+            ),
             load_parties=(
                 (lambda: parties)
                 if parties is not None

@@ -1,5 +1,8 @@
 """Two officers acting at once: on SQLite and on PostgreSQL, exactly one command wins, the other
-gets ``ConcurrentUpdate`` with nothing written, and the history has no gap or duplicate."""
+is refused with nothing written, and the history has no gap or duplicate. On PostgreSQL both
+commands read the case before either writes, and the loser gets ``ConcurrentUpdate``; on SQLite
+a command reads and writes in one ``BEGIN IMMEDIATE`` transaction, so the two take turns and the
+loser decides on the winner's state (``IllegalTransition`` here)."""
 
 from __future__ import annotations
 
@@ -11,25 +14,41 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection
 
-from mediation_flow import ConcurrentUpdate, Engine
+from mediation_flow import ConcurrentUpdate, Engine, IllegalTransition
 from tests.conftest import at, make_intake
 
 DAY = at(2025, 3, 3)
 
 
 def hold_writes_until(engine: Engine, barrier: threading.Barrier) -> None:
-    """Make ``engine`` wait at ``barrier`` between its read and its write, so that two engines
-    both read the case before either writes: the race happens every time, not by luck."""
+    """PostgreSQL: make ``engine`` wait at ``barrier`` between its read and its write, so that
+    two engines both read the case before either writes: the race happens every time, not by
+    luck. SQLite: the read is inside the write transaction, which excludes other writers; the
+    engines wait at the barrier before it, so that both commands start at once."""
     store = engine._store
-    original = store.writing
+    if store.is_sqlite:
+        original = store.writing
 
-    @contextmanager
-    def writing(conn: Connection | None = None) -> Iterator[Connection]:
+        @contextmanager
+        def writing(conn: Connection | None = None) -> Iterator[Connection]:
+            barrier.wait(timeout=10)
+            with original(conn) as c:
+                yield c
+
+        store.writing = writing  # type: ignore[method-assign]
+        return
+    load = store.load_command
+
+    def load_command(conn: Connection, case_id: int) -> Any:
+        loaded = load(conn, case_id)
         barrier.wait(timeout=10)
-        with original(conn) as c:
-            yield c
+        return loaded
 
-    store.writing = writing  # type: ignore[method-assign]
+    store.load_command = load_command  # type: ignore[method-assign]
+
+
+def loser_error(url: str) -> type[Exception]:
+    return IllegalTransition if url.startswith("sqlite") else ConcurrentUpdate
 
 
 def race(url: str, case_id: int, commands: list[tuple[str, dict[str, Any]]]) -> list[Any]:
@@ -65,8 +84,10 @@ def test_two_officers_firing_at_once_one_wins(db_url: str) -> None:
     wins = [r for r in results if not isinstance(r, Exception)]
     losses = [r for r in results if isinstance(r, Exception)]
     assert len(wins) == 1 and len(losses) == 1, results
-    assert isinstance(losses[0], ConcurrentUpdate)
-    assert losses[0].case_id == case.id and losses[0].expected_version == 2
+    assert isinstance(losses[0], loser_error(db_url))
+    assert losses[0].case_id == case.id
+    if isinstance(losses[0], ConcurrentUpdate):
+        assert losses[0].expected_version == 2
     with Engine(db_url) as eng:
         stored = eng.get(case.id)
         assert stored.state == wins[0].state and stored.version == 3
@@ -92,7 +113,7 @@ def test_the_same_trigger_twice_at_once_applies_once(db_url: str) -> None:
             ("refer_to_union_mediation", {"org_id": "U2", "org_type": "union_org"}),
         ],
     )
-    assert sum(isinstance(r, ConcurrentUpdate) for r in results) == 1
+    assert sum(isinstance(r, loser_error(db_url)) for r in results) == 1
     with Engine(db_url) as eng:
         assert [e.seq for e in eng.history(case.id)] == [1, 2]
         assert len([d for d in eng.deadlines(case.id) if d.kind == "mediation_limit"]) == 1

@@ -70,8 +70,9 @@ def test_a_worker_killed_mid_batch_loses_nothing(db_url: str) -> None:
     ctx = multiprocessing.get_context("spawn")
     results = ctx.Queue()
     ready, go = ctx.Event(), ctx.Event()
-    # Each expiry holds its transaction open for 50 ms, so the kill lands inside one.
-    victim = ctx.Process(target=tick_worker, args=(db_url, AFTER_DUE, 0.05, ready, go, results))
+    # Batches of 4 expiries, each holding the transaction open for 50 ms more: the kill lands
+    # inside a batch, after some batches committed.
+    victim = ctx.Process(target=tick_worker, args=(db_url, AFTER_DUE, 0.05, ready, go, results, 4))
     victim.start()
     assert ready.wait(timeout=60)
     go.set()

@@ -72,11 +72,37 @@ from mediation_flow.storage.tables import (
     PartyRow,
 )
 
-__all__ = ["DEFAULT_URL", "DuplicateKey", "Store"]
+__all__ = ["DEFAULT_URL", "DuplicateKey", "Store", "WritePlan"]
 
 
 class DuplicateKey(Exception):
     """Another transaction stored the same idempotency key first (internal)."""
+
+
+class WritePlan:
+    """The writes of several commands of one transaction (tick's batch), written together by
+    :meth:`Store.save_plan`: one executemany per statement. A command adds its case (with the
+    version it read, once per case: later commands on the same case update the same record),
+    its event and its deadlines."""
+
+    def __init__(self) -> None:
+        self.cases: dict[int, tuple[CaseRecord, int]] = {}
+        self.events: list[dict[str, Any]] = []
+        self.deadlines: dict[int, DeadlineRecord] = {}
+
+    def add(
+        self,
+        case: CaseRecord,
+        expected_version: int,
+        event_row: dict[str, Any],
+        deadlines: Sequence[DeadlineRecord],
+    ) -> None:
+        if case.id not in self.cases:
+            self.cases[case.id] = (case, expected_version)
+        self.events.append(event_row)
+        for d in deadlines:
+            if d.dirty:
+                self.deadlines[id(d)] = d
 
 
 DEFAULT_URL = "sqlite:///mediation_flow.db"
@@ -214,6 +240,34 @@ _UPDATE_CASE_HEAD = (
 _CALENDAR_REVISION = select(func.coalesce(func.max(holiday_schedules.c.revision), 0))
 _INSERT_CASE_NUMBER = insert(case_numbers)
 _INSERT_DEADLINE = insert(deadlines)
+_INSERT_CASE = insert(cases).returning(cases.c.id)
+_INSERT_PARTY = insert(parties)
+_INSERT_CLAIM = insert(claims)
+_INSERT_IDEMPOTENCY = insert(idempotency)
+_SET_EVENT_HASH = (
+    update(cases)
+    .where(cases.c.id == bindparam("b_id"))
+    .values(event_hash=bindparam("event_hash"), version=bindparam("version"))
+)
+#: A command's one read: the case row and its deadlines (a LEFT JOIN: one row per deadline, one
+#: row with NULL deadline columns for a case without any), in one statement, so one snapshot
+#: on every database.
+_D = "d_"
+_SELECT_COMMAND = (
+    select(*_CASE_COLUMNS, *(c.label(_D + c.name) for c in _DEADLINE_COLUMNS))
+    .select_from(cases.outerjoin(deadlines, deadlines.c.case_id == cases.c.id))
+    .where(cases.c.id == bindparam("case_id"))
+    .order_by(deadlines.c.id)
+)
+_SELECT_COMMANDS = (
+    select(*_CASE_COLUMNS, *(c.label(_D + c.name) for c in _DEADLINE_COLUMNS))
+    .select_from(cases.outerjoin(deadlines, deadlines.c.case_id == cases.c.id))
+    .where(cases.c.id.in_(bindparam("case_ids", expanding=True)))
+    .order_by(cases.c.id, deadlines.c.id)
+)
+_SELECT_IDEMPOTENCY = select(
+    idempotency.c.case_id, idempotency.c.request, idempotency.c.result
+).where(idempotency.c.key == bindparam("key"))
 
 
 def _normalise_url(url: str) -> str:
@@ -263,6 +317,7 @@ class Store:
             kwargs["pool_pre_ping"] = True
         self.engine: SAEngine = create_engine(self.url, **kwargs)
         self._next_number: Any = None
+        self._insert_alert: Any = None
         if self.is_sqlite:
             self._configure_sqlite(memory, busy_timeout)
 
@@ -400,29 +455,31 @@ class Store:
         row = conn.execute(_SELECT_CASE, {"case_id": case_id}).first()
         if row is None:
             return None
-        return CaseRecord(
-            id=row.id,
-            region=row.region,
-            state=row.state,
-            version=row.version,
-            flow_fingerprint=row.flow_fingerprint,
-            resolution=row.resolution,
-            worker_count=row.worker_count,
-            is_migrant_worker=row.is_migrant_worker,
-            knew_of_infringement_on=row.knew_of_infringement_on,
-            employment_ended_on=row.employment_ended_on,
-            received_on=row.received_on,
-            limitation_started_on=None,
-            limitation_expires_on=row.limitation_expires_on,
-            opened_at=row.opened_at,
-            updated_at=row.updated_at,
-            attributes=dict(row.attributes or {}),
-            event_hash=row.event_hash,
-            serial=row.serial,
-            chain_id=row.chain_id or row.id,
-            held_by=row.held_by,
-            held_since=row.held_since,
-        )
+        return _case_record(row)
+
+    def load_command(
+        self, conn: Connection, case_id: int
+    ) -> tuple[CaseRecord, list[DeadlineRecord]] | None:
+        """The case and its deadlines (oldest first) in one statement: what a command reads."""
+        rows = conn.execute(_SELECT_COMMAND, {"case_id": case_id}).all()
+        if not rows:
+            return None
+        return _case_record(rows[0]), [_command_deadline(r) for r in rows if r.d_id is not None]
+
+    def load_commands(
+        self, conn: Connection, case_ids: Sequence[int]
+    ) -> dict[int, tuple[CaseRecord, list[DeadlineRecord]]]:
+        """:meth:`load_command` for several cases in one statement."""
+        out: dict[int, tuple[CaseRecord, list[DeadlineRecord]]] = {}
+        if not case_ids:
+            return out
+        for r in conn.execute(_SELECT_COMMANDS, {"case_ids": list(case_ids)}):
+            loaded = out.get(r.id)
+            if loaded is None:
+                loaded = out[r.id] = (_case_record(r), [])
+            if r.d_id is not None:
+                loaded[1].append(_command_deadline(r))
+        return out
 
     def load_deadlines(self, conn: Connection, case_id: int) -> list[DeadlineRecord]:
         rows = conn.execute(_SELECT_DEADLINES, {"case_id": case_id})
@@ -511,6 +568,21 @@ class Store:
         row = conn.execute(stmt).first()
         return (row.id, row.case_id, row.due) if row is not None else None
 
+    def claim_due_batch(
+        self, conn: Connection, before: date, after: tuple[date, int] | None, size: int
+    ) -> list[tuple[int, int, date]]:
+        """Claim up to ``size`` pending deadlines due before ``before`` (after the key
+        ``after``), oldest first. On PostgreSQL the deadline rows and their cases' rows are
+        locked with ``FOR UPDATE SKIP LOCKED``: concurrent workers claim different deadlines, and
+        a deadline whose case a command is writing is left to a later batch. On SQLite the write
+        transaction already excludes other writers."""
+        stmt = self.due_ids_query(before, after).limit(size)
+        if not self.is_sqlite:
+            stmt = stmt.join(cases, cases.c.id == deadlines.c.case_id).with_for_update(
+                skip_locked=True, of=[deadlines, cases]
+            )
+        return [(r.id, r.case_id, r.due) for r in conn.execute(stmt)]
+
     def lock_case(self, conn: Connection, case_id: int) -> None:
         """Lock the case row before deciding an expiry (PostgreSQL; ``NOWAIT``): a command
         holding it makes the expiry step back (``ConcurrentUpdate``) instead of deadlocking."""
@@ -579,29 +651,33 @@ class Store:
         party_rows: Sequence[dict[str, Any]],
         claim_rows: Sequence[dict[str, Any]],
     ) -> int:
-        case_id = int(
-            conn.execute(insert(cases).values(**values).returning(cases.c.id)).scalar_one()
-        )
-        conn.execute(insert(parties), [{**p, "case_id": case_id} for p in party_rows])
-        conn.execute(insert(claims), [{**c, "case_id": case_id} for c in claim_rows])
+        """Insert the case, its parties and its claims (one statement each, prebuilt);
+        return the new case id."""
+        case_id = int(conn.execute(_INSERT_CASE, values).scalar_one())
+        if party_rows:
+            conn.execute(_INSERT_PARTY, [{**p, "case_id": case_id} for p in party_rows])
+        if claim_rows:
+            conn.execute(_INSERT_CLAIM, [{**c, "case_id": case_id} for c in claim_rows])
         return case_id
 
     def insert_event(self, conn: Connection, event_row: dict[str, Any]) -> None:
         conn.execute(_INSERT_EVENT, event_row)
 
+    def insert_events(self, conn: Connection, event_rows: Sequence[dict[str, Any]]) -> None:
+        """Insert events in one statement (executemany)."""
+        if event_rows:
+            conn.execute(_INSERT_EVENT, list(event_rows))
+
     def insert_idempotency(self, conn: Connection, row: dict[str, Any]) -> None:
+        """Store an idempotency key. Another transaction stored it first: ``DuplicateKey``;
+        the caller's transaction is then rolled back whole (no savepoint needed)."""
         try:
-            with conn.begin_nested():
-                conn.execute(insert(idempotency), row)
+            conn.execute(_INSERT_IDEMPOTENCY, row)
         except IntegrityError as exc:
             raise DuplicateKey(row["key"]) from exc
 
     def idempotency(self, conn: Connection, key: str) -> dict[str, Any] | None:
-        row = conn.execute(
-            select(idempotency.c.case_id, idempotency.c.request, idempotency.c.result).where(
-                idempotency.c.key == key
-            )
-        ).first()
+        row = conn.execute(_SELECT_IDEMPOTENCY, {"key": key}).first()
         if row is None:
             return None
         return {"case_id": row.case_id, "request": row.request, "result": dict(row.result)}
@@ -609,10 +685,10 @@ class Store:
     def set_event_hash(
         self, conn: Connection, case_id: int, head: str, version: int | None = None
     ) -> None:
-        values: dict[str, Any] = {"event_hash": head}
         if version is not None:
-            values["version"] = version
-        conn.execute(update(cases).where(cases.c.id == case_id).values(**values))
+            conn.execute(_SET_EVENT_HASH, {"b_id": case_id, "event_hash": head, "version": version})
+            return
+        conn.execute(update(cases).where(cases.c.id == case_id).values(event_hash=head))
 
     def alert_keys(self, conn: Connection, keys: Sequence[str]) -> set[str]:
         """Which of ``keys`` are stored already (unique index on mf_alert.key)."""
@@ -620,6 +696,19 @@ class Store:
             return set()
         rows = conn.execute(select(alerts.c.key).where(alerts.c.key.in_(list(keys))))
         return {r.key for r in rows}
+
+    def insert_alerts(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> set[str]:
+        """Store alerts in one statement, skipping keys stored already (by this transaction's
+        rivals too: ``ON CONFLICT DO NOTHING`` on the unique key); return the keys stored."""
+        if not rows:
+            return set()
+        if self._insert_alert is None:  # built once: building it cost more than running it
+            self._insert_alert = (
+                _dialect_insert(self.dialect)(alerts)
+                .on_conflict_do_nothing(index_elements=[alerts.c.key])
+                .returning(alerts.c.key)
+            )
+        return {str(k) for k in conn.execute(self._insert_alert, list(rows)).scalars()}
 
     def insert_alert(self, conn: Connection, row: dict[str, Any]) -> bool:
         """Store an alert; False when another transaction stored its key first."""
@@ -951,6 +1040,31 @@ class Store:
             conn.execute(_INSERT_EVENT, list(event_rows))
         if changed:
             conn.execute(_UPDATE_DEADLINE, [{"b_id": d.id, **_deadline_values(d)} for d in changed])
+    def save_plan(self, conn: Connection, plan: WritePlan) -> None:
+        """Write a :class:`WritePlan`: the cases (each checked against the version it was
+        read at), the events, the new and the changed deadlines, one executemany each. Raises
+        ``ConcurrentUpdate`` when a case changed meanwhile; the transaction is then rolled
+        back."""
+        if not plan.cases:
+            return
+        params = [
+            {"b_id": case.id, "b_version": version, **{n: getattr(case, n) for n in _CASE_CHANGES}}
+            for case, version in plan.cases.values()
+        ]
+        result = conn.execute(_UPDATE_CASE, params)
+        if conn.dialect.supports_sane_multi_rowcount and result.rowcount != len(params):
+            raise ConcurrentUpdate(0, 0, None)
+        try:
+            conn.execute(_INSERT_EVENT, plan.events)
+        except IntegrityError as exc:  # (case_id, seq) is unique
+            raise ConcurrentUpdate(0, 0, None) from exc
+        changed = list(plan.deadlines.values())
+        new = [_deadline_values(d) for d in changed if d.id is None]
+        old = [{"b_id": d.id, **_deadline_values(d)} for d in changed if d.id is not None]
+        if new:
+            conn.execute(_INSERT_DEADLINE, new)
+        if old:
+            conn.execute(_UPDATE_DEADLINE, old)
 
 
 _TABLES = {
@@ -974,6 +1088,51 @@ def _dialect_insert(dialect: str) -> Any:
 
         return sqlite_insert
     raise NotImplementedError(f"case numbers need SQLite or PostgreSQL, not {dialect}")
+
+
+def _command_deadline(r: Any) -> DeadlineRecord:
+    return DeadlineRecord(
+        id=r.d_id,
+        case_id=r.d_case_id,
+        kind=r.d_kind,
+        party=r.d_party,
+        status=DeadlineStatus(r.d_status),
+        starts_on=r.d_starts_on,
+        unit=r.d_unit,
+        length=r.d_length,
+        due=r.d_due,
+        extended=r.d_extended,
+        paused_on=r.d_paused_on,
+        provisional=r.d_provisional,
+        estimate=r.d_estimate,
+        basis=r.d_basis,
+    )
+
+
+def _case_record(row: Any) -> CaseRecord:
+    return CaseRecord(
+        id=row.id,
+        region=row.region,
+        state=row.state,
+        version=row.version,
+        flow_fingerprint=row.flow_fingerprint,
+        resolution=row.resolution,
+        worker_count=row.worker_count,
+        is_migrant_worker=row.is_migrant_worker,
+        knew_of_infringement_on=row.knew_of_infringement_on,
+        employment_ended_on=row.employment_ended_on,
+        received_on=row.received_on,
+        limitation_started_on=None,
+        limitation_expires_on=row.limitation_expires_on,
+        opened_at=row.opened_at,
+        updated_at=row.updated_at,
+        attributes=dict(row.attributes or {}),
+        event_hash=row.event_hash,
+        serial=row.serial,
+        chain_id=row.chain_id or row.id,
+        held_by=row.held_by,
+        held_since=row.held_since,
+    )
 
 
 def _deadline_values(d: DeadlineRecord) -> dict[str, Any]:

@@ -1,0 +1,125 @@
+"""How many SQL statements a command sends: counted with a SQLAlchemy event hook, so that the
+command path does not grow unnoticed. Targets: at most 5 per plain ``fire``, at most 8 per
+``open_case``. Transaction control is not counted (as in ``benchmarks/bench_engine.py``): each
+command is one transaction, so one BEGIN (SQLite: ``BEGIN IMMEDIATE``) and one COMMIT;
+savepoints are counted."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from mediation_flow import Engine
+from tests.conftest import at, make_intake
+
+#: The seven steps of benchmarks/bench_engine.py, with their dates.
+STEPS: list[tuple[str, dict[str, Any], datetime]] = [
+    ("refer_to_union_mediation", {"org_id": "U1", "org_type": "union_org"}, at(2025, 3, 3, 10)),
+    ("fail_mediation", {"reason": "no_agreement"}, at(2025, 3, 4)),
+    ("apply_arbitration", {"by": "worker"}, at(2025, 3, 5)),
+    ("accept_arbitration", {}, at(2025, 3, 6)),
+    (
+        "issue_award",
+        {
+            "items": [{"kind": "wages", "amount": "50000"}],
+            "monthly_minimum_wage": "1930",
+            "served_on": {"worker": "2025-03-07", "employer": "2025-03-07"},
+        },
+        at(2025, 3, 7),
+    ),
+    ("file_lawsuit", {"by": "worker"}, at(2025, 3, 10)),
+    ("withdraw_lawsuit", {"by": "worker"}, at(2025, 3, 10, 15)),
+]
+FIRE_LIMIT = 5
+OPEN_LIMIT = 8
+
+
+@contextmanager
+def counting(engine: Engine) -> Iterator[list[str]]:
+    """Every statement the engine's connections send while the block runs."""
+    sent: list[str] = []
+    transactions: list[str] = []
+
+    def _count(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
+        text = " ".join(statement.split())
+        if text.split(" ", 1)[0].upper() in ("BEGIN", "COMMIT", "ROLLBACK"):
+            transactions.append(text)
+        else:
+            sent.append(text[:80])
+
+    sa = engine._store.engine
+    event.listen(sa, "before_cursor_execute", _count)
+    try:
+        yield sent
+    finally:
+        event.remove(sa, "before_cursor_execute", _count)
+    if engine._store.is_sqlite:
+        assert transactions in ([], ["BEGIN IMMEDIATE"]), transactions  # one transaction
+
+
+def count(engine: Engine, command: Callable[[], object]) -> list[str]:
+    with counting(engine) as sent:
+        command()
+    return sent
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    eng = Engine(db_url, clock=lambda: at(2025, 3, 3), national_numbering=False)
+    yield eng
+    eng.close()
+
+
+def test_open_case_and_each_plain_fire_stay_within_their_statements(engine: Engine) -> None:
+    opened: list[Any] = []
+    sent = count(engine, lambda: opened.append(engine.open_case(make_intake(), at=at(2025, 3, 3))))
+    # Case, parties, claims, the repeat-employer query (in a savepoint on PostgreSQL, where a
+    # failing rule must not spoil the transaction), events, chain head.
+    assert len(sent) == (6 if engine._store.is_sqlite else 8) <= OPEN_LIMIT, sent
+    case = opened[0]
+    for trigger, data, when in STEPS:
+        sent = count(engine, partial(engine.fire, case.id, trigger, data=data, at=when))
+        # The case with its deadlines, the case, the event, and the deadlines started and/or
+        # closed (one executemany each).
+        assert len(sent) <= FIRE_LIMIT, (trigger, sent)
+        assert sum(s.startswith("SELECT") for s in sent) == 1, (trigger, sent)
+    assert engine.get(case.id).state == "enforceable"
+    assert [e.seq for e in engine.history(case.id)] == list(range(1, 9))
+
+
+def test_a_collective_case_stores_its_alerts_in_the_same_transaction(engine: Engine) -> None:
+    with counting(engine) as sent:
+        case = engine.open_case(make_intake(worker_count=12), at=at(2025, 3, 3))
+    # One more statement: the alerts, all in one INSERT ... ON CONFLICT DO NOTHING.
+    assert len(sent) == (7 if engine._store.is_sqlite else 9), sent
+    history = engine.history(case.id)
+    assert [e.trigger for e in history] == ["open_case", "early_warning"]
+    assert case.version == 2 == engine.get(case.id).version
+
+
+def test_a_fire_reads_parties_and_claims_again_when_another_engine_moved_the_case(
+    db_url: str,
+) -> None:
+    with (
+        Engine(db_url, clock=lambda: at(2025, 3, 3), national_numbering=False) as one,
+        Engine(db_url, clock=lambda: at(2025, 3, 3), national_numbering=False) as other,
+    ):
+        case = one.open_case(make_intake(), at=at(2025, 3, 3))
+        trigger, data, when = STEPS[0]
+        # A cold cache: the other engine reads parties and claims (two statements more).
+        sent = count(other, lambda: other.fire(case.id, trigger, data=data, at=when))
+        assert sum(s.startswith("SELECT") for s in sent) == 3, sent
+        # The first engine's entry is for an older chain head: it reads them again too.
+        trigger, data, when = STEPS[1]
+        views: list[Any] = []
+        sent = count(one, lambda: views.append(one.fire(case.id, trigger, data=data, at=when)))
+        assert sum(s.startswith("SELECT") for s in sent) == 3, sent
+        (after,) = views
+        assert after.parties == case.parties and after.claims == case.claims
+        assert after == one.get(case.id)
