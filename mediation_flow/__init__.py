@@ -19,6 +19,7 @@ from mediation_flow.calendar import (
 from mediation_flow.documents import Document
 from mediation_flow.engine import Engine, retry_on_conflict
 from mediation_flow.errors import (
+    ActorRequired,
     CalendarNotAvailable,
     CaseHandedOver,
     CaseNotFound,
@@ -30,6 +31,7 @@ from mediation_flow.errors import (
     HandoffRejected,
     IdempotencyConflict,
     IllegalTransition,
+    InvalidActor,
     InvalidData,
     InvalidIntake,
     MediationFlowError,
@@ -74,7 +76,7 @@ from mediation_flow.models import (
 )
 from mediation_flow.numbering import NumberingRule
 from mediation_flow.plugins import AttributeSpec, Route
-from mediation_flow.policy import Policy
+from mediation_flow.policy import Authority, Policy, Side
 from mediation_flow.reports import Report
 
 __version__ = "0.1.0"
@@ -82,7 +84,9 @@ __version__ = "0.1.0"
 __all__ = [
     "SYSTEM",
     "Actor",
+    "ActorRequired",
     "AttributeSpec",
+    "Authority",
     "Calendar",
     "CalendarNotAvailable",
     "Case",
@@ -113,6 +117,7 @@ __all__ = [
     "IdempotencyConflict",
     "IllegalTransition",
     "Intake",
+    "InvalidActor",
     "InvalidData",
     "InvalidIntake",
     "MediationFlowError",
@@ -130,6 +135,7 @@ __all__ = [
     "Role",
     "Route",
     "SchemaMismatch",
+    "Side",
     "StateDef",
     "TransitionDef",
     "TransitionError",

@@ -26,6 +26,7 @@ from rich.table import Table
 from mediation_flow.engine import SHANGHAI, Engine
 from mediation_flow.errors import MediationFlowError
 from mediation_flow.handoff import HandoffSettings
+from mediation_flow.ledger import MAX_CHECKPOINT_BYTES
 from mediation_flow.logging import configure_json_logging, mask_personal_data
 from mediation_flow.models import Channel
 
@@ -347,18 +348,36 @@ def tick(ctx: click.Context, at_text: str | None, every: float | None) -> None:
 @main.command()
 @click.argument("case_ids", type=int, nargs=-1)
 @click.option("--all", "check_all", is_flag=True, help="Verify every case.")
+@click.option(
+    "--checkpoint",
+    "checkpoint_file",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="A checkpoint printed by 'mediation-flow checkpoint': the ledger must still hold it "
+    "(with --all).",
+)
 @click.pass_context
-def verify(ctx: click.Context, case_ids: tuple[int, ...], check_all: bool) -> None:
-    """Check the tamper-evident history of cases: hashes, chain, intake digest, replayed state.
+def verify(
+    ctx: click.Context, case_ids: tuple[int, ...], check_all: bool, checkpoint_file: str | None
+) -> None:
+    """Check the tamper-evident history of cases: hashes, chain, intake digest, replayed state,
+    and with --all the ledger: each case against its last ledger entry, deleted cases, and with
+    --checkpoint the ledger against a checkpoint kept outside the database.
 
-    Exits 1 if any case has a problem, naming the case and the event.
+    Exits 1 if any case has a problem, naming the case and the event (case 0: the ledger).
     """
     if not case_ids and not check_all:
         raise click.UsageError("give case ids, or --all")
+    if checkpoint_file is not None and not check_all:
+        raise click.UsageError("--checkpoint verifies the whole ledger: use it with --all")
     engine = _engine(ctx)
     try:
+        checkpoint = None
+        if checkpoint_file is not None:
+            with open(checkpoint_file, "rb") as f:
+                checkpoint = f.read(MAX_CHECKPOINT_BYTES + 1)
         failed = (
-            engine.verify_all()
+            engine.verify_all(checkpoint=checkpoint)
             if check_all
             else [v for v in map(engine.verify, case_ids) if not v.ok]
         )
@@ -371,6 +390,21 @@ def verify(ctx: click.Context, case_ids: tuple[int, ...], check_all: bool) -> No
         click.echo(f"{len(failed)} case(s) failed verification")
         raise SystemExit(1)
     click.echo("every case verified: hashes, chain, intake and state agree")
+
+
+@main.command()
+@click.pass_context
+def checkpoint(ctx: click.Context) -> None:
+    """Sequence the ledger and print a signed checkpoint (its size and head) as one line of
+    JSON. Keep it outside the database (another system, a file, a notary); 'verify --all
+    --checkpoint FILE' then shows any later change to what was written before it. Signed with
+    --signing-key."""
+    engine = _engine(ctx)
+    try:
+        made = engine.checkpoint()
+    except MediationFlowError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(made.to_json())
 
 
 @main.command()

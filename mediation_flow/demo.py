@@ -64,7 +64,7 @@ SCENARIOS: dict[str, Scenario] = {
         [
             (0, "refer_to_negotiation", {}, INTAKE),
             (2, "accept_negotiation", {}, E),
-            (6, "sign_settlement", {"perform_by": "+20"}, W),
+            (6, "sign_settlement", {"perform_by": "+20", "consent": "employer-signature"}, W),
             (18, "confirm_performance", {}, INTAKE),
         ],
     ),

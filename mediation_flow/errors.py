@@ -14,7 +14,9 @@ message that says what went wrong and what to do for people::
     ├── CalendarNotAvailable   the holiday schedule of a year is not known
     ├── ConcurrentUpdate       someone else changed the case first; reload and retry
     ├── IdempotencyConflict    an idempotency key was used for a different command
+    ├── InvalidActor           an Actor built with a bad id, role or scope
     ├── PermissionDenied       the actor may not do this (who, what and why)
+    │   └── ActorRequired      no actor given, and the engine has no default actor
     ├── DatabaseBusy           the database stayed locked past the busy timeout
     ├── SchemaMismatch         the database schema is not the one this release needs
     ├── DocumentError          a document template is unknown or fails to render
@@ -34,6 +36,7 @@ from collections.abc import Sequence
 from datetime import date
 
 __all__ = [
+    "ActorRequired",
     "CalendarNotAvailable",
     "CaseHandedOver",
     "CaseNotFound",
@@ -45,6 +48,7 @@ __all__ = [
     "HandoffRejected",
     "IdempotencyConflict",
     "IllegalTransition",
+    "InvalidActor",
     "InvalidData",
     "InvalidIntake",
     "MediationFlowError",
@@ -317,4 +321,29 @@ class CaseHandedOver(TransitionError):
             case_id=case_id,
             state=state,
             trigger=trigger,
+        )
+
+
+class InvalidActor(MediationFlowError, ValueError):
+    """An :class:`~mediation_flow.models.Actor` was built with a bad ``field``: an empty id or
+    scope, an unknown role, a region that is not ASCII digits, or the ``system`` role from a
+    value (the system actor is built with ``Actor.system()`` only)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"invalid actor: {field}: {reason}")
+
+
+class ActorRequired(PermissionDenied):
+    """A call came without an actor and the engine fails closed (``Engine(default_actor=None)``):
+    pass ``actor=``. Nothing was written or returned."""
+
+    def __init__(self, action: str) -> None:
+        super().__init__(
+            "(no actor)",
+            "none",
+            action,
+            None,
+            "this engine has no default actor (Engine(default_actor=None)): pass actor=",
         )

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from mediation_flow.errors import InvalidIntake
+from mediation_flow.errors import InvalidActor, InvalidIntake
 
 __all__ = [
     "SYSTEM",
@@ -166,22 +166,78 @@ class DeadlineStatus(StrEnum):
     paused = "paused"
 
 
+#: Only :meth:`Actor.system` passes this: the system role is never built from a value.
+_SYSTEM_KEY = object()
+_SCOPE_TEXT = 200
+_REGION_SCOPE = re.compile(r"[0-9]{1,6}")
+
+
 @dataclass(frozen=True, slots=True)
 class Actor:
     """Who fires a trigger: an id the host system knows, a role, and optionally an organisation
-    and a region scope (an administrative division prefix)."""
+    and a region scope (an administrative division prefix of ASCII digits, ``"43"`` for Hunan;
+    ``None`` for every region).
+
+    Scopes are never empty strings and the ``system`` role (the engine itself, the host's trusted
+    code) is built with :meth:`Actor.system` only, never from a role value that could come from
+    a user's request; anything else raises ``InvalidActor``."""
 
     id: str
     role: Role
     org_id: str | None = None
     region: str | None = None
+    _key: object = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "role", Role(self.role))
+        if not isinstance(self.id, str) or not _printable(self.id):
+            raise InvalidActor(
+                "id", f"must be 1 to {_SCOPE_TEXT} printable characters, without spaces around"
+            )
+        try:
+            role = Role(self.role)
+        except ValueError:
+            raise InvalidActor(
+                "role", f"unknown role; one of {', '.join(r.value for r in Role)}"
+            ) from None
+        if role is Role.system and self._key is not _SYSTEM_KEY:
+            raise InvalidActor(
+                "role", "the system actor is built with Actor.system(), not from a role value"
+            )
+        object.__setattr__(self, "role", role)
+        if self.org_id is not None and (
+            not isinstance(self.org_id, str) or not _printable(self.org_id)
+        ):
+            raise InvalidActor(
+                "org_id",
+                f"must be None or 1 to {_SCOPE_TEXT} printable characters, without spaces "
+                "around (an empty scope is not 'every organisation')",
+            )
+        if self.region is not None and (
+            not isinstance(self.region, str) or not _REGION_SCOPE.fullmatch(self.region)
+        ):
+            raise InvalidActor(
+                "region",
+                "must be None (every region) or a division prefix of 1 to 6 ASCII digits "
+                "(an empty scope is not 'every region')",
+            )
+
+    @classmethod
+    def system(cls, id: str = "system") -> Actor:
+        """The all-powerful ``system`` actor: the engine itself and the host's trusted code.
+        Never hand it to a user."""
+        return cls(id, Role.system, _key=_SYSTEM_KEY)
+
+
+def _printable(text: str) -> bool:
+    return (
+        0 < len(text) <= _SCOPE_TEXT
+        and text == text.strip()
+        and all(ch.isprintable() and ch not in "\u200b\u200c\u200d\u2060\ufeff" for ch in text)
+    )
 
 
 #: The actor of automatic transitions (deadline expiry) and the default actor.
-SYSTEM = Actor("system", Role.system)
+SYSTEM = Actor.system()
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from mediation_flow import (
     Actor,
     CaseHandedOver,
+    CaseNotFound,
     Engine,
     HandoffRejected,
     HandoffSettings,
@@ -258,7 +259,7 @@ def test_export_needs_the_organisation_and_an_official() -> None:
     with centre() as sender:
         worker = Actor("w-1", Role.worker)
         case = sender.open_case(make_intake(), at=at(2025, 3, 3))
-        with pytest.raises(PermissionDenied):
+        with pytest.raises(CaseNotFound):  # not the worker of this case: not found
             sender.export_handoff(case.id, to_org=COURT, actor=worker)
         package = sender.export_handoff(case.id, to_org=COURT)
     with court() as receiver:
@@ -402,7 +403,7 @@ def test_party_accounts_stay_with_the_system_that_gave_them() -> None:
         package = sender.export_handoff(case.id, to_org=COURT)
         assert [p["account"] for p in package.data["parties"]] == [None, None]
         there = receiver.import_handoff(package).case_id
-        with pytest.raises(PermissionDenied):
+        with pytest.raises(CaseNotFound):
             receiver.get(there, actor=Actor("user-1001", Role.worker))
 
 

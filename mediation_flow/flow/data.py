@@ -174,7 +174,7 @@ def register_data_type(name: str) -> Callable[[Parser], Parser]:
 
 
 #: Fields every trigger accepts.
-COMMON_FIELDS = {"by": "by", "note": "text"}
+COMMON_FIELDS = {"by": "by", "note": "text", "consent": "text"}
 
 
 def parse_data(fields: Mapping[str, str], data: Mapping[str, Any]) -> dict[str, Any]:
