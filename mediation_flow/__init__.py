@@ -39,6 +39,7 @@ from mediation_flow.errors import (
     PermissionDenied,
     PluginError,
     SchemaMismatch,
+    StorageError,
     TransitionError,
     UnknownFlow,
 )
@@ -137,6 +138,7 @@ __all__ = [
     "SchemaMismatch",
     "Side",
     "StateDef",
+    "StorageError",
     "TransitionDef",
     "TransitionError",
     "Unit",

@@ -20,6 +20,7 @@ from typing import Any
 import click
 import structlog
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -272,6 +273,16 @@ def _print_paperwork(ctx: click.Context, console: Console, engine: Engine, case_
         f"{received.new_events} events, chain {'verified' if ok else 'BROKEN'}; "
         f"imported again: {again.outcome}"
     )
+
+
+def _plain(value: object) -> str:
+    """Stored text shown on the terminal: Rich markup escaped (a party named ``张三[/]`` is
+    shown, not interpreted) and control characters shown as escapes (no terminal sequences)."""
+    text = "".join(
+        ch if ch.isprintable() else ascii(ch)[1:-1]
+        for ch in (value if isinstance(value, str) else str(value))
+    )
+    return escape(text)
 
 
 def _print_path(console: Console, engine: Engine, case_id: int, *, title: str) -> None:
@@ -657,14 +668,18 @@ def case_show(ctx: click.Context, case_id: int) -> None:
         f"channel {channel}, version {c.version}"
         + (f", resolution {c.resolution.value}" if c.resolution else "")
     )
-    console.print(f"  serial {c.serial}" + "".join(f"; {n.label} {n.number}" for n in c.numbers))
+    console.print(
+        f"  serial {_plain(c.serial)}"
+        + "".join(f"; {_plain(n.label)} {_plain(n.number)}" for n in c.numbers)
+    )
     if c.handed_over_to:
         console.print(
-            f"  [bold]handed over to {c.handed_over_to}[/] (案件已移交): nothing is fired here "
+            f"  [bold]handed over to {_plain(c.handed_over_to)}[/] (案件已移交): nothing is "
+            "fired here "
             "and its deadlines wait until it comes back (or: mediation-flow handoff reclaim)"
         )
     for p in c.parties:
-        console.print(f"  {p.role.value} {p.kind.value}: {p.name}")
+        console.print(f"  {p.role.value} {p.kind.value}: {_plain(p.name)}")
     for cl in c.claims:
         console.print(f"  claim {cl.kind.value}: {cl.amount}")
     if c.limitation_expires_on:

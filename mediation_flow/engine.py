@@ -55,6 +55,7 @@ from mediation_flow.errors import (
     NotFound,
     PermissionDenied,
     PluginError,
+    StorageError,
     TransitionError,
     UnknownFlow,
 )
@@ -92,6 +93,7 @@ from mediation_flow.models import (
     PartyKind,
     Resolution,
     Role,
+    json_limit_problem,
     parse_intake,
 )
 from mediation_flow.numbering import (
@@ -541,6 +543,14 @@ class Engine:
         holiday schedule is not known; nothing is written when it raises.
         """
         started = time.perf_counter()
+        if not isinstance(trigger, str) or not 0 < len(trigger) <= 64 or not trigger.isascii():
+            raise InvalidData("fire", "trigger", "must be the name of a trigger (flow.md §3)")
+        if data is not None:
+            if not isinstance(data, Mapping):
+                raise InvalidData(trigger, "data", f"expected a mapping, got {type(data).__name__}")
+            problem = json_limit_problem(data)
+            if problem is not None:
+                raise InvalidData(trigger, "data", f"is {problem}")
         actor = self._acting(actor, f"fire {trigger!r} on")
         at = self._at(at, trigger)
         request = None
@@ -978,7 +988,7 @@ class Engine:
         with self._store.connect() as conn, self._store.reading(conn):
             case = self._get(conn, case_id)
             self._authorize_read(actor, case)
-            return case
+            return self._shown_to(actor, case)
 
     def history(self, case_id: int, *, actor: Actor | None = None) -> list[Event]:
         """Every event of the case, oldest first."""
@@ -1026,7 +1036,7 @@ class Engine:
                     after = case_id
                     case = self._get(conn, case_id)
                     if self._read_refusal(actor, case) is None:
-                        out.append(case)
+                        out.append(self._shown_to(actor, case))
                         if len(out) == limit:
                             break
         return out
@@ -1056,43 +1066,47 @@ class Engine:
                 row = {k: mask_value(k, v) for k, v in row.items()}
             return row
 
-        exported: dict[str, Any] = to_json(
-            {
-                "case": {
-                    "id": case.id,
-                    "region": case.region,
-                    "state": case.state,
-                    "state_label": case.state_label,
-                    "channel": case.channel,
-                    "version": case.version,
-                    "resolution": case.resolution,
-                    "opened_at": case.opened_at,
-                    "updated_at": case.updated_at,
-                    "received_on": case.received_on,
-                    "worker_count": case.worker_count,
-                    "is_migrant_worker": case.is_migrant_worker,
-                    "limitation_expires_on": case.limitation_expires_on,
-                    "flow_fingerprint": case.flow_fingerprint,
-                    "attributes": case.attributes,
-                },
-                "parties": [party(p) for p in case.parties],
-                "claims": [{"kind": c.kind.value, "amount": c.amount} for c in case.claims],
-                "history": [
-                    {k: v for k, v in e.as_dict().items() if k != "case_id"}
-                    for e in self.history(case_id, actor=actor)
-                ],
-                "deadlines": [
-                    {
-                        "kind": d.kind,
-                        "party": d.party,
-                        "status": d.status.value,
-                        "starts_on": d.starts_on,
-                        "due": d.due,
-                        "provisional": d.provisional,
-                    }
-                    for d in self.deadlines(case_id, actor=actor)
-                ],
-            }
+        exported: dict[str, Any] = _masked_export(
+            clear_text,
+            to_json(
+                {
+                    "case": {
+                        "id": case.id,
+                        "region": case.region,
+                        "state": case.state,
+                        "state_label": case.state_label,
+                        "channel": case.channel,
+                        "version": case.version,
+                        "resolution": case.resolution,
+                        "opened_at": case.opened_at,
+                        "updated_at": case.updated_at,
+                        "received_on": case.received_on,
+                        "worker_count": case.worker_count,
+                        "is_migrant_worker": case.is_migrant_worker,
+                        "limitation_expires_on": case.limitation_expires_on,
+                        "flow_fingerprint": case.flow_fingerprint,
+                        "attributes": case.attributes,
+                    },
+                    # The stored parties: every number is masked below unless clear text is allowed.
+                "parties": [party(p) for p in self._stored_parties(case.id)],
+                    "claims": [{"kind": c.kind.value, "amount": c.amount} for c in case.claims],
+                    "history": [
+                        {k: v for k, v in e.as_dict().items() if k != "case_id"}
+                        for e in self.history(case_id, actor=actor)
+                    ],
+                    "deadlines": [
+                        {
+                            "kind": d.kind,
+                            "party": d.party,
+                            "status": d.status.value,
+                            "starts_on": d.starts_on,
+                            "due": d.due,
+                            "provisional": d.provisional,
+                        }
+                        for d in self.deadlines(case_id, actor=actor)
+                    ],
+                }
+            ),
         )
         return exported
 
@@ -1111,6 +1125,11 @@ class Engine:
         prefix; ``since``/``until`` bound the cases' opening days. An actor with a region scope
         sees their region only."""
         actor = self._acting(actor, "read reports")
+        if region is not None and (
+            not isinstance(region, str) or not region.isascii() or not region.isdigit()
+            or not 0 < len(region) <= 6
+        ):  # fmt: skip
+            raise InvalidData("report", "region", "must be a division prefix of 1 to 6 digits")
         today = self._day(self._at(at, "report"))
         if actor.role is not Role.system:
             if actor.role not in (Role.intake_officer, Role.arbitrator, Role.judge):
@@ -1541,12 +1560,11 @@ class Engine:
                     "conflict",
                     "a case number of the package is already used by another case here: two "
                     "systems issue numbers under the same prefix; give each system its own "
-                    f"prefixes (docs/howto/handoff.md) ({exc.orig})",
-                ) from None
-            except DBAPIError as exc:
-                raise HandoffRejected(
-                    "format", f"a value does not fit this database: {exc.orig}"
-                ) from None
+                    "prefixes (docs/howto/handoff.md)",
+                ) from exc
+            except (DBAPIError, StorageError):
+                # The driver's message may quote the package's values: personal data.
+                raise HandoffRejected("format", "a value does not fit this database") from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _write_import(
@@ -1862,15 +1880,11 @@ class Engine:
         state digest is taken from the rows as written, in the same transaction."""
         ledger.append(conn, case_id, kind, self._stored_digest(conn, case_id), at)
 
-    def _stored_digest(self, conn: Connection, case_id: int) -> str:
-        record = self._store.load_case(conn, case_id)
-        assert record is not None
-        return state_digest(
-            record,
-            self._store.load_parties(conn, case_id),
-            self._store.load_claims(conn, case_id),
-            self._store.load_deadlines(conn, case_id),
-        )
+    @staticmethod
+    def _stored_digest(conn: Connection, case_id: int) -> str:
+        digest = ledger.stored_digest(conn, case_id)
+        assert digest is not None, case_id
+        return digest
 
     def checkpoint(self, *, at: datetime | None = None, actor: Actor | None = None) -> Checkpoint:
         """Sequence the ledger (:mod:`mediation_flow.ledger`) and sign a checkpoint of it: its
@@ -1894,8 +1908,7 @@ class Engine:
                 "HandoffSettings(signing_key=...) (mediation-flow --signing-key FILE)"
             )
         with self._store.connect() as conn, self._store.writing(conn):
-            for case_id in ledger.unledgered_cases(conn):
-                self._ledger_entry(conn, case_id, "adopt", at)
+            ledger.adopt(conn, at)
             size, head = ledger.sequence(conn)
         return Checkpoint.sign(size, head or "", at, self.handoff.signing_key)
 
@@ -1947,6 +1960,29 @@ class Engine:
             vetoed = self._plugins.authorize(actor, scope, None)
             reason = f"{vetoed[1]} (plugin {vetoed[0]})" if vetoed else None
         return reason
+
+    def _stored_parties(self, case_id: int) -> tuple[Party, ...]:
+        with self._store.connect() as conn, self._store.reading(conn):
+            return self._store.load_parties(conn, case_id)
+
+    def _shown_to(self, actor: Actor, case: Case) -> Case:
+        """The case as ``actor`` may see it: a party sees the other side's identity number,
+        phone and account masked."""
+        if actor.role not in (Role.worker, Role.employer):
+            return case
+        mine = self.policy.own_party(actor, self._scope(case, case.parties))
+        parties = tuple(
+            p
+            if p is mine
+            else replace(
+                p,
+                id_number=mask_value("id_number", p.id_number),
+                phone=mask_value("phone", p.phone),
+                account=None,
+            )
+            for p in case.parties
+        )
+        return replace(case, parties=parties)
 
     def _authorize_read(self, actor: Actor | None, case: Case | CaseScope) -> None:
         """A case outside the actor's scope is "not found": a refusal is no existence oracle."""
@@ -2289,6 +2325,17 @@ def _org_triggers(flows: Iterable[FlowDefinition]) -> dict[str, bool]:
                 f.name == "org_id" for f in t.data
             )
     return known
+
+
+def _masked_export(clear_text: bool, exported: dict[str, Any]) -> dict[str, Any]:
+    """An export without clear text: identity numbers and phones masked wherever they were
+    typed (notes, organisation ids, intake attributes), with the scanner the logs use."""
+    if clear_text:
+        return exported
+    masked: dict[str, Any] = {}
+    for key, value in exported.items():
+        masked[key] = value if key == "parties" else mask_value(key, value)
+    return masked
 
 
 def _handed_over(case: CaseRecord, trigger: str) -> CaseHandedOver:

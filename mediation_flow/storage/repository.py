@@ -38,10 +38,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine as SAEngine
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.pool import StaticPool
 
-from mediation_flow.errors import ConcurrentUpdate, DatabaseBusy, SchemaMismatch
+from mediation_flow.errors import ConcurrentUpdate, DatabaseBusy, SchemaMismatch, StorageError
 from mediation_flow.models import (
     Claim,
     ClaimKind,
@@ -851,4 +851,7 @@ def _translate_errors() -> Iterator[None]:
             raise ConcurrentUpdate(0, 0, None) from exc
         if sqlstate == _TIMEOUT:
             raise DatabaseBusy(f"the statement timeout ran out: {orig}") from exc
+        if isinstance(exc, DataError):
+            # The driver's message may quote the row's values (names, identity numbers).
+            raise StorageError(sqlstate) from None
         raise

@@ -1,14 +1,16 @@
 """The database-wide ledger (mediation_flow.ledger): ``mf_ledger``, one row per write that
 matters, hash-linked in order by checkpoints.
 
-Cases stored before it have no ledger entry; the first ``mediation-flow checkpoint`` adopts
-them as they are then.
+Every case stored before it gets an ``adopt`` entry recording it as it is at the upgrade: the
+ledger vouches for it from the first checkpoint on.
 
 Revision ID: 0009
 Revises: 0007
 """
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -33,6 +35,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("position", name="uq_mf_ledger_position"),
     )
     op.create_index("ix_mf_ledger_case_id", "mf_ledger", ["case_id", "id"])
+    from mediation_flow.ledger import adopt
+
+    adopt(op.get_bind(), datetime.now(UTC))
 
 
 def downgrade() -> None:
