@@ -1088,7 +1088,7 @@ class Engine:
                         "attributes": case.attributes,
                     },
                     # The stored parties: every number is masked below unless clear text is allowed.
-                "parties": [party(p) for p in self._stored_parties(case.id)],
+                    "parties": [party(p) for p in self._stored_parties(case.id)],
                     "claims": [{"kind": c.kind.value, "amount": c.amount} for c in case.claims],
                     "history": [
                         {k: v for k, v in e.as_dict().items() if k != "case_id"}
