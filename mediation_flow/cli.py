@@ -45,7 +45,8 @@ def _engine(ctx: click.Context) -> Engine:
                 org_id=obj.get("org"),
                 signing_key=obj.get("signing_key"),
                 trusted_keys=obj.get("trusted", {}),
-                require_signature=obj.get("require_signature", False),
+                require_signature=True if obj.get("require_signature") else None,
+                unsigned_from=obj.get("unsigned_from", ()),
             )
             obj["engine"] = ctx.with_resource(Engine(obj["db"], plugins=plugins, handoff=handoff))
         except (MediationFlowError, TypeError, ValueError, OSError) as exc:
@@ -110,7 +111,18 @@ def _load_plugin(spec: str) -> object:
     metavar="ORG=PUBLIC_KEY_FILE",
     help="Accept handoff packages signed by ORG with this public key (repeatable).",
 )
-@click.option("--require-signature", is_flag=True, help="Refuse unsigned handoff packages.")
+@click.option(
+    "--require-signature",
+    is_flag=True,
+    help="Refuse unsigned handoff packages (the default; kept for scripts that pass it).",
+)
+@click.option(
+    "--accept-unsigned-from",
+    "unsigned_from",
+    multiple=True,
+    metavar="ORG",
+    help="Accept unsigned handoff packages from ORG (repeatable); others must be signed.",
+)
 @click.version_option(package_name="mediation-flow")
 @click.pass_context
 def main(
@@ -122,6 +134,7 @@ def main(
     signing_key: str | None,
     trusted: tuple[str, ...],
     require_signature: bool,
+    unsigned_from: tuple[str, ...],
 ) -> None:
     """mediation_flow: the labour-dispute five-mediation linkage (五调联动) as a workflow."""
     obj = ctx.ensure_object(dict)
@@ -130,6 +143,7 @@ def main(
     obj["org"] = org
     obj["signing_key"] = signing_key
     obj["require_signature"] = require_signature
+    obj["unsigned_from"] = unsigned_from
     obj["trusted"] = {}
     for spec in trusted:
         name, sep, path = spec.rpartition("=")
@@ -258,11 +272,13 @@ def _print_paperwork(ctx: click.Context, console: Console, engine: Engine, case_
     )
     obj = ctx.ensure_object(dict)
     plugins = [_load_plugin(spec) for spec in obj.get("plugins", ())]
+    sender = obj.get("org") or "一站式调处中心（演示）"
     package = engine.export_handoff(
-        case_id, from_org=obj.get("org") or "一站式调处中心（演示）", to_org="诉调对接中心（演示）",
-        at=moment,
-    )  # fmt: skip
-    with Engine("sqlite://", plugins=plugins) as receiver:
+        case_id, from_org=sender, to_org="诉调对接中心（演示）", at=moment
+    )
+    # The demo's sender has no key: the receiver accepts that one sender's unsigned packages.
+    demo_receiver = HandoffSettings(unsigned_from={sender})
+    with Engine("sqlite://", plugins=plugins, handoff=demo_receiver) as receiver:
         received = receiver.import_handoff(package.to_bytes(), at=moment)
         again = receiver.import_handoff(package.to_bytes(), at=moment)
         copy = receiver.get(received.case_id)

@@ -72,6 +72,7 @@ from mediation_flow.handoff import (
     HandoffPackage,
     HandoffResult,
     HandoffSettings,
+    check_format,
     check_numbers,
     load_package,
     package_body,
@@ -1454,9 +1455,14 @@ class Engine:
         actor = self._acting(actor, "import a handoff package")
         at = self._at(at, "import_handoff")
         try:
-            data, _ = load_package(package)
+            data, _ = load_package(package)  # size and nesting first, before any parsing
+            check_format(data)
+            try:
+                # Who sent it, before its content is looked at (the schema, the history).
+                signer = self.handoff.check_seals(data)
+            except (TypeError, ValueError, KeyError, AttributeError):
+                raise HandoffRejected("format", "the package is not a sealed package") from None
             contents = parse_package(data)
-            signer = self.handoff.check_seals(data)
         except RecursionError:
             raise HandoffRejected("format", "the package is nested too deeply") from None
         case = contents.case
@@ -1536,6 +1542,16 @@ class Engine:
                 "format", f"deadline kinds {', '.join(unknown)} are not in the case's flow"
             )
         check_numbers(contents)
+        # What only the history may say: the organisation the case was referred to last.
+        referred = None
+        for event in contents.events:
+            if isinstance(event.data.get("org_id"), str):
+                referred = event.data["org_id"]
+        if case["attributes"].get("org_id") != referred:
+            raise HandoffRejected(
+                "chain", "the case's organisation is not the one its history referred it to"
+            )
+        _check_imported_deadlines(contents)
 
     def _store_import(
         self,
@@ -1588,6 +1604,14 @@ class Engine:
                     self._scope(here, self._store.load_parties(conn, case_id)),
                     "import a handoff package into",
                 )
+                if len(contents.events) > here.version and here.held_by != data["from_org"]:
+                    # Only the organisation holding the case acts on it, and sends it back.
+                    raise HandoffRejected(
+                        "holder",
+                        f"case {contents.case['serial']} is not held by {data['from_org']!r} "
+                        "(it holds, at most, a copy): only the organisation the case was handed "
+                        "to continues it and sends it back",
+                    )
                 outcome, added = self._continue_imported(conn, here, contents)
                 if outcome == "unchanged" and self._handed_back(conn, here, data, contents):
                     # Handed back as it was sent: it runs here again.
@@ -2325,6 +2349,38 @@ def _org_triggers(flows: Iterable[FlowDefinition]) -> dict[str, bool]:
                 f.name == "org_id" for f in t.data
             )
     return known
+
+
+#: How far ahead of its start a deadline may fall (the longest, the limitation period with its
+#: interruptions, runs a year; suspensions and extensions add months, not years).
+_MAX_DEADLINE_SPAN_DAYS = 5 * 366
+
+
+def _check_imported_deadlines(contents: Contents) -> None:
+    """An imported deadline must start within the case's life and fall due within five years of
+    its start: a package cannot park a clock in 2199."""
+    first = contents.events[0].at.date() if contents.events else None
+    last = contents.events[-1].at.date() if contents.events else None
+    for d in contents.deadlines:
+        starts, due = d["starts_on"], d["due"]
+        if (
+            first is not None
+            and last is not None
+            and not (
+                first.replace(year=max(first.year - 1, 1))
+                <= starts
+                <= last.replace(year=last.year + 1)
+            )
+        ):
+            raise HandoffRejected(
+                "deadlines", f"the deadline {d['kind']} starts outside the case's history"
+            )
+        if not 0 <= (due - starts).days <= _MAX_DEADLINE_SPAN_DAYS:
+            raise HandoffRejected(
+                "deadlines",
+                f"the deadline {d['kind']} falls due {due.isoformat()}, more than five years "
+                "after it starts",
+            )
 
 
 def _masked_export(clear_text: bool, exported: dict[str, Any]) -> dict[str, Any]:

@@ -251,7 +251,7 @@ class HandoffRejected(MediationFlowError):
 
     def __init__(self, check: str, reason: str) -> None:
         self.check = check
-        self.reason = reason
+        self.reason = reason = _safe(reason, 600)  # a schema error may quote the package
         super().__init__(f"handoff package refused ({check}): {reason}")
 
 
