@@ -19,6 +19,7 @@ from mediation_flow.calendar import (
 from mediation_flow.documents import Document
 from mediation_flow.engine import Engine, retry_on_conflict
 from mediation_flow.errors import (
+    ActorRequired,
     CalendarNotAvailable,
     CaseHandedOver,
     CaseNotFound,
@@ -30,6 +31,7 @@ from mediation_flow.errors import (
     HandoffRejected,
     IdempotencyConflict,
     IllegalTransition,
+    InvalidActor,
     InvalidData,
     InvalidIntake,
     MediationFlowError,
@@ -37,6 +39,7 @@ from mediation_flow.errors import (
     PermissionDenied,
     PluginError,
     SchemaMismatch,
+    StorageError,
     TransitionError,
     UnknownFlow,
 )
@@ -75,7 +78,7 @@ from mediation_flow.models import (
 )
 from mediation_flow.numbering import NumberingRule
 from mediation_flow.plugins import AttributeSpec, Route
-from mediation_flow.policy import Policy
+from mediation_flow.policy import Authority, Policy, Side
 from mediation_flow.redating import CalendarStatus
 from mediation_flow.reports import Report
 
@@ -84,7 +87,9 @@ __version__ = "0.1.0"
 __all__ = [
     "SYSTEM",
     "Actor",
+    "ActorRequired",
     "AttributeSpec",
+    "Authority",
     "Basis",
     "Calendar",
     "CalendarNotAvailable",
@@ -118,6 +123,7 @@ __all__ = [
     "IdempotencyConflict",
     "IllegalTransition",
     "Intake",
+    "InvalidActor",
     "InvalidData",
     "InvalidIntake",
     "MediationFlowError",
@@ -135,7 +141,9 @@ __all__ = [
     "Role",
     "Route",
     "SchemaMismatch",
+    "Side",
     "StateDef",
+    "StorageError",
     "TransitionDef",
     "TransitionError",
     "Unit",

@@ -22,7 +22,15 @@ from typing import Any
 from mediation_flow.flow.definition import FlowDefinition
 from mediation_flow.models import Claim, Event, Party
 
-__all__ = ["Replay", "Verification", "event_hash", "intake_digest", "replay", "verify_case"]
+__all__ = [
+    "Replay",
+    "Verification",
+    "derived_problems",
+    "event_hash",
+    "intake_digest",
+    "replay",
+    "verify_case",
+]
 
 _EVENT_FIELDS = (
     "case_id",
@@ -175,3 +183,58 @@ def _fields(event: Event, chain_id: int | None = None) -> dict[str, Any]:
     if chain_id is not None:
         fields["case_id"] = chain_id
     return fields
+
+
+def derived_problems(
+    flow: FlowDefinition,
+    case: Any,
+    events: Sequence[Event],
+    number_rows: Sequence[str],
+) -> list[str]:
+    """The case columns that follow from its history, derived from the events and compared
+    with the stored ones: the version, the time of the last change, the serial issued at intake,
+    the resolution, and the case numbers (as the events issued them, the case's attributes and
+    the number rows)."""
+    if not events:
+        return ["the case has no history: its events were deleted"]
+    problems: list[str] = []
+    if case.version != len(events):
+        problems.append(
+            f"the stored version {case.version} is not the number of events ({len(events)})"
+        )
+    if _at(case.updated_at) != _at(events[-1].at):
+        problems.append("the case's last change is not the time of its last event")
+    serial = events[0].data.get("serial") if events[0].trigger == "open_case" else None
+    if serial is not None and serial != case.serial:
+        problems.append(f"the serial {case.serial} is not the one issued at intake")
+    resolution: str | None = None
+    for event in events[1:]:
+        edge = flow.find(event.trigger, event.source, event.dest)
+        if edge is None:
+            continue  # an expiry or an alert recorded without a transition
+        if edge.resolution is not None:
+            resolution = edge.resolution.value
+        elif event.dest not in ("closed", "archived"):
+            resolution = None
+    if resolution != case.resolution:
+        problems.append(
+            f"the stored resolution {case.resolution!r} is not the one the history leads to "
+            f"({resolution!r})"
+        )
+    issued = sorted(
+        str(e.data["case_number"].get("number"))
+        for e in events
+        if isinstance(e.data.get("case_number"), Mapping)
+    )
+    recorded = sorted(
+        str(n.get("number"))
+        for n in case.attributes.get("case_numbers", ())
+        if isinstance(n, Mapping)
+    )
+    if issued and recorded != issued:
+        problems.append(
+            "the case numbers in the case's attributes are not the ones its events issued"
+        )
+    if issued and sorted(number_rows) != issued:
+        problems.append("the case-number rows are not the numbers the case's events issued")
+    return problems

@@ -20,12 +20,14 @@ from typing import Any
 import click
 import structlog
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from mediation_flow.engine import SHANGHAI, Engine
 from mediation_flow.errors import MediationFlowError, PluginError
 from mediation_flow.handoff import HandoffSettings
+from mediation_flow.ledger import MAX_CHECKPOINT_BYTES
 from mediation_flow.logging import configure_json_logging, mask_personal_data
 from mediation_flow.models import Channel
 
@@ -43,7 +45,8 @@ def _engine(ctx: click.Context) -> Engine:
                 org_id=obj.get("org"),
                 signing_key=obj.get("signing_key"),
                 trusted_keys=obj.get("trusted", {}),
-                require_signature=obj.get("require_signature", False),
+                require_signature=True if obj.get("require_signature") else None,
+                unsigned_from=obj.get("unsigned_from", ()),
             )
             obj["engine"] = ctx.with_resource(Engine(obj["db"], plugins=plugins, handoff=handoff))
         except (MediationFlowError, TypeError, ValueError, OSError) as exc:
@@ -118,7 +121,18 @@ class _Main(click.Group):
     metavar="ORG=PUBLIC_KEY_FILE",
     help="Accept handoff packages signed by ORG with this public key (repeatable).",
 )
-@click.option("--require-signature", is_flag=True, help="Refuse unsigned handoff packages.")
+@click.option(
+    "--require-signature",
+    is_flag=True,
+    help="Refuse unsigned handoff packages (the default; kept for scripts that pass it).",
+)
+@click.option(
+    "--accept-unsigned-from",
+    "unsigned_from",
+    multiple=True,
+    metavar="ORG",
+    help="Accept unsigned handoff packages from ORG (repeatable); others must be signed.",
+)
 @click.version_option(package_name="mediation-flow")
 @click.pass_context
 def main(
@@ -130,6 +144,7 @@ def main(
     signing_key: str | None,
     trusted: tuple[str, ...],
     require_signature: bool,
+    unsigned_from: tuple[str, ...],
 ) -> None:
     """mediation_flow: the labour-dispute five-mediation linkage (五调联动) as a workflow."""
     obj = ctx.ensure_object(dict)
@@ -138,6 +153,7 @@ def main(
     obj["org"] = org
     obj["signing_key"] = signing_key
     obj["require_signature"] = require_signature
+    obj["unsigned_from"] = unsigned_from
     obj["trusted"] = {}
     for spec in trusted:
         name, sep, path = spec.rpartition("=")
@@ -266,11 +282,13 @@ def _print_paperwork(ctx: click.Context, console: Console, engine: Engine, case_
     )
     obj = ctx.ensure_object(dict)
     plugins = [_load_plugin(spec) for spec in obj.get("plugins", ())]
+    sender = obj.get("org") or "一站式调处中心（演示）"
     package = engine.export_handoff(
-        case_id, from_org=obj.get("org") or "一站式调处中心（演示）", to_org="诉调对接中心（演示）",
-        at=moment,
-    )  # fmt: skip
-    with Engine("sqlite://", plugins=plugins) as receiver:
+        case_id, from_org=sender, to_org="诉调对接中心（演示）", at=moment
+    )
+    # The demo's sender has no key: the receiver accepts that one sender's unsigned packages.
+    demo_receiver = HandoffSettings(unsigned_from={sender})
+    with Engine("sqlite://", plugins=plugins, handoff=demo_receiver) as receiver:
         received = receiver.import_handoff(package.to_bytes(), at=moment)
         again = receiver.import_handoff(package.to_bytes(), at=moment)
         copy = receiver.get(received.case_id)
@@ -281,6 +299,16 @@ def _print_paperwork(ctx: click.Context, console: Console, engine: Engine, case_
         f"{received.new_events} events, chain {'verified' if ok else 'BROKEN'}; "
         f"imported again: {again.outcome}"
     )
+
+
+def _plain(value: object) -> str:
+    """Stored text shown on the terminal: Rich markup escaped (a party named ``张三[/]`` is
+    shown, not interpreted) and control characters shown as escapes (no terminal sequences)."""
+    text = "".join(
+        ch if ch.isprintable() else ascii(ch)[1:-1]
+        for ch in (value if isinstance(value, str) else str(value))
+    )
+    return escape(text)
 
 
 def _print_path(console: Console, engine: Engine, case_id: int, *, title: str) -> None:
@@ -357,18 +385,36 @@ def tick(ctx: click.Context, at_text: str | None, every: float | None) -> None:
 @main.command()
 @click.argument("case_ids", type=int, nargs=-1)
 @click.option("--all", "check_all", is_flag=True, help="Verify every case.")
+@click.option(
+    "--checkpoint",
+    "checkpoint_file",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="A checkpoint printed by 'mediation-flow checkpoint': the ledger must still hold it "
+    "(with --all).",
+)
 @click.pass_context
-def verify(ctx: click.Context, case_ids: tuple[int, ...], check_all: bool) -> None:
-    """Check the tamper-evident history of cases: hashes, chain, intake digest, replayed state.
+def verify(
+    ctx: click.Context, case_ids: tuple[int, ...], check_all: bool, checkpoint_file: str | None
+) -> None:
+    """Check the tamper-evident history of cases: hashes, chain, intake digest, replayed state,
+    and with --all the ledger: each case against its last ledger entry, deleted cases, and with
+    --checkpoint the ledger against a checkpoint kept outside the database.
 
-    Exits 1 if any case has a problem, naming the case and the event.
+    Exits 1 if any case has a problem, naming the case and the event (case 0: the ledger).
     """
     if not case_ids and not check_all:
         raise click.UsageError("give case ids, or --all")
+    if checkpoint_file is not None and not check_all:
+        raise click.UsageError("--checkpoint verifies the whole ledger: use it with --all")
     engine = _engine(ctx)
     try:
+        checkpoint = None
+        if checkpoint_file is not None:
+            with open(checkpoint_file, "rb") as f:
+                checkpoint = f.read(MAX_CHECKPOINT_BYTES + 1)
         failed = (
-            engine.verify_all()
+            engine.verify_all(checkpoint=checkpoint)
             if check_all
             else [v for v in map(engine.verify, case_ids) if not v.ok]
         )
@@ -381,6 +427,21 @@ def verify(ctx: click.Context, case_ids: tuple[int, ...], check_all: bool) -> No
         click.echo(f"{len(failed)} case(s) failed verification")
         raise SystemExit(1)
     click.echo("every case verified: hashes, chain, intake and state agree")
+
+
+@main.command()
+@click.pass_context
+def checkpoint(ctx: click.Context) -> None:
+    """Sequence the ledger and print a signed checkpoint (its size and head) as one line of
+    JSON. Keep it outside the database (another system, a file, a notary); 'verify --all
+    --checkpoint FILE' then shows any later change to what was written before it. Signed with
+    --signing-key."""
+    engine = _engine(ctx)
+    try:
+        made = engine.checkpoint()
+    except MediationFlowError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(made.to_json())
 
 
 @main.command()
@@ -675,14 +736,18 @@ def case_show(ctx: click.Context, case_id: int) -> None:
         f"channel {channel}, version {c.version}"
         + (f", resolution {c.resolution.value}" if c.resolution else "")
     )
-    console.print(f"  serial {c.serial}" + "".join(f"; {n.label} {n.number}" for n in c.numbers))
+    console.print(
+        f"  serial {_plain(c.serial)}"
+        + "".join(f"; {_plain(n.label)} {_plain(n.number)}" for n in c.numbers)
+    )
     if c.handed_over_to:
         console.print(
-            f"  [bold]handed over to {c.handed_over_to}[/] (案件已移交): nothing is fired here "
+            f"  [bold]handed over to {_plain(c.handed_over_to)}[/] (案件已移交): nothing is "
+            "fired here "
             "and its deadlines wait until it comes back (or: mediation-flow handoff reclaim)"
         )
     for p in c.parties:
-        console.print(f"  {p.role.value} {p.kind.value}: {p.name}")
+        console.print(f"  {p.role.value} {p.kind.value}: {_plain(p.name)}")
     for cl in c.claims:
         console.print(f"  claim {cl.kind.value}: {cl.amount}")
     if c.limitation_expires_on:

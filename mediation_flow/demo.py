@@ -64,7 +64,7 @@ SCENARIOS: dict[str, Scenario] = {
         [
             (0, "refer_to_negotiation", {}, INTAKE),
             (2, "accept_negotiation", {}, E),
-            (6, "sign_settlement", {"perform_by": "+20"}, W),
+            (6, "sign_settlement", {"perform_by": "+20", "consent": "employer-signature"}, W),
             (18, "confirm_performance", {}, INTAKE),
         ],
     ),
@@ -269,9 +269,11 @@ def _actor(engine: Engine, plan: _Plan, role: Role, trigger: str, data: dict[str
     if role in (Role.worker, Role.employer):
         return Actor(plan.accounts.get(role.value) or f"{role.value}-{plan.case_id}", role)
     if role in _MEDIATORS:
-        # The organisation handling the case acts (and hands it on); with none yet, the one
-        # the referral names takes it.
-        org = engine.get(plan.case_id).attributes.get("org_id") or data.get("org_id")
+        # The organisation handling the case acts (and hands it on). A mediator acts only on
+        # cases referred to it: with none yet, the intake desk refers the case.
+        org = engine.get(plan.case_id).attributes.get("org_id")
+        if org is None:
+            return Actor("intake_officer-1", Role.intake_officer)
         return Actor(f"{role.value}@{org}", role, org_id=org)
     return Actor(f"{role.value}-1", role)
 

@@ -473,9 +473,7 @@ def _history_facts(
     return facts
 
 
-def _current_org(
-    case: Case, history: Sequence[Event], flow: FlowDefinition | None = None
-) -> str:
+def _current_org(case: Case, history: Sequence[Event], flow: FlowDefinition | None = None) -> str:
     """``case.attributes["org_id"]`` while the organisation that recorded it still handles the
     case: once the case has entered another channel's state (a failed mediation going to
     arbitration), the mediation organisation must not appear as the issuer. Channels are the

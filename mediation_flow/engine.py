@@ -29,7 +29,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from mediation_flow.audit import Verification, event_hash, intake_digest, verify_case
+from mediation_flow import ledger
+from mediation_flow.audit import (
+    Verification,
+    derived_problems,
+    event_hash,
+    intake_digest,
+    verify_case,
+)
 from mediation_flow.calendar import DEFAULT_CALENDAR, Calendar, check_notice, checked_schedule
 from mediation_flow.deadlines import apply_transition
 from mediation_flow.documents import Document, DocumentTemplates, TemplateInfo, document_context
@@ -44,6 +51,7 @@ from mediation_flow.early_warning import (
     default_rules,
 )
 from mediation_flow.errors import (
+    ActorRequired,
     CalendarNotAvailable,
     CaseHandedOver,
     CaseNotFound,
@@ -59,6 +67,7 @@ from mediation_flow.errors import (
     NotFound,
     PermissionDenied,
     PluginError,
+    StorageError,
     TransitionError,
     UnknownFlow,
 )
@@ -75,12 +84,14 @@ from mediation_flow.handoff import (
     HandoffPackage,
     HandoffResult,
     HandoffSettings,
+    check_format,
     check_numbers,
     load_package,
     package_body,
     parse_package,
 )
 from mediation_flow.holiday_schedule import Basis
+from mediation_flow.ledger import Checkpoint, CheckpointError, state_digest
 from mediation_flow.logging import get_logger
 from mediation_flow.lookup import Progress, progress
 from mediation_flow.models import (
@@ -97,6 +108,7 @@ from mediation_flow.models import (
     PartyKind,
     Resolution,
     Role,
+    json_limit_problem,
     parse_intake,
     party_ids,
 )
@@ -156,8 +168,10 @@ class Engine:
     (``mediation-flow db upgrade``).
 
     ``policy`` decides who may fire and read what (:mod:`mediation_flow.policy`; the national
-    policy by default). Commands and reads take an ``actor``; without one they run as the
-    trusted ``system`` actor, which a host must not hand to its users.
+    policy by default). Commands and reads take an ``actor``; without one they run as
+    ``default_actor``: the trusted ``system`` actor (the host's own code), unless the host makes
+    the engine fail closed with ``default_actor=None`` (every call then needs an actor and
+    raises ``ActorRequired`` without one). A case outside the actor's scope is "not found".
 
     ``numbering`` replaces national case-number rules by key (:mod:`mediation_flow.numbering`):
     the deployment's own commissions' and courts' prefixes; ``national_numbering=False`` keeps
@@ -192,7 +206,13 @@ class Engine:
         numbering: Iterable[NumberingRule] | None = None,
         national_numbering: bool = True,
         handoff: HandoffSettings | None = None,
+        default_actor: Actor | None = SYSTEM,
     ) -> None:
+        if default_actor is not None and not isinstance(default_actor, Actor):
+            raise TypeError("default_actor must be an Actor or None")
+        #: The actor of a call without one: the trusted system by default; ``None`` makes every
+        #: call without an actor fail (``ActorRequired``).
+        self.default_actor = default_actor
         self._store = Store(
             url,
             busy_timeout=busy_timeout,
@@ -271,6 +291,16 @@ class Engine:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _acting(self, actor: Actor | None, what: str) -> Actor:
+        """The actor of a call: the one given, else the engine's default actor."""
+        if actor is None:
+            if self.default_actor is None:
+                raise ActorRequired(what)
+            return self.default_actor
+        if not isinstance(actor, Actor):
+            raise ActorRequired(what)
+        return actor
 
     def _at(self, at: datetime | None, what: str = "at") -> datetime:
         at = self._clock() if at is None else at
@@ -386,8 +416,8 @@ class Engine:
         Raises ``InvalidIntake`` naming the field for bad input; nothing is stored then.
         """
         started = time.perf_counter()
+        actor = self._acting(actor, "open a case")
         parsed = parse_intake(intake)
-        actor = actor or SYSTEM
         at = self._at(at, "open_case")
         today = self._day(at)
         received_on = parsed.received_on or today
@@ -504,26 +534,28 @@ class Engine:
                 rows.append(row)
             self._store.insert_events(conn, rows)
             self._store.set_event_hash(conn, case_id, head, version=len(rows))
-        record = CaseRecord(
-            id=case_id,
-            region=parsed.region,
-            state=flow.initial,
-            version=len(rows),
-            flow_fingerprint=compiled.fingerprint,
-            resolution=None,
-            worker_count=parsed.workers,
-            is_migrant_worker=parsed.is_migrant_worker,
-            knew_of_infringement_on=knew,
-            employment_ended_on=parsed.employment_ended_on,
-            received_on=received_on,
-            limitation_started_on=None,
-            limitation_expires_on=limitation["expires_on"],
-            opened_at=at,
-            updated_at=at,
-            attributes=attributes,
-            event_hash=head,
-            serial=serial,
-        )
+            record = CaseRecord(
+                id=case_id,
+                region=parsed.region,
+                state=flow.initial,
+                version=len(rows),
+                flow_fingerprint=compiled.fingerprint,
+                resolution=None,
+                worker_count=parsed.workers,
+                is_migrant_worker=parsed.is_migrant_worker,
+                knew_of_infringement_on=knew,
+                employment_ended_on=parsed.employment_ended_on,
+                received_on=received_on,
+                limitation_started_on=None,
+                limitation_expires_on=limitation["expires_on"],
+                opened_at=at,
+                updated_at=at,
+                attributes=attributes,
+                event_hash=head,
+                serial=serial,
+            )
+            # The ledger entry (mediation_flow.ledger): the state digest after the intake.
+            ledger.append(conn, case_id, "open", state_digest(record, parties, claims, ()), at)
         self._intake.put(case_id, head, (parties, claims))
         case = self._view(compiled, record, parties, claims)
         self._log.info(
@@ -594,7 +626,15 @@ class Engine:
         holiday schedule is not known; nothing is written when it raises.
         """
         started = time.perf_counter()
-        actor = actor or SYSTEM
+        if not isinstance(trigger, str) or not 0 < len(trigger) <= 64 or not trigger.isascii():
+            raise InvalidData("fire", "trigger", "must be the name of a trigger (flow.md §3)")
+        if data is not None:
+            if not isinstance(data, Mapping):
+                raise InvalidData(trigger, "data", f"expected a mapping, got {type(data).__name__}")
+            problem = json_limit_problem(data)
+            if problem is not None:
+                raise InvalidData(trigger, "data", f"is {problem}")
+        actor = self._acting(actor, f"fire {trigger!r} on")
         at = self._at(at, trigger)
         request = None
         if idempotency_key is not None:
@@ -634,19 +674,33 @@ class Engine:
                 # The same command with the same key may have committed in the meantime (the
                 # case then refuses it as illegal, or conflicts): return its result.
                 if idempotency_key is not None:
-                    replayed = self._replay_idempotent(conn, idempotency_key, request, case_id)
+                    replayed = self._replay_idempotent(
+                        conn, idempotency_key, request, case_id, actor, trigger
+                    )
                     if replayed is not None:
                         return replayed
                 raise
 
     def _replay_idempotent(
-        self, conn: Connection, key: str, request: str | None, case_id: int
+        self,
+        conn: Connection,
+        key: str,
+        request: str | None,
+        case_id: int,
+        actor: Actor,
+        trigger: str,
     ) -> Case | None:
         with self._store.reading(conn):
-            return self._replayed(conn, key, request, case_id)
+            return self._replayed(conn, key, request, case_id, actor, trigger)
 
     def _replayed(
-        self, conn: Connection, key: str, request: str | None, case_id: int
+        self,
+        conn: Connection,
+        key: str,
+        request: str | None,
+        case_id: int,
+        actor: Actor,
+        trigger: str,
     ) -> Case | None:
         """The result of the command stored under ``key``, if any (inside a transaction)."""
         prior = self._store.idempotency(conn, key)
@@ -655,6 +709,15 @@ class Engine:
         if prior["request"] != request or prior["case_id"] != case_id:
             raise IdempotencyConflict(key, prior["case_id"])
         case = self._load(conn, case_id)
+        # A replay answers only an actor who may still see the case and fire the trigger.
+        scope = self._scope(case, self._store.load_parties(conn, case_id))
+        if self._read_refusal(actor, scope) is not None:
+            raise CaseNotFound(case_id)
+        reason = self.policy.role_refusal(actor, trigger, self._flow_of(case).definition)
+        if reason is not None:
+            raise PermissionDenied(
+                actor.id, actor.role.value, f"fire {trigger!r} on", case_id, reason
+            )
         snapshot = prior["result"]
         case.state, case.version = snapshot["state"], snapshot["version"]
         case.resolution, case.attributes = snapshot["resolution"], snapshot["attributes"]
@@ -687,7 +750,7 @@ class Engine:
         # snapshot, and the write is checked against the version read (optimistic locking).
         with self._store.writing(conn):
             if idempotency_key is not None:
-                replayed = self._replayed(conn, idempotency_key, request, case_id)
+                replayed = self._replayed(conn, idempotency_key, request, case_id, actor, trigger)
                 if replayed is not None:
                     return replayed
             case, deadlines = self._load_command(conn, case_id)
@@ -698,11 +761,23 @@ class Engine:
             if actor.role is not Role.system:
                 # Before anything about the case (its state, version, last event) is revealed.
                 scope = self._scope(case, parties)
+                if self._read_refusal(actor, scope) is not None:
+                    raise CaseNotFound(case_id)  # no existence oracle
                 reason = self._fire_refusal(actor, scope, trigger, data, flow.definition)
                 if reason is not None:
                     raise PermissionDenied(
                         actor.id, actor.role.value, f"fire {trigger!r} on", case_id, reason
                     )
+                missing = self.policy.consent_refusal(actor, scope, trigger, data, flow.definition)
+                if missing is not None:
+                    raise GuardFailed(
+                        case_id=case_id,
+                        state=case.state,
+                        trigger=trigger,
+                        guard="both_parties",
+                        reason=missing,
+                    )
+                data = self.policy.acting_data(actor, scope, trigger, data, flow.definition)
             if case.held_by is not None:
                 raise _handed_over(case, trigger)
             if expected_version is not None and case.version != expected_version:
@@ -791,6 +866,10 @@ class Engine:
             self._store.append_parties(
                 conn, ctx.case.id, _added_party_rows(len(ctx.parties), ctx.added_parties)
             )
+        # The ledger entry (mediation_flow.ledger): one INSERT, the state digest after the write.
+        parties = (*ctx.parties, *ctx.added_parties)
+        digest = state_digest(ctx.case, parties, ctx.claims, ctx.deadlines)
+        ledger.append(conn, ctx.case.id, "command", digest, ctx.at)
         if idempotent is not None:
             self._store.insert_idempotency(
                 conn, {**idempotent, "created_at": ctx.at, "result": _snapshot(ctx.case)}
@@ -1133,17 +1212,19 @@ class Engine:
     def get(self, case_id: int, *, actor: Actor | None = None) -> Case:
         """The case as stored now. Raises ``CaseNotFound``, or ``PermissionDenied`` when
         ``actor`` may not read it (no actor: the trusted system)."""
+        actor = self._acting(actor, "read")
         with self._store.connect() as conn, self._store.reading(conn):
             case = self._get(conn, case_id)
             self._authorize_read(actor, case)
-            return case
+            return self._shown_to(actor, case)
 
     def history(self, case_id: int, *, actor: Actor | None = None) -> list[Event]:
         """Every event of the case, oldest first."""
+        actor = self._acting(actor, "read")
         with self._store.connect() as conn, self._store.reading(conn):
             self._authorize_read(actor, self._get(conn, case_id))
             events = self._store.history(conn, case_id)
-        if actor is not None and actor.role in (Role.worker, Role.employer):
+        if actor.role in (Role.worker, Role.employer):
             # Early-warning alerts are for the officials: they name other cases and advise on
             # the employer. A party sees that one was raised, not what it says.
             events = [
@@ -1154,6 +1235,7 @@ class Engine:
 
     def deadlines(self, case_id: int, *, actor: Actor | None = None) -> list[Deadline]:
         """Every deadline of the case, whatever its status, in the order they were started."""
+        actor = self._acting(actor, "read")
         with self._store.connect() as conn, self._store.reading(conn):
             self._authorize_read(actor, self._get(conn, case_id))
             return self._store.deadlines_of(conn, case_id)
@@ -1169,6 +1251,7 @@ class Engine:
     ) -> list[Case]:
         """Cases, oldest id first, that ``actor`` may read: of a region prefix and in a state if
         given; ``after`` a case id, ``limit`` at most (pages)."""
+        actor = self._acting(actor, "list cases")
         out: list[Case] = []
         with self._store.connect() as conn, self._store.reading(conn):
             while len(out) < limit:
@@ -1181,7 +1264,7 @@ class Engine:
                     after = case_id
                     case = self._get(conn, case_id)
                     if self._read_refusal(actor, case) is None:
-                        out.append(case)
+                        out.append(self._shown_to(actor, case))
                         if len(out) == limit:
                             break
         return out
@@ -1193,6 +1276,7 @@ class Engine:
 
         Identity numbers and phone numbers are masked unless ``clear_text`` is asked for and
         the actor may see personal data (``PermissionDenied`` otherwise)."""
+        actor = self._acting(actor, "export")
         case = self.get(case_id, actor=actor)
         if clear_text:
             self._authorize_personal_data(actor, case, "see the personal data of")
@@ -1210,43 +1294,47 @@ class Engine:
                 row = {k: mask_value(k, v) for k, v in row.items()}
             return row
 
-        exported: dict[str, Any] = to_json(
-            {
-                "case": {
-                    "id": case.id,
-                    "region": case.region,
-                    "state": case.state,
-                    "state_label": case.state_label,
-                    "channel": case.channel,
-                    "version": case.version,
-                    "resolution": case.resolution,
-                    "opened_at": case.opened_at,
-                    "updated_at": case.updated_at,
-                    "received_on": case.received_on,
-                    "worker_count": case.worker_count,
-                    "is_migrant_worker": case.is_migrant_worker,
-                    "limitation_expires_on": case.limitation_expires_on,
-                    "flow_fingerprint": case.flow_fingerprint,
-                    "attributes": case.attributes,
-                },
-                "parties": [party(p) for p in case.parties],
-                "claims": [{"kind": c.kind.value, "amount": c.amount} for c in case.claims],
-                "history": [
-                    {k: v for k, v in e.as_dict().items() if k != "case_id"}
-                    for e in self.history(case_id, actor=actor)
-                ],
-                "deadlines": [
-                    {
-                        "kind": d.kind,
-                        "party": d.party,
-                        "status": d.status.value,
-                        "starts_on": d.starts_on,
-                        "due": d.due,
-                        "provisional": d.provisional,
-                    }
-                    for d in self.deadlines(case_id)
-                ],
-            }
+        exported: dict[str, Any] = _masked_export(
+            clear_text,
+            to_json(
+                {
+                    "case": {
+                        "id": case.id,
+                        "region": case.region,
+                        "state": case.state,
+                        "state_label": case.state_label,
+                        "channel": case.channel,
+                        "version": case.version,
+                        "resolution": case.resolution,
+                        "opened_at": case.opened_at,
+                        "updated_at": case.updated_at,
+                        "received_on": case.received_on,
+                        "worker_count": case.worker_count,
+                        "is_migrant_worker": case.is_migrant_worker,
+                        "limitation_expires_on": case.limitation_expires_on,
+                        "flow_fingerprint": case.flow_fingerprint,
+                        "attributes": case.attributes,
+                    },
+                    # The stored parties: every number is masked below unless clear text is allowed.
+                    "parties": [party(p) for p in self._stored_parties(case.id)],
+                    "claims": [{"kind": c.kind.value, "amount": c.amount} for c in case.claims],
+                    "history": [
+                        {k: v for k, v in e.as_dict().items() if k != "case_id"}
+                        for e in self.history(case_id, actor=actor)
+                    ],
+                    "deadlines": [
+                        {
+                            "kind": d.kind,
+                            "party": d.party,
+                            "status": d.status.value,
+                            "starts_on": d.starts_on,
+                            "due": d.due,
+                            "provisional": d.provisional,
+                        }
+                        for d in self.deadlines(case_id, actor=actor)
+                    ],
+                }
+            ),
         )
         return exported
 
@@ -1264,8 +1352,14 @@ class Engine:
         and expired, the overdue list (:mod:`mediation_flow.reports`). ``region`` is a division
         prefix; ``since``/``until`` bound the cases' opening days. An actor with a region scope
         sees their region only."""
+        actor = self._acting(actor, "read reports")
+        if region is not None and (
+            not isinstance(region, str) or not region.isascii() or not region.isdigit()
+            or not 0 < len(region) <= 6
+        ):  # fmt: skip
+            raise InvalidData("report", "region", "must be a division prefix of 1 to 6 digits")
         today = self._day(self._at(at, "report"))
-        if actor is not None and actor.role is not Role.system:
+        if actor.role is not Role.system:
             if actor.role not in (Role.intake_officer, Role.arbitrator, Role.judge):
                 # Mediators see only their organisation's cases; the report's overdue list
                 # names cases, so it is for the offices that see a whole region.
@@ -1298,10 +1392,12 @@ class Engine:
 
     # -- paperwork and docking --------------------------------------------------------------------
 
-    def lookup(self, reference: str) -> Progress:
+    def lookup(self, reference: str, *, actor: Actor | None = None) -> Progress:
         """The progress of the case with this serial or case number, for a party: the stage in
         zh-CN and the day it began, the case numbers, the next deadline and what it means, the
-        outcome (:mod:`mediation_flow.lookup`). It holds nothing personal. Raises ``NotFound``."""
+        outcome (:mod:`mediation_flow.lookup`). It holds nothing personal. Raises ``NotFound``.
+        Any actor may look up a reference it holds (the serial or number is the credential)."""
+        self._acting(actor, "look up a case")
         if not isinstance(reference, str) or not 0 < len(reference.strip()) <= 200:
             raise NotFound(str(reference)[:200])
         text = reference.strip()
@@ -1339,8 +1435,8 @@ class Engine:
         the organisation handling the case in its current channel. Raises ``DocumentError`` for
         an unknown template or format, or a template that fails.
         """
+        actor = self._acting(actor, "render documents of")
         at = self._at(at, "render_document")
-        actor = actor or SYSTEM
         if actor.org_id is not None:
             # The issuing organisation defaults to the official's own.
             values = {"organisation": actor.org_id, **(values or {})}
@@ -1386,11 +1482,23 @@ class Engine:
         )
         return document
 
-    def advance_numbering(self, prefix: str, year: int, *, to: int) -> int:
+    def advance_numbering(
+        self, prefix: str, year: int, *, to: int, actor: Actor | None = None
+    ) -> int:
         """Continue a prefix's numbering of ``year`` after ``to``: the next number issued is
         ``to + 1``. For an organisation that numbered its cases elsewhere until now; a counter is
         never moved back (that would issue a number twice). Returns the counter's value: the
-        last number issued or reserved (``to``, or more if numbers beyond it were issued)."""
+        last number issued or reserved (``to``, or more if numbers beyond it were issued).
+        Only the system actor (the host's operators) moves a counter."""
+        actor = self._acting(actor, "advance a case-number counter")
+        if actor.role is not Role.system:
+            raise PermissionDenied(
+                actor.id,
+                actor.role.value,
+                "advance a case-number counter",
+                None,
+                "counters are moved by the host's operators (the system actor)",
+            )
         if not isinstance(prefix, str) or not 0 < len(prefix) <= 100:
             raise InvalidData("advance_numbering", "prefix", "must be 1 to 100 characters")
         for name, value in (("year", year), ("to", to)):
@@ -1410,12 +1518,14 @@ class Engine:
     def documents(self, case_id: int, *, actor: Actor | None = None) -> list[dict[str, Any]]:
         """The documents rendered for the case, oldest first: template, title, format,
         SHA-256, size, the case version, who and when."""
+        actor = self._acting(actor, "read")
         with self._store.connect() as conn, self._store.reading(conn):
             self._authorize_read(actor, self._get(conn, case_id))
             return self._store.documents_of(conn, case_id)
 
     def handoffs(self, case_id: int, *, actor: Actor | None = None) -> list[dict[str, Any]]:
         """The handoff packages sent (``out``) and received (``in``) for the case."""
+        actor = self._acting(actor, "read")
         with self._store.connect() as conn, self._store.reading(conn):
             self._authorize_read(actor, self._get(conn, case_id))
             return self._store.handoffs_of(conn, case_id)
@@ -1440,8 +1550,8 @@ class Engine:
         copy and leaves the case running here. The package holds personal data in clear text:
         only an actor who may see it exports. Every export is recorded (:meth:`handoffs`).
         ``from_org`` defaults to this system's ``HandoffSettings.org_id``."""
+        actor = self._acting(actor, "export a handoff package of")
         at = self._at(at, "export_handoff")
-        actor = actor or SYSTEM
         from_org = from_org or self.handoff.org_id
         if not isinstance(from_org, str) or not 0 < len(from_org.strip()) <= 200:
             raise InvalidData(
@@ -1484,6 +1594,8 @@ class Engine:
                 if hold and not self._store.hold(conn, case_id, record.version, body["to_org"], at):
                     # A command changed the case since it was read: the package would miss it.
                     raise ConcurrentUpdate(case_id, record.version, None)
+                if hold:
+                    self._ledger_entry(conn, case_id, "hold", at)
                 self._store.insert_handoff(
                     conn,
                     {
@@ -1517,8 +1629,8 @@ class Engine:
         (the receiver refused it, say): commands and deadlines run here again. Whatever the
         receiver did with its copy is not brought back; a package it sends later that departs
         from the history here is refused."""
+        actor = self._acting(actor, "take back")
         at = self._at(at, "reclaim")
-        actor = actor or SYSTEM
         with self._store.connect() as conn:
             with self._store.reading(conn):
                 case = self._get(conn, case_id)
@@ -1528,6 +1640,7 @@ class Engine:
                 raise InvalidData("reclaim", "case", f"case {case_id} is not handed over")
             with self._store.writing(conn):
                 self._store.release(conn, case_id)
+                self._ledger_entry(conn, case_id, "reclaim", at)
                 self._store.insert_handoff(
                     conn,
                     {
@@ -1573,12 +1686,17 @@ class Engine:
         continues gets the new events and runs here again. A package whose history departs from
         the one here, or that fails any check, raises ``HandoffRejected`` and writes nothing.
         """
+        actor = self._acting(actor, "import a handoff package")
         at = self._at(at, "import_handoff")
-        actor = actor or SYSTEM
         try:
-            data, _ = load_package(package)
+            data, _ = load_package(package)  # size and nesting first, before any parsing
+            check_format(data)
+            try:
+                # Who sent it, before its content is looked at (the schema, the history).
+                signer = self.handoff.check_seals(data)
+            except (TypeError, ValueError, KeyError, AttributeError):
+                raise HandoffRejected("format", "the package is not a sealed package") from None
             contents = parse_package(data)
-            signer = self.handoff.check_seals(data)
         except RecursionError:
             raise HandoffRejected("format", "the package is nested too deeply") from None
         case = contents.case
@@ -1658,6 +1776,16 @@ class Engine:
                 "format", f"deadline kinds {', '.join(unknown)} are not in the case's flow"
             )
         check_numbers(contents)
+        # What only the history may say: the organisation the case was referred to last.
+        referred = None
+        for event in contents.events:
+            if isinstance(event.data.get("org_id"), str):
+                referred = event.data["org_id"]
+        if case["attributes"].get("org_id") != referred:
+            raise HandoffRejected(
+                "chain", "the case's organisation is not the one its history referred it to"
+            )
+        _check_imported_deadlines(contents)
 
     def _store_import(
         self,
@@ -1682,12 +1810,11 @@ class Engine:
                     "conflict",
                     "a case number of the package is already used by another case here: two "
                     "systems issue numbers under the same prefix; give each system its own "
-                    f"prefixes (docs/howto/handoff.md) ({exc.orig})",
-                ) from None
-            except DBAPIError as exc:
-                raise HandoffRejected(
-                    "format", f"a value does not fit this database: {exc.orig}"
-                ) from None
+                    "prefixes (docs/howto/handoff.md)",
+                ) from exc
+            except (DBAPIError, StorageError):
+                # The driver's message may quote the package's values: personal data.
+                raise HandoffRejected("format", "a value does not fit this database") from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _write_import(
@@ -1711,12 +1838,21 @@ class Engine:
                     self._scope(here, self._store.load_parties(conn, case_id)),
                     "import a handoff package into",
                 )
+                if len(contents.events) > here.version and here.held_by != data["from_org"]:
+                    # Only the organisation holding the case acts on it, and sends it back.
+                    raise HandoffRejected(
+                        "holder",
+                        f"case {contents.case['serial']} is not held by {data['from_org']!r} "
+                        "(it holds, at most, a copy): only the organisation the case was handed "
+                        "to continues it and sends it back",
+                    )
                 outcome, added = self._continue_imported(conn, here, contents)
                 if outcome == "unchanged" and self._handed_back(conn, here, data, contents):
                     # Handed back as it was sent: it runs here again.
                     self._store.release(conn, case_id)
                     outcome = "returned"
             if outcome != "unchanged":
+                self._ledger_entry(conn, case_id, "import", at)
                 for n in contents.numbers:
                     self._store.raise_counter(conn, n.prefix, n.year, n.seq)
                 self._store.insert_handoff(
@@ -1848,7 +1984,10 @@ class Engine:
         if actor is None or actor.role is Role.system:
             return
         scope = case if isinstance(case, CaseScope) else self._scope(case, case.parties)
-        reason = self._read_refusal(actor, scope) or self.policy.personal_data_refusal(actor, scope)
+        reason = self._read_refusal(actor, scope)
+        if reason is not None and scope.id:
+            raise CaseNotFound(scope.id)  # outside the actor's scope: no existence oracle
+        reason = reason or self.policy.personal_data_refusal(actor, scope)
         if reason is not None:
             raise PermissionDenied(actor.id, actor.role.value, what, scope.id or None, reason)
 
@@ -2024,30 +2163,74 @@ class Engine:
         found = compiled.definition.deadline_map.get(kind) if compiled else None
         return found.holder if found is not None else "party"
 
-    def verify(self, case_id: int) -> Verification:
+    def verify(self, case_id: int, *, actor: Actor | None = None) -> Verification:
         """Check a case's tamper-evident history: every event's hash and the chain between them,
         the parties and claims against the digest taken at intake, and the stored state against
-        the state its history leads to. ``verification.problems`` names each broken event."""
+        the state its history leads to. ``verification.problems`` names each broken event.
+        An actor verifies the cases it may read."""
+        actor = self._acting(actor, "verify")
         with self._store.connect() as conn, self._store.reading(conn):
             case = self._load(conn, case_id)
+            if actor.role is not Role.system:
+                parties = self._store.load_parties(conn, case_id)
+                self._authorize_read(actor, self._scope(case, parties))
             flow = self._flows.get(case.flow_fingerprint)
             definition = flow.definition if flow else self.flow_for(case.region)
-            return verify_case(
+            history = self._store.history(conn, case_id)
+            verification = verify_case(
                 definition,
                 case.id,
                 case.state,
                 case.event_hash,
-                self._store.history(conn, case_id),
+                history,
                 self._store.load_parties(conn, case_id),
                 self._store.load_claims(conn, case_id),
                 chain_id=case.chain_id,
             )
+            # The columns that follow from the history, derived and compared.
+            verification.problems.extend(
+                derived_problems(definition, case, history, ledger.number_rows(conn, case_id))
+            )
+            return verification
 
-    def verify_all(self) -> list[Verification]:
-        """:meth:`verify` every case; returns the verifications with problems."""
+    def verify_all(
+        self,
+        *,
+        actor: Actor | None = None,
+        checkpoint: Checkpoint | str | bytes | None = None,
+    ) -> list[Verification]:
+        """:meth:`verify` every case the actor may read; returns the verifications with
+        problems. For the system actor, the ledger (:mod:`mediation_flow.ledger`) too: each
+        case's stored state against its last ledger entry, deleted cases, and with
+        ``checkpoint`` (a :class:`~mediation_flow.ledger.Checkpoint` or its JSON) the ledger's
+        chain against it: truncation, rollback, deleted, reordered or edited entries. Problems
+        of the ledger itself are reported as case 0."""
+        actor = self._acting(actor, "verify")
+        if isinstance(checkpoint, str | bytes):
+            expected = self.handoff.signing_key.public_key() if self.handoff.signing_key else None
+            checkpoint = Checkpoint.parse(checkpoint, expected_key=expected)
         with self._store.connect() as conn, self._store.reading(conn):
             ids = self._store.case_ids(conn)
-        return [v for v in (self.verify(case_id) for case_id in ids) if not v.ok]
+        by_case: dict[int, list[str]] = {}
+        for case_id in ids:
+            try:
+                verification = self.verify(case_id, actor=actor)
+            except CaseNotFound:
+                continue  # outside the actor's scope (or deleted meanwhile)
+            if not verification.ok:
+                by_case[case_id] = list(verification.problems)
+        if actor.role is Role.system:
+            for case_id, problems in self._ledger_problems(checkpoint).items():
+                by_case.setdefault(case_id, []).extend(problems)
+        elif checkpoint is not None:
+            raise PermissionDenied(
+                actor.id,
+                actor.role.value,
+                "verify the ledger",
+                None,
+                "the whole ledger is verified by the host's operators (the system actor)",
+            )
+        return [Verification(case_id, by_case[case_id]) for case_id in sorted(by_case)]
 
     def triggers(
         self, case_id: int, *, actor: Actor | None = None, at: datetime | None = None
@@ -2058,8 +2241,8 @@ class Engine:
         flag) does not hide a trigger; one that depends on the case (a closed window, the claim
         kinds) does. With ``actor``, only the triggers that actor may fire are listed.
         """
+        actor = self._acting(actor, "read")
         at = self._at(at, "triggers")
-        actor = actor or SYSTEM
         with self._store.connect() as conn, self._store.reading(conn):
             case = self._load(conn, case_id)
             flow = self._flow_of(case)
@@ -2090,12 +2273,104 @@ class Engine:
         *,
         region: str | None = None,
         kind: str | None = None,
+        actor: Actor | None = None,
     ) -> list[Deadline]:
         """Pending deadlines whose due day is before ``before``, soonest first: a work queue.
-        ``region`` is an administrative division prefix (``"43"`` for Hunan)."""
+        ``region`` is an administrative division prefix (``"43"`` for Hunan). An actor sees
+        the deadlines of the cases it may read."""
+        actor = self._acting(actor, "read deadlines")
         day = self._day(self._at(before, "due")) if isinstance(before, datetime) else before
+        if actor.role is not Role.system and actor.region is not None:
+            if region is not None and not (
+                region.startswith(actor.region) or actor.region.startswith(region)
+            ):
+                return []  # a region outside the actor's scope
+            if region is None or actor.region.startswith(region):
+                region = actor.region
         with self._store.connect() as conn, self._store.reading(conn):
-            return self._store.due(conn, day, region, kind)
+            found = self._store.due(conn, day, region, kind)
+            if actor.role is Role.system:
+                return found
+            visible: dict[int, bool] = {}
+            for d in found:
+                if d.case_id not in visible:
+                    case = self._store.load_case(conn, d.case_id)
+                    visible[d.case_id] = case is not None and (
+                        self._read_refusal(
+                            actor, self._scope(case, self._store.load_parties(conn, d.case_id))
+                        )
+                        is None
+                    )
+            return [d for d in found if visible[d.case_id]]
+
+    # -- the ledger -------------------------------------------------------------------------------
+
+    def _ledger_entry(self, conn: Connection, case_id: int, kind: str, at: datetime) -> None:
+        """A ledger entry for a write outside the command path (a hold, an import...): the
+        state digest is taken from the rows as written, in the same transaction."""
+        ledger.append(conn, case_id, kind, self._stored_digest(conn, case_id), at)
+
+    @staticmethod
+    def _stored_digest(conn: Connection, case_id: int) -> str:
+        digest = ledger.stored_digest(conn, case_id)
+        assert digest is not None, case_id
+        return digest
+
+    def checkpoint(self, *, at: datetime | None = None, actor: Actor | None = None) -> Checkpoint:
+        """Sequence the ledger (:mod:`mediation_flow.ledger`) and sign a checkpoint of it: its
+        size and head. Store the checkpoint outside the database; ``verify_all(checkpoint=...)``
+        then shows any change to what was written before it. Cases stored before the ledger
+        existed are adopted first, as they are now. Needs this system's signing key
+        (``HandoffSettings.signing_key``; ``CheckpointError`` otherwise) and the system actor."""
+        actor = self._acting(actor, "take a ledger checkpoint")
+        at = self._at(at, "checkpoint")
+        if actor.role is not Role.system:
+            raise PermissionDenied(
+                actor.id,
+                actor.role.value,
+                "take a ledger checkpoint",
+                None,
+                "checkpoints are taken by the host's operators (the system actor)",
+            )
+        if self.handoff.signing_key is None:
+            raise CheckpointError(
+                "a checkpoint is signed with this system's Ed25519 key: configure "
+                "HandoffSettings(signing_key=...) (mediation-flow --signing-key FILE)"
+            )
+        with self._store.connect() as conn, self._store.writing(conn):
+            ledger.adopt(conn, at)
+            size, head = ledger.sequence(conn)
+        return Checkpoint.sign(size, head or "", at, self.handoff.signing_key)
+
+    def _ledger_problems(self, checkpoint: Checkpoint | None) -> dict[int, list[str]]:
+        """The ledger against ``checkpoint`` (case 0: the ledger itself), and every case the
+        ledger names against the case as stored now."""
+        found: dict[int, list[str]] = {}
+        with self._store.connect() as conn, self._store.reading(conn):
+            rows = ledger.entries(conn)
+            ledger_wide = ledger.check_ledger(rows, checkpoint)
+            if ledger_wide:
+                found[0] = ledger_wide
+            latest: dict[int, str] = {}
+            for row in rows:
+                latest[row.case_id] = row.digest  # sequenced first, then newer ones
+            stored = set(self._store.case_ids(conn))
+            for case_id, digest in latest.items():
+                if case_id not in stored:
+                    found.setdefault(case_id, []).append(
+                        "the case was deleted: the ledger records it"
+                    )
+                elif self._stored_digest(conn, case_id) != digest:
+                    found.setdefault(case_id, []).append(
+                        "the stored case (its columns, parties, claims or deadlines) is not the "
+                        "one its last ledger entry recorded: it was edited outside the engine"
+                    )
+            for case_id in stored - set(latest):
+                found.setdefault(case_id, []).append(
+                    "the case has no ledger entry: it was stored outside the engine, or its "
+                    "entries were deleted"
+                )
+        return found
 
     # -- internals --------------------------------------------------------------------------------
 
@@ -2116,11 +2391,33 @@ class Engine:
             reason = f"{vetoed[1]} (plugin {vetoed[0]})" if vetoed else None
         return reason
 
+    def _stored_parties(self, case_id: int) -> tuple[Party, ...]:
+        with self._store.connect() as conn, self._store.reading(conn):
+            return self._store.load_parties(conn, case_id)
+
+    def _shown_to(self, actor: Actor, case: Case) -> Case:
+        """The case as ``actor`` may see it: a party sees the other side's identity number,
+        phone and account masked."""
+        if actor.role not in (Role.worker, Role.employer):
+            return case
+        mine = self.policy.own_party(actor, self._scope(case, case.parties))
+        parties = tuple(
+            p
+            if p is mine
+            else replace(
+                p,
+                id_number=mask_value("id_number", p.id_number),
+                phone=mask_value("phone", p.phone),
+                account=None,
+            )
+            for p in case.parties
+        )
+        return replace(case, parties=parties)
+
     def _authorize_read(self, actor: Actor | None, case: Case | CaseScope) -> None:
-        reason = self._read_refusal(actor, case)
-        if reason is not None:
-            assert actor is not None
-            raise PermissionDenied(actor.id, actor.role.value, "read", case.id, reason)
+        """A case outside the actor's scope is "not found": a refusal is no existence oracle."""
+        if self._read_refusal(actor, case) is not None:
+            raise CaseNotFound(case.id)
 
     def _fire_refusal(
         self,
@@ -2511,6 +2808,49 @@ class _CalendarChanged(Exception):
 def _predicted(ctx: Context) -> bool:
     """Whether the command computed a date on a predicted schedule."""
     return any(d.dirty and d.provisional for d in ctx.deadlines)
+
+
+#: How far ahead of its start a deadline may fall (the longest, the limitation period with its
+#: interruptions, runs a year; suspensions and extensions add months, not years).
+_MAX_DEADLINE_SPAN_DAYS = 5 * 366
+
+
+def _check_imported_deadlines(contents: Contents) -> None:
+    """An imported deadline must start within the case's life and fall due within five years of
+    its start: a package cannot park a clock in 2199."""
+    first = contents.events[0].at.date() if contents.events else None
+    last = contents.events[-1].at.date() if contents.events else None
+    for d in contents.deadlines:
+        starts, due = d["starts_on"], d["due"]
+        if (
+            first is not None
+            and last is not None
+            and not (
+                first.replace(year=max(first.year - 1, 1))
+                <= starts
+                <= last.replace(year=last.year + 1)
+            )
+        ):
+            raise HandoffRejected(
+                "deadlines", f"the deadline {d['kind']} starts outside the case's history"
+            )
+        if not 0 <= (due - starts).days <= _MAX_DEADLINE_SPAN_DAYS:
+            raise HandoffRejected(
+                "deadlines",
+                f"the deadline {d['kind']} falls due {due.isoformat()}, more than five years "
+                "after it starts",
+            )
+
+
+def _masked_export(clear_text: bool, exported: dict[str, Any]) -> dict[str, Any]:
+    """An export without clear text: identity numbers and phones masked wherever they were
+    typed (notes, organisation ids, intake attributes), with the scanner the logs use."""
+    if clear_text:
+        return exported
+    masked: dict[str, Any] = {}
+    for key, value in exported.items():
+        masked[key] = value if key == "parties" else mask_value(key, value)
+    return masked
 
 
 def _handed_over(case: CaseRecord, trigger: str) -> CaseHandedOver:

@@ -14,7 +14,10 @@ message that says what went wrong and what to do for people::
     ├── CalendarNotAvailable   the holiday schedule of a year is not known
     ├── ConcurrentUpdate       someone else changed the case first; reload and retry
     ├── IdempotencyConflict    an idempotency key was used for a different command
+    ├── InvalidActor           an Actor built with a bad id, role or scope
+    ├── StorageError           the database refused a value (the message holds none of it)
     ├── PermissionDenied       the actor may not do this (who, what and why)
+    │   └── ActorRequired      no actor given, and the engine has no default actor
     ├── DatabaseBusy           the database stayed locked past the busy timeout
     ├── SchemaMismatch         the database schema is not the one this release needs
     ├── DocumentError          a document template is unknown or fails to render
@@ -30,10 +33,12 @@ Nothing is written to the database when any of these is raised by a command.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import date
 
 __all__ = [
+    "ActorRequired",
     "CalendarNotAvailable",
     "CaseHandedOver",
     "CaseNotFound",
@@ -46,6 +51,7 @@ __all__ = [
     "HandoffRejected",
     "IdempotencyConflict",
     "IllegalTransition",
+    "InvalidActor",
     "InvalidData",
     "InvalidIntake",
     "MediationFlowError",
@@ -53,6 +59,7 @@ __all__ = [
     "PermissionDenied",
     "PluginError",
     "SchemaMismatch",
+    "StorageError",
     "TransitionError",
     "UnknownFlow",
 ]
@@ -62,12 +69,27 @@ class MediationFlowError(Exception):
     """Base class of every error raised by mediation_flow."""
 
 
+def _safe(text: object, limit: int = 300) -> str:
+    """Text an error may repeat: identity and phone numbers masked, control characters shown
+    escaped, at most ``limit`` characters (an error never echoes raw input)."""
+    from mediation_flow.personal_data import mask_text
+
+    value = text if isinstance(text, str) else str(text)
+    if len(value) > 4 * limit:
+        value = value[: 4 * limit]
+    value = mask_text(value)
+    # Whatever the boundaries, an error shows no long run of digits (x430102199001011238x).
+    value = re.sub(r"[0-9\uff10-\uff19]{11,}", lambda m: f"{m[0][:3]}****{m[0][-4:]}", value)
+    value = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in value)
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
 class InvalidIntake(MediationFlowError, ValueError):
     """The intake of a new case is invalid; ``field`` says where (``parties[0].kind``)."""
 
     def __init__(self, field: str, reason: str) -> None:
-        self.field = field
-        self.reason = reason
+        self.field = field = _safe(field, 120)
+        self.reason = reason = _safe(reason)
         super().__init__(f"invalid intake: {field}: {reason}")
 
 
@@ -75,9 +97,9 @@ class InvalidData(MediationFlowError, ValueError):
     """The ``data`` given with a trigger is missing a field or has a bad value."""
 
     def __init__(self, trigger: str, field: str, reason: str) -> None:
-        self.trigger = trigger
-        self.field = field
-        self.reason = reason
+        self.trigger = trigger = _safe(trigger, 120)
+        self.field = field = _safe(field, 120)
+        self.reason = reason = _safe(reason)
         super().__init__(f"invalid data for {trigger!r}: {field}: {reason}")
 
 
@@ -245,7 +267,7 @@ class HandoffRejected(MediationFlowError):
 
     def __init__(self, check: str, reason: str) -> None:
         self.check = check
-        self.reason = reason
+        self.reason = reason = _safe(reason, 600)  # a schema error may quote the package
         super().__init__(f"handoff package refused ({check}): {reason}")
 
 
@@ -254,7 +276,7 @@ class NotFound(MediationFlowError, LookupError):
     exists elsewhere: a look-up reveals nothing about other cases."""
 
     def __init__(self, reference: str) -> None:
-        self.reference = reference
+        self.reference = reference = _safe(reference, 64)
         super().__init__(
             f"no case with the number or serial {reference!r}; check the number on the "
             f"acceptance notice or the intake receipt"
@@ -333,4 +355,42 @@ class CaseHandedOver(TransitionError):
             case_id=case_id,
             state=state,
             trigger=trigger,
+        )
+
+
+class InvalidActor(MediationFlowError, ValueError):
+    """An :class:`~mediation_flow.models.Actor` was built with a bad ``field``: an empty id or
+    scope, an unknown role, a region that is not ASCII digits, or the ``system`` role from a
+    value (the system actor is built with ``Actor.system()`` only)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"invalid actor: {field}: {reason}")
+
+
+class StorageError(MediationFlowError):
+    """The database refused a value (a character it cannot store, a number out of range).
+    The message holds no value of the command: nothing personal reaches a log. Nothing was
+    written."""
+
+    def __init__(self, sqlstate: str | None) -> None:
+        self.sqlstate = sqlstate
+        super().__init__(
+            f"the database refused a value of this command (SQLSTATE {sqlstate or '?'}): a text "
+            "holds a character it cannot store, or a number is out of range; nothing was written"
+        )
+
+
+class ActorRequired(PermissionDenied):
+    """A call came without an actor and the engine fails closed (``Engine(default_actor=None)``):
+    pass ``actor=``. Nothing was written or returned."""
+
+    def __init__(self, action: str) -> None:
+        super().__init__(
+            "(no actor)",
+            "none",
+            action,
+            None,
+            "this engine has no default actor (Engine(default_actor=None)): pass actor=",
         )

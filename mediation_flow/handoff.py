@@ -30,7 +30,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -152,10 +152,12 @@ class HandoffSettings:
     ``signing_key`` (optional) is its Ed25519 private key: packages it exports are signed.
     ``trusted_keys`` maps a sending organisation to its Ed25519 public key: a package signed by
     a listed organisation must verify with that key; one signed by an unlisted organisation is
-    refused. ``require_signature`` refuses unsigned packages; by default it is on as soon as any
-    key is trusted (an unsigned package proves nothing about who made it: its digest and hash
-    chain hold no secret). Keys are cryptography key objects, PEM text or bytes, a PEM file's
-    path, or 32 raw bytes.
+    refused. Unsigned packages are refused (an unsigned package proves nothing about who made
+    it: its digest and hash chain hold no secret), except from the organisations in
+    ``unsigned_from``, a receiver's opt-out per sender; ``require_signature=False`` accepts them
+    from every sender (a test bed, never production) and ``True`` refuses them from every
+    sender. Keys are cryptography key objects, PEM text or bytes, a PEM file's path, or 32 raw
+    bytes.
 
     Generate a key pair with ``mediation-flow handoff keygen``.
     """
@@ -164,8 +166,11 @@ class HandoffSettings:
     signing_key: Any = None
     trusted_keys: Mapping[str, Any] = field(default_factory=dict)
     require_signature: bool | None = None
+    #: Senders whose unsigned packages this system accepts (an opt-out per sender).
+    unsigned_from: Collection[str] = frozenset()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "unsigned_from", frozenset(self.unsigned_from))
         if self.signing_key is not None:
             object.__setattr__(self, "signing_key", _load_key(self.signing_key, private=True))
         object.__setattr__(
@@ -176,9 +181,9 @@ class HandoffSettings:
 
     @property
     def signatures_required(self) -> bool:
-        if self.require_signature is None:
-            return bool(self.trusted_keys)
-        return self.require_signature
+        """Whether unsigned packages are refused (from every sender not in
+        ``unsigned_from``): always, unless ``require_signature=False``."""
+        return self.require_signature is not False
 
     def seal(self, body: dict[str, Any]) -> dict[str, Any]:
         """``body`` with its digest and (with a signing key) its signature."""
@@ -210,11 +215,19 @@ class HandoffSettings:
             )
         signature = data.get("signature")
         if signature is None:
-            if self.signatures_required or data.get("from_org") in self.trusted_keys:
+            sender = data.get("from_org")
+            opted_out = (
+                self.require_signature is None
+                and isinstance(sender, str)
+                and sender in self.unsigned_from
+            )
+            if (self.signatures_required and not opted_out) or sender in self.trusted_keys:
                 raise HandoffRejected(
                     "signature",
                     "the package is not signed and this system accepts only signed packages; "
-                    "ask the sender to configure a signing key",
+                    "ask the sender to configure a signing key (or accept this sender's "
+                    "unsigned packages: HandoffSettings(unsigned_from={...}), "
+                    "--accept-unsigned-from ORG)",
                 )
             return None
         if not isinstance(signature, Mapping) or signature.get("algorithm") != "ed25519":
@@ -281,17 +294,47 @@ class HandoffResult:
     signed_by: str | None
 
 
+#: The largest package taken in (its file's bytes), checked before anything is parsed.
+MAX_PACKAGE_BYTES = 16 * 1024 * 1024
+#: How deeply a package's JSON may nest (the schema needs 6 levels).
+MAX_PACKAGE_DEPTH = 32
+
+
+def _too_large(size: int) -> HandoffRejected:
+    return HandoffRejected(
+        "size",
+        f"the package is larger than {MAX_PACKAGE_BYTES // (1024 * 1024)} MiB; nothing was parsed",
+    )
+
+
 def load_package(package: Any) -> tuple[dict[str, Any], bool]:
     """The package's content from a :class:`HandoffPackage`, the file's bytes or text, a path,
-    or already-parsed JSON; and whether it came as a file (whose form is checked too)."""
+    or already-parsed JSON; and whether it came as a file (whose form is checked too). The size
+    and the nesting are checked before anything is parsed."""
     if isinstance(package, HandoffPackage):
-        return package.data, False
+        package = package.data
     if isinstance(package, Path):
-        package = package.read_bytes()
+        try:
+            if package.stat().st_size > MAX_PACKAGE_BYTES:
+                raise _too_large(package.stat().st_size)
+            package = package.read_bytes()
+        except OSError as exc:
+            raise HandoffRejected(
+                "format", f"cannot read the package file: {exc.strerror}"
+            ) from None
     if isinstance(package, str):
-        package = package.encode("utf-8")
+        if len(package) > MAX_PACKAGE_BYTES:
+            raise _too_large(len(package))
+        try:
+            package = package.encode("utf-8")
+        except UnicodeEncodeError:
+            raise HandoffRejected("format", "the package is not valid UTF-8 text") from None
     if isinstance(package, bytes | bytearray):
         raw = bytes(package)
+        if len(raw) > MAX_PACKAGE_BYTES:
+            raise _too_large(len(raw))
+        if _nesting(raw) > MAX_PACKAGE_DEPTH:
+            raise HandoffRejected("format", "the package is nested too deeply")
         try:
             data = json.loads(raw.decode("utf-8"))
         except RecursionError:
@@ -314,10 +357,41 @@ def load_package(package: Any) -> tuple[dict[str, Any], bool]:
             )
         return data, True
     if isinstance(package, Mapping):
+        from mediation_flow.models import json_limit_problem
+
+        problem = json_limit_problem(
+            package, max_bytes=MAX_PACKAGE_BYTES, max_depth=MAX_PACKAGE_DEPTH
+        )
+        if problem is not None:
+            raise HandoffRejected("size", f"the package is {problem}")
         return dict(package), False
     raise HandoffRejected(
         "format", f"expected a package, its bytes, text or path, got {type(package).__name__}"
     )
+
+
+def _nesting(raw: bytes) -> int:
+    """How deeply the JSON text nests (brackets outside strings), without parsing it."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > MAX_PACKAGE_DEPTH:
+                return deepest
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
 
 
 # -- the package's content ---------------------------------------------------------------------
@@ -458,9 +532,8 @@ class Contents:
     documents: list[dict[str, Any]]
 
 
-def parse_package(data: Mapping[str, Any]) -> Contents:
-    """Check the package against its schema and read it; ``HandoffRejected`` (``format`` or
-    ``version``) names what is wrong."""
+def check_format(data: Mapping[str, Any]) -> None:
+    """The package's format and version (read before anything else of it)."""
     if data.get("format") != FORMAT:
         raise HandoffRejected("format", f"not a {FORMAT} package")
     if data.get("version") != FORMAT_VERSION:
@@ -469,6 +542,12 @@ def parse_package(data: Mapping[str, Any]) -> Contents:
             f"package version {data.get('version')!r}; this release reads version "
             f"{FORMAT_VERSION}: upgrade mediation_flow on the receiving side",
         )
+
+
+def parse_package(data: Mapping[str, Any]) -> Contents:
+    """Check the package against its schema and read it; ``HandoffRejected`` (``format`` or
+    ``version``) names what is wrong."""
+    check_format(data)
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(
@@ -560,9 +639,14 @@ def parse_package(data: Mapping[str, Any]) -> Contents:
     )
 
 
+#: The largest sequence number a case number may carry (a counter near 2^31 would be spent).
+MAX_NUMBER_SEQ = 10_000_000
+
+
 def check_numbers(contents: Contents) -> None:
     """The case's numbers must be those its history recorded as they were issued, every part
-    of them (the history is hash-protected; the attributes are not)."""
+    of them (the history is hash-protected; the attributes are not), with a sequence number and
+    a year in range, the year the one of the day it was issued, and its text naming both."""
     recorded = [e.data["case_number"] for e in contents.events if "case_number" in e.data]
     claimed = [n.to_json() for n in contents.numbers]
     if recorded != claimed:
@@ -571,3 +655,16 @@ def check_numbers(contents: Contents) -> None:
             "the case's numbers are not the ones its history recorded when they were issued: "
             "the numbers were edited",
         )
+    for n in contents.numbers:
+        if not (
+            0 < n.seq <= MAX_NUMBER_SEQ
+            and 1950 <= n.year <= 2199
+            and n.issued_on.year == n.year
+            and str(n.year) in n.number
+            and str(n.seq) in n.number
+        ):
+            raise HandoffRejected(
+                "numbers",
+                f"the case number {n.number[:80]!r} is out of range or does not match its year "
+                f"and sequence number (at most {MAX_NUMBER_SEQ})",
+            )

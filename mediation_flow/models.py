@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -18,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from mediation_flow.errors import InvalidIntake
+from mediation_flow.errors import InvalidActor, InvalidIntake
 
 __all__ = [
     "PARTY_ID",
@@ -171,22 +172,78 @@ class DeadlineStatus(StrEnum):
     paused = "paused"
 
 
+#: Only :meth:`Actor.system` passes this: the system role is never built from a value.
+_SYSTEM_KEY = object()
+_SCOPE_TEXT = 200
+_REGION_SCOPE = re.compile(r"[0-9]{1,6}")
+
+
 @dataclass(frozen=True, slots=True)
 class Actor:
     """Who fires a trigger: an id the host system knows, a role, and optionally an organisation
-    and a region scope (an administrative division prefix)."""
+    and a region scope (an administrative division prefix of ASCII digits, ``"43"`` for Hunan;
+    ``None`` for every region).
+
+    Scopes are never empty strings and the ``system`` role (the engine itself, the host's trusted
+    code) is built with :meth:`Actor.system` only, never from a role value that could come from
+    a user's request; anything else raises ``InvalidActor``."""
 
     id: str
     role: Role
     org_id: str | None = None
     region: str | None = None
+    _key: object = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "role", Role(self.role))
+        if not isinstance(self.id, str) or not _printable(self.id):
+            raise InvalidActor(
+                "id", f"must be 1 to {_SCOPE_TEXT} printable characters, without spaces around"
+            )
+        try:
+            role = Role(self.role)
+        except ValueError:
+            raise InvalidActor(
+                "role", f"unknown role; one of {', '.join(r.value for r in Role)}"
+            ) from None
+        if role is Role.system and self._key is not _SYSTEM_KEY:
+            raise InvalidActor(
+                "role", "the system actor is built with Actor.system(), not from a role value"
+            )
+        object.__setattr__(self, "role", role)
+        if self.org_id is not None and (
+            not isinstance(self.org_id, str) or not _printable(self.org_id)
+        ):
+            raise InvalidActor(
+                "org_id",
+                f"must be None or 1 to {_SCOPE_TEXT} printable characters, without spaces "
+                "around (an empty scope is not 'every organisation')",
+            )
+        if self.region is not None and (
+            not isinstance(self.region, str) or not _REGION_SCOPE.fullmatch(self.region)
+        ):
+            raise InvalidActor(
+                "region",
+                "must be None (every region) or a division prefix of 1 to 6 ASCII digits "
+                "(an empty scope is not 'every region')",
+            )
+
+    @classmethod
+    def system(cls, id: str = "system") -> Actor:
+        """The all-powerful ``system`` actor: the engine itself and the host's trusted code.
+        Never hand it to a user."""
+        return cls(id, Role.system, _key=_SYSTEM_KEY)
+
+
+def _printable(text: str) -> bool:
+    return (
+        0 < len(text) <= _SCOPE_TEXT
+        and text == text.strip()
+        and all(ch.isprintable() and ch not in "\u200b\u200c\u200d\u2060\ufeff" for ch in text)
+    )
 
 
 #: The actor of automatic transitions (deadline expiry) and the default actor.
-SYSTEM = Actor("system", Role.system)
+SYSTEM = Actor.system()
 
 
 @dataclass(frozen=True, slots=True)
@@ -422,7 +479,58 @@ class Case:
 
 # --- intake -------------------------------------------------------------------------------------
 
-_REGION = re.compile(r"^\d{6}$")
+_REGION = re.compile(r"[0-9]{6}")  # ASCII digits only: no full-width, no trailing newline
+#: Limits of what a command or an intake may carry (``InvalidIntake``/``InvalidData`` beyond).
+MAX_TEXT = 10_000
+MAX_JSON_BYTES = 64 * 1024
+MAX_JSON_DEPTH = 16
+
+
+def json_limit_problem(
+    value: Any, *, max_bytes: int = MAX_JSON_BYTES, max_depth: int = MAX_JSON_DEPTH
+) -> str | None:
+    """Why ``value`` (JSON-like data) is too large or too deeply nested, or None. Walks the
+    value without recursion, so a 5,000-deep value is refused, not a ``RecursionError``."""
+    size = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > max_depth:
+            return f"nested more than {max_depth} levels deep"
+        if isinstance(item, Mapping):
+            size += 2
+            for key, child in item.items():
+                size += len(str(key)) + 4
+                if size <= max_bytes and _SURROGATE.search(str(key)):
+                    return "not valid Unicode text (it holds a lone surrogate)"
+                stack.append((child, depth + 1))
+        elif isinstance(item, list | tuple):
+            size += 2
+            stack.extend((child, depth + 1) for child in item)
+        elif isinstance(item, str):
+            size += len(item.encode("utf-8", "surrogatepass")) + 2
+            if size <= max_bytes and _SURROGATE.search(item):
+                return "not valid Unicode text (it holds a lone surrogate)"
+        else:
+            size += 8
+        if size > max_bytes:
+            return f"larger than {max_bytes // 1024} KiB"
+    return None
+
+
+def control_character_problem(text: str, *, newlines: bool = False) -> str | None:
+    """Why ``text`` may not be stored as given (a control or invisible formatting character),
+    or None. ``newlines`` allows line breaks and tabs (free text)."""
+    for ch in text:
+        if newlines and ch in "\n\r\t":
+            continue
+        if unicodedata.category(ch) in ("Cc", "Cs", "Co", "Cn") or ch in _INVISIBLE:
+            return f"holds the control or invisible character {ch!a}"
+    return None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_INVISIBLE = frozenset("\u200b\u200c\u200d\u2060\ufeff\u202a\u202b\u202c\u202d\u202e")
 #: First two digits of the mainland, Hong Kong, Macao and Taiwan division codes (GB/T 2260).
 _PROVINCES = frozenset(
     "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 "
@@ -445,7 +553,19 @@ class IntakeParty(BaseModel):
     def _name_not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("must not be blank")
+        problem = control_character_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
         return value.strip()
+
+    @field_validator("id_number", "phone", "account")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        if value is not None:
+            problem = control_character_problem(value)
+            if problem is not None:
+                raise ValueError(problem)
+        return value
 
 
 class IntakeClaim(BaseModel):
@@ -483,7 +603,7 @@ class Intake(BaseModel):
     @field_validator("region")
     @classmethod
     def _region_code(cls, value: str) -> str:
-        if not _REGION.match(value):
+        if not isinstance(value, str) or not _REGION.fullmatch(value):
             raise ValueError("must be a 6-digit administrative division code such as '430102'")
         if value[:2] not in _PROVINCES:
             raise ValueError(f"{value[:2]!r} is not a province-level division code")
@@ -499,6 +619,9 @@ class Intake(BaseModel):
     @field_validator("attributes")
     @classmethod
     def _json_attributes(cls, value: dict[str, Any]) -> dict[str, Any]:
+        problem = json_limit_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
         try:
             json.dumps(value, default=_json_default)
         except (TypeError, ValueError):

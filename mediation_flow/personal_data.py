@@ -375,7 +375,12 @@ def mask_phone(value: str) -> str:
 # runs are left alone) but may touch anything else: CJK characters, punctuation, spaces.
 _D = "[0-9\uff10-\uff19]"
 _X = "[Xx\uff38\uff58]"
-_B = "(?<![0-9A-Za-z\uff10-\uff19])"  # left boundary
+# left boundary; a label typed right before the number (ID430102..., tel138..., No.) does not
+# protect it
+_B = (
+    "(?:(?<![0-9A-Za-z\uff10-\uff19])|(?<=[Ii][Dd])|(?<=[Tt][Ee][Ll])|(?<=[Nn][Oo])"
+    "|(?<=[Pp][Hh][Oo][Nn][Ee])|(?<=[Mm][Oo][Bb][Ii][Ll][Ee]))"
+)
 _E = "(?![0-9A-Za-z\uff10-\uff19])"  # right boundary
 _EIGHT_SIX = "[8\uff18][6\uff16]"
 _CC = f"(?:[+\uff0b]{_EIGHT_SIX}|[0\uff10]{{2}}{_EIGHT_SIX}|{_EIGHT_SIX})[ -]?"  # country code
@@ -386,6 +391,9 @@ _TEXT_PATTERN = re.compile(
             # 18-character identity number
             f"{_B}(?P<id>{_D}{{17}}(?:{_D}|{_X})){_E}",
             # written in groups 6-8-4: 430102 19900101 1234
+            f"{_B}(?P<idq>{_D}{{4}}(?P<qsep>[ -]){_D}{{4}}(?P=qsep){_D}{{4}}(?P=qsep){_D}{{4}}"
+            f"(?P=qsep){_D}(?:{_D}|{_X})){_E}",
+            # written in groups 4-4-4-4-2: 4301 0219 9001 0112 34
             f"{_B}(?P<idg>{_D}{{6}}(?P<idsep>[ -]){_D}{{8}}(?P=idsep){_D}{{3}}(?:{_D}|{_X})){_E}",
             # 15-digit number of the first generation cards (masked only if it looks like one)
             f"{_B}(?P<id15>{_D}{{15}}){_E}",
@@ -404,6 +412,7 @@ _TEXT_PATTERN = re.compile(
 #: Every pattern above holds 7 digits in a row or two groups of 4 (``0013 8000``): a cheap test
 #: that skips most text before the costly one.
 _CANDIDATE = re.compile(f"{_D}{{4}}(?:{_D}{{3}}|[ -]{_D}{{4}})")
+_ZERO_WIDTH = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\u00ad]")
 _TO_ASCII = str.maketrans(
     "\uff10\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18\uff19\uff38\uff58x",
     "0123456789XXX",
@@ -427,6 +436,9 @@ def _mask_match(m: re.Match[str]) -> str:
         if _is_valid_credit_code(number) and not _plausible_identity(number):
             return token
         return f"{token[:6]}{'*' * 8}{token[-4:]}"
+    if m.group("idq") is not None:
+        sep = m.group("qsep")
+        return f"{token[:4]}{sep}****{sep}****{sep}**{token[-5:]}"
     if m.group("idg") is not None:
         sep = m.group("idsep")
         return f"{token[:6]}{sep}{'*' * 8}{sep}{token[-4:]}"
@@ -467,7 +479,11 @@ def mask_text(text: str) -> str:
     case ids are never changed. Credit codes are not masked: they identify employers and are
     public. Full-width digits count as digits. A value that is not a string is returned as it is.
     """
-    if not isinstance(text, str) or len(text) < 11 or not _CANDIDATE.search(text):
+    if not isinstance(text, str) or len(text) < 11:
+        return text
+    if _ZERO_WIDTH.search(text):
+        text = _ZERO_WIDTH.sub("", text)  # 430102\u200b1990...: a number split by invisibles
+    if not _CANDIDATE.search(text):
         return text
     return _TEXT_PATTERN.sub(_mask_match, text)
 

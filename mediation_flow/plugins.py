@@ -381,9 +381,7 @@ class Plugins:
             hooks = tuple(caller.name for caller in self.pm.get_hookcallers(p) or ())
             out.append(PluginInfo(name, self._regions[name], hooks, self._sources[name]))
         for name, (regions, error) in self.refused.items():
-            out.append(
-                PluginInfo(name, regions or (), (), self._sources.get(name, ""), error.rule)
-            )
+            out.append(PluginInfo(name, regions or (), (), self._sources.get(name, ""), error.rule))
         return out
 
     def names_for(self, plugins: Sequence[str]) -> FlowNames | None:
@@ -616,8 +614,7 @@ class Plugins:
                 if other is not None and other != name:
                     raise PluginError(
                         f"{other}, {name}",
-                        f"both plugins define the numbering rule {rule.key!r} for region "
-                        f"{region}",
+                        f"both plugins define the numbering rule {rule.key!r} for region {region}",
                     )
                 keys[rule.key] = name
                 for trigger in rule.triggers:
@@ -771,9 +768,7 @@ def check_statutory_floor(
             raise refuse(kind.id, f"changes what happens when {kind.id!r} expires")
         gone = [s for s in kind.alive_in if s not in new.alive_in]
         if gone:
-            raise refuse(
-                kind.id, f"stops the statutory deadline {kind.id!r} in {', '.join(gone)}"
-            )
+            raise refuse(kind.id, f"stops the statutory deadline {kind.id!r} in {', '.join(gone)}")
         if not new.statutory or new.per_party != kind.per_party:
             raise refuse(kind.id, f"changes the nature of the statutory deadline {kind.id!r}")
     national_ops = {op for t in base.transitions for op in t.deadlines}
@@ -804,9 +799,7 @@ def check_statutory_floor(
                     f"starts the statutory deadline {op.kind!r} with {op.length} "
                     f"{national_kinds[op.kind].unit.value} instead of {length} ({place})",
                 )
-    moving = {
-        t.trigger for t in base.transitions if t.dest is not None and t.dest not in t.sources
-    }
+    moving = {t.trigger for t in base.transitions if t.dest is not None and t.dest not in t.sources}
     for kind in flow.deadline_kinds:
         if kind.statutory:
             continue
@@ -845,9 +838,11 @@ def _check_edge(
             )
     fields = {f.name for f in n.data}
     required = [f.name for f in r.data if f.required and f.name not in fields]
-    required += [f.name for f in r.data if f.required and any(
-        g.name == f.name and not g.required for g in n.data
-    )]
+    required += [
+        f.name
+        for f in r.data
+        if f.required and any(g.name == f.name and not g.required for g in n.data)
+    ]
     if required:
         raise refuse(
             n.trigger,

@@ -30,6 +30,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from mediation_flow import ledger
 from mediation_flow.audit import event_hash
 from mediation_flow.calendar import Calendar
 from mediation_flow.duedates import Holder, settle
@@ -137,6 +138,12 @@ def redate(
             )
             rows.append(row)
         store.save_redated(conn, changed, heads, rows)
+        for row in rows:
+            # Every write that matters has its ledger entry (mediation_flow.ledger): the case's
+            # stored state after the re-dating.
+            digest = ledger.stored_digest(conn, row["case_id"])
+            assert digest is not None
+            ledger.append(conn, row["case_id"], "redate", digest, row["at"])
         done.events.extend(rows)
 
 

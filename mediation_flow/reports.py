@@ -1556,8 +1556,16 @@ def to_csv(report: Report) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
-    writer.writerows(_csv_rows(report))
+    writer.writerows(tuple(_csv_cell(v) for v in row) for row in _csv_rows(report))
     return buffer.getvalue()
+
+
+def _csv_cell(value: Any) -> Any:
+    """A cell a spreadsheet will not run: text starting with ``= + - @`` (or a tab or carriage
+    return) is prefixed with ``'`` (OWASP's CSV injection advice). Numbers stay numbers."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 # -- HTML ------------------------------------------------------------------------------------------

@@ -381,9 +381,7 @@ def _case_walks(plugin: object, region: str, options: frozenset[str], examples: 
 _BYS = ("worker", "employer", "both")
 
 
-def _sample_data(
-    engine: FixedClockEngine, case_id: int, trigger: str, by: str
-) -> dict[str, Any]:
+def _sample_data(engine: FixedClockEngine, case_id: int, trigger: str, by: str) -> dict[str, Any]:
     flow = engine.flow_for(engine.get(case_id).region)
     state = engine.get(case_id).state
     day = engine.clock().date().isoformat()

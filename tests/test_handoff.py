@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from mediation_flow import (
     Actor,
     CaseHandedOver,
+    CaseNotFound,
     Engine,
     HandoffRejected,
     HandoffSettings,
@@ -35,10 +36,12 @@ COURT = "芙蓉区人民法院诉调对接中心"
 
 
 def centre(url: str = "sqlite://", **settings: Any) -> Engine:
+    settings.setdefault("unsigned_from", {COURT})  # the tests' packages are mostly unsigned
     return Engine(url, entry_points=False, handoff=HandoffSettings(org_id=CENTRE, **settings))
 
 
 def court(url: str = "sqlite://", **settings: Any) -> Engine:
+    settings.setdefault("unsigned_from", {CENTRE})
     return Engine(url, entry_points=False, handoff=HandoffSettings(org_id=COURT, **settings))
 
 
@@ -258,7 +261,7 @@ def test_export_needs_the_organisation_and_an_official() -> None:
     with centre() as sender:
         worker = Actor("w-1", Role.worker)
         case = sender.open_case(make_intake(), at=at(2025, 3, 3))
-        with pytest.raises(PermissionDenied):
+        with pytest.raises(CaseNotFound):  # not the worker of this case: not found
             sender.export_handoff(case.id, to_org=COURT, actor=worker)
         package = sender.export_handoff(case.id, to_org=COURT)
     with court() as receiver:
@@ -286,8 +289,13 @@ def test_malformed_packages_say_what_is_wrong() -> None:
             receiver.import_handoff(broken)
         broken["version"] = 1
         broken["history"][0]["seq"] = "one"
-        with pytest.raises(HandoffRejected, match=r"history/0/seq"):
+        # The seals are checked before the content: an edited package fails its digest...
+        with pytest.raises(HandoffRejected, match=r"\(digest\)"):
             receiver.import_handoff(broken)
+        # ... and one sealed again by its (trusted) sender fails the schema, naming the member.
+        body = {k: v for k, v in broken.items() if k not in ("digest", "signature")}
+        with pytest.raises(HandoffRejected, match=r"history/0/seq"):
+            receiver.import_handoff(HandoffSettings(org_id=CENTRE).seal(body))
         assert count(receiver, cases) == 0
 
 
@@ -402,7 +410,7 @@ def test_party_accounts_stay_with_the_system_that_gave_them() -> None:
         package = sender.export_handoff(case.id, to_org=COURT)
         assert [p["account"] for p in package.data["parties"]] == [None, None]
         there = receiver.import_handoff(package).case_id
-        with pytest.raises(PermissionDenied):
+        with pytest.raises(CaseNotFound):
             receiver.get(there, actor=Actor("user-1001", Role.worker))
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from mediation_flow import Actor, Engine, PermissionDenied, Role, hookimpl
+from mediation_flow import Actor, CaseNotFound, Engine, PermissionDenied, Role, hookimpl
 from mediation_flow.testing import make_engine
 from tests.conftest import at, make_intake
 
@@ -53,6 +53,17 @@ def denied(
     return err
 
 
+def not_found(
+    engine: Engine, case_id: int, actor: Actor, trigger: str, data: dict[str, Any] | None = None
+) -> None:
+    """The actor cannot see the case: the refusal is "not found", and nothing is written."""
+    before = snapshot(engine, case_id)
+    with pytest.raises(CaseNotFound) as info:
+        engine.fire(case_id, trigger, data=data or {}, actor=actor, at=DAY)
+    assert str(info.value) == f"case {case_id} not found"
+    assert snapshot(engine, case_id) == before
+
+
 @pytest.fixture
 def engine() -> Any:
     eng = make_engine(at="2025-03-03")
@@ -84,14 +95,7 @@ def test_a_union_mediator_signs_union_agreements_but_cannot_accept_arbitration(
         {"effective_on": "2025-03-03"},
         why="is for a union_mediator",
     )
-    denied(
-        engine,
-        case_id,
-        other_union,
-        "sign_agreement",
-        {"effective_on": "2025-03-03"},
-        why="not referred to the actor's organisation '天心区总工会'",
-    )
+    not_found(engine, case_id, other_union, "sign_agreement", {"effective_on": "2025-03-03"})
     engine.fire(case_id, "apply_arbitration", data={"by": "worker"}, actor=zhang, at=DAY)
     denied(engine, case_id, union, "accept_arbitration", why="is for arbitrator")
     assert engine.fire(case_id, "accept_arbitration", actor=arbitrator, at=DAY).state == (
@@ -108,31 +112,23 @@ def test_the_mediator_of_the_organisation_runs_the_mediation(engine: Engine) -> 
     assert case.state == "agreement_in_performance"
 
 
-def test_a_mediator_takes_cases_into_their_own_organisation_only(engine: Engine) -> None:
+def test_a_mediator_acts_only_on_cases_referred_to_its_organisation(engine: Engine) -> None:
     case = engine.open_case(intake(), at=DAY)
-    denied(
+    # Naming its own organisation does not let a mediator take a case it cannot see.
+    not_found(
         engine,
         case.id,
         union,
         "refer_to_union_mediation",
-        {"org_id": "天心区总工会", "org_type": "union_org"},
-        why="not referred to the actor's organisation",
+        {"org_id": UNION, "org_type": "union_org"},
     )
-    denied(
-        engine,
-        case.id,
-        union,
-        "refer_to_peoples_mediation",
-        {"org_id": UNION},
-        why="does not take cases into another channel",
-    )
+    not_found(engine, case.id, union, "refer_to_peoples_mediation", {"org_id": UNION})
+    case_id = in_union_mediation(engine)
+    # Once the case is referred to it, the mediator may pass it on to another channel.
     assert engine.fire(
-        case.id,
-        "refer_to_union_mediation",
-        actor=union,
-        at=DAY,
-        data={"org_id": UNION, "org_type": "union_org"},
-    ).state == ("union_mediation")
+        case_id, "refer_to_peoples_mediation", actor=union, at=DAY, data={"org_id": "芙蓉区人调委"}
+    ).state == ("peoples_mediation")
+    not_found(engine, case_id, union, "sign_agreement", {"effective_on": "2025-03-03"})
 
 
 def test_only_an_arbitrator_issues_an_award(engine: Engine) -> None:
@@ -176,14 +172,7 @@ def test_only_a_judge_acts_in_court_states(engine: Engine) -> None:
 def test_parties_act_for_themselves_on_their_own_case(engine: Engine) -> None:
     case = engine.open_case(intake(), actor=zhang, at=DAY)
     stranger = Actor("acct-li", Role.worker)
-    denied(
-        engine,
-        case.id,
-        stranger,
-        "apply_arbitration",
-        {"by": "worker"},
-        why="not the worker of this case",
-    )
+    not_found(engine, case.id, stranger, "apply_arbitration", {"by": "worker"})
     denied(
         engine,
         case.id,
@@ -211,12 +200,12 @@ def test_reading_is_scoped_like_acting(engine: Engine) -> None:
     changsha = engine.open_case(intake(), at=DAY)
     guiyang = engine.open_case(intake(region="520102"), at=DAY)
     for read in (engine.get, engine.history, engine.deadlines, engine.triggers):
-        with pytest.raises(PermissionDenied, match="may not read case"):
+        with pytest.raises(CaseNotFound, match=f"case {guiyang.id} not found"):
             read(guiyang.id, actor=arbitrator)
     assert engine.get(changsha.id, actor=arbitrator).id == changsha.id
     assert [c.id for c in engine.cases(actor=arbitrator)] == [changsha.id]
     assert [c.id for c in engine.cases()] == [changsha.id, guiyang.id]
-    with pytest.raises(PermissionDenied, match="not referred to the actor's organisation"):
+    with pytest.raises(CaseNotFound):
         engine.get(changsha.id, actor=union)
     assert len(engine.cases(actor=zhang)) == 2  # zhang is the worker of both
     assert engine.cases(actor=Actor("acct-li", Role.worker)) == []
@@ -285,8 +274,9 @@ def test_an_outsider_learns_nothing_about_the_case_from_a_refused_command(
         {"trigger": "accept_arbitration"},
         {"trigger": "refer_to_negotiation", "expected_version": 7},
     ):
-        with pytest.raises(PermissionDenied) as info:
+        with pytest.raises(CaseNotFound) as info:
             engine.fire(case.id, at=at(2025, 3, 4), actor=arbitrator, **kwargs)
+        assert str(info.value) == f"case {case.id} not found"
         assert "received" not in str(info.value)
         assert "version" not in str(info.value)
 

@@ -102,7 +102,14 @@ def _bool(value: Any, data: Mapping[str, Any]) -> bool:
 
 
 def _text(value: Any, data: Mapping[str, Any]) -> str:
+    from mediation_flow.models import MAX_TEXT, control_character_problem
+
     if isinstance(value, str) and value.strip():
+        if len(value) > MAX_TEXT:
+            raise ValueError(f"longer than {MAX_TEXT} characters")
+        problem = control_character_problem(value, newlines=True)
+        if problem is not None:
+            raise ValueError(problem)
         return value.strip()
     raise ValueError("expected a non-empty string")
 
@@ -186,7 +193,7 @@ def register_data_type(name: str) -> Callable[[Parser], Parser]:
 
 
 #: Fields every trigger accepts.
-COMMON_FIELDS = {"by": "by", "note": "text"}
+COMMON_FIELDS = {"by": "by", "note": "text", "consent": "text"}
 
 
 def parse_data(

@@ -39,10 +39,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine as SAEngine
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.pool import StaticPool
 
-from mediation_flow.errors import ConcurrentUpdate, DatabaseBusy, SchemaMismatch
+from mediation_flow.errors import ConcurrentUpdate, DatabaseBusy, SchemaMismatch, StorageError
 from mediation_flow.models import (
     Claim,
     ClaimKind,
@@ -1040,6 +1040,7 @@ class Store:
             conn.execute(_INSERT_EVENT, list(event_rows))
         if changed:
             conn.execute(_UPDATE_DEADLINE, [{"b_id": d.id, **_deadline_values(d)} for d in changed])
+
     def save_plan(self, conn: Connection, plan: WritePlan) -> None:
         """Write a :class:`WritePlan`: the cases (each checked against the version it was
         read at), the events, the new and the changed deadlines, one executemany each. Raises
@@ -1190,4 +1191,7 @@ def _translate_errors() -> Iterator[None]:
             raise ConcurrentUpdate(0, 0, None) from exc
         if sqlstate == _TIMEOUT:
             raise DatabaseBusy(f"the statement timeout ran out: {orig}") from exc
+        if isinstance(exc, DataError):
+            # The driver's message may quote the row's values (names, identity numbers).
+            raise StorageError(sqlstate) from None
         raise

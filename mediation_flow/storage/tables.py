@@ -329,3 +329,25 @@ class HolidayScheduleRow(SQLModel, table=True):
     revision: int
     registered_at: datetime = Field(sa_column=_ts())
     registered_by: str = Field(max_length=128)
+
+
+class LedgerRow(SQLModel, table=True):
+    """The database-wide ledger (:mod:`mediation_flow.ledger`): one row per write that matters
+    (a case opened, a command, a handoff, a hold), holding the digest of the case's whole stored
+    state after it. ``position`` and ``head`` are assigned by a checkpoint, in order: ``head``
+    links the entry to every entry before it. Rows are never updated otherwise, never deleted,
+    and outlive their case (no foreign key)."""
+
+    __tablename__ = "mf_ledger"
+    __table_args__ = (
+        UniqueConstraint("position", name="uq_mf_ledger_position"),
+        Index("ix_mf_ledger_case_id", "case_id", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int
+    kind: str = Field(max_length=16)
+    digest: str = Field(max_length=64)
+    at: datetime = Field(sa_column=_ts())
+    position: int | None = None
+    head: str | None = Field(default=None, max_length=64)

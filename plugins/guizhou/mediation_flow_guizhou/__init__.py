@@ -399,7 +399,7 @@ class GuizhouPlugin:
         settlement_breached = [
             (0, "refer_to_negotiation", {}, Role.intake_officer),
             (1, "accept_negotiation", {}, Role.employer),
-            (4, "sign_settlement", {"perform_by": "+10"}, Role.worker),
+            (4, "sign_settlement", {"perform_by": "+10", "consent": "用人单位签字页"}, Role.worker),
             (14, "report_breach", {}, Role.worker),
             # The one-stop desk records the union's guidance and the referral it leads to.
             (1, "request_union_guidance", {"union_org": "区总工会"}, Role.intake_officer),
