@@ -171,6 +171,33 @@ NATIONAL_AUTHORITY: Mapping[str, Authority] = {
     "withdraw": _a(OFFICIALS, "applicant"),
     "reject_out_of_scope": _a(INTAKE | ARB),
     "archive": _a(OFFICIALS),
+    # The commission's procedure (AR 20, 31, 33, 36-39, 46, 49, 51; LDMAL 43-44): the tribunal.
+    "serve_application_copy": _a(ARB),
+    "serve_by_posting": _a(ARB),
+    # AR 36: the respondent's counterclaim; the commission decides on it.
+    "file_counterclaim": _a(ARB, "respondent"),
+    "reject_counterclaim": _a(ARB),
+    "merge_counterclaim": _a(ARB),
+    "form_tribunal": _a(ARB),
+    "schedule_hearing": _a(ARB),
+    # AR 38: either party may ask to postpone the hearing.
+    "request_postponement": _a(ARB, "either"),
+    "add_party": _a(ARB),
+    "change_claims": _a(ARB),
+    "transfer_jurisdiction": _a(ARB),
+    "deem_withdrawn": _a(ARB),
+    "issue_partial_award": _a(ARB),
+    "order_advance_execution": _a(ARB),
+    # LDMAL 27 ¶3; AR 28: the commission records the suspension of the limitation period.
+    "suspend_limitation": _a(INTAKE | ARB),
+    "resume_limitation": _a(INTAKE | ARB),
+    # The court (LDI-1 21, 24; CPL 228, 248).
+    "dismiss_lawsuit": _a(JUDGE),
+    "refuse_enforcement": _a(JUDGE),
+    "terminate_payment_order": _a(JUDGE),
+    # CPL 228 ¶2: the payment-order applicant (the worker) refuses litigation.
+    "refuse_litigation": _a(JUDGE, "worker"),
+    "proceed_after_payment_order": _a(JUDGE | ARB),
 }
 
 #: The roles that may fire each national trigger in some state (parties included); the
