@@ -238,7 +238,7 @@ class FlowDefinition:
             "plugins": list(self.plugins),
             "states": [_plain(asdict(s)) for s in self.states],
             "transitions": [_plain(asdict(t)) for t in self.transitions],
-            "deadline_kinds": [asdict(d) for d in self.deadline_kinds],
+            "deadline_kinds": [_plain_kind(asdict(d)) for d in self.deadline_kinds],
         }
 
     @classmethod
@@ -403,6 +403,14 @@ class FlowDefinition:
 #: DeadlineOp fields added after flows were first fingerprinted: left out of ``as_dict`` while
 #: unset, so that the fingerprints of existing flows (and of the cases opened under them) stay.
 _LATER_OP_FIELDS = ("before", "unit")
+
+
+def _plain_kind(d: dict[str, Any]) -> dict[str, Any]:
+    """A deadline kind as it enters the fingerprint: ``holder`` (added with the predicted
+    calendar) only when it is not the default, so that the flows stored before it keep theirs."""
+    if d.get("holder") == "party":
+        del d["holder"]
+    return d
 
 
 def _plain(d: dict[str, Any]) -> dict[str, Any]:
