@@ -823,3 +823,17 @@ def test_a_wage_payment_order_that_ends_goes_back_to_arbitration_or_is_refused(
     )
     (event,) = engine.tick(just_after(date(2025, 6, 17)))
     assert (event.trigger, event.dest) == ("proceed_after_payment_order", "arbitration_received")
+
+
+def test_service_by_publication_is_not_counted_in_the_award_limit(engine: Engine) -> None:
+    # AR 46: the respondent cannot be found; notice by publication from Mon 06-16 to Wed 07-16
+    # (30 days) is left out of the 45 days: accepted Mon 06-09, 45 + 30 = 75 cd -> Sat 08-23
+    # -> Mon 08-25.
+    case_id = accepted_on_june_9(engine)
+    engine.fire(case_id, "serve_by_publication", at=at(2025, 6, 16))
+    assert deadline(engine, case_id, "award_limit").status == DeadlineStatus.paused
+    with pytest.raises(GuardFailed):  # one publication period at a time
+        engine.fire(case_id, "serve_by_publication", at=at(2025, 6, 17))
+    engine.fire(case_id, "publication_served", at=at(2025, 7, 16))
+    limit = deadline(engine, case_id, "award_limit")
+    assert (limit.status, limit.due) == (DeadlineStatus.pending, date(2025, 8, 25))

@@ -483,6 +483,14 @@ TRANSITIONS = (
       source="AR 36, 46(4)", data=(DataField("claims", "claim_items"),),
       deadlines=(_meet("counterclaim_decision"), *_AWARD_LIMIT_RESTART),
       effects=("record_counterclaim", "clear:award_limit_extended")),
+    # AR 46: the period of service by publication (公告送达) is not counted in the award limit.
+    T("serve_by_publication", "arbitration", None, "公告送达", "serve by publication",
+      source="AR 20, 46", guards=("once:publication_pending",),
+      deadlines=(DeadlineOp("pause", "award_limit"),), effects=("mark:publication_pending",)),
+    T("publication_served", "arbitration", None, "公告期满", "the publication period ends",
+      source="AR 20, 46", guards=("marked:publication_pending",),
+      deadlines=(DeadlineOp("resume", "award_limit"),),
+      effects=("clear:publication_pending",)),
     # AR 31; AR 46(5): a commission without jurisdiction transfers the case to the competent one
     # (not a refusal); the clock restarts from that commission's receipt.
     T("transfer_jurisdiction", "arbitration_received", None, "移送管辖", "transfer the case",
