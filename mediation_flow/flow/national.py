@@ -529,6 +529,11 @@ TRANSITIONS = (
     T("issue_award", "arbitration", "award_final", "作出终局裁决", "issue a final award",
       source="LDMAL 47; AR 50", when="award_is_final", data=_AWARD_DATA,
       deadlines=(_meet("award_limit"),), effects=("record_award",)),
+    # Listed before the split awards, so that flow.find("issue_award", "arbitration",
+    # "award_nonfinal") still gives the plain non-final award to plugins that copy it.
+    T("issue_award", "arbitration", "award_nonfinal", "作出非终局裁决", "issue a non-final award",
+      source="LDMAL 50", when="not award_is_mixed", data=_AWARD_DATA,
+      deadlines=(_meet("award_limit"),), effects=("record_award",)),
     # AR 50 ¶4: final and non-final items are awarded in separate documents. The case follows
     # the non-final award; the final award's own remedy, the employer's revocation petition
     # (LDMAL 49), runs beside it.
@@ -538,9 +543,6 @@ TRANSITIONS = (
       deadlines=(_meet("award_limit"),
                  _start("revocation_window", "served_on", parties=("employer",))),
       effects=("record_award",)),
-    T("issue_award", "arbitration", "award_nonfinal", "作出非终局裁决", "issue a non-final award",
-      source="LDMAL 50", data=_AWARD_DATA,
-      deadlines=(_meet("award_limit"),), effects=("record_award",)),
     T("serve_award", "award_final", None, "送达裁决书", "serve the award", source="AR 20",
       data=(_PARTY, DataField("served_on", "party_dates", required=True)),
       deadlines=(_start("suit_window", "served_on", parties=("worker",)),
