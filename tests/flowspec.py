@@ -236,6 +236,7 @@ EDGES: list[tuple[str, str, dict[str, Any], str]] = [
         "arbitration",
     ),
     ("merge_counterclaim", "arbitration", {}, "arbitration"),
+    ("serve_by_publication", "arbitration", {}, "arbitration"),
     ("transfer_jurisdiction", "arbitration_received", {"org_id": "C2"}, "arbitration_received"),
     ("transfer_jurisdiction", "arbitration", {"org_id": "C2"}, "arbitration"),
     ("deem_withdrawn", "arbitration", {}, "closed"),
@@ -314,6 +315,8 @@ EDGES: list[tuple[str, str, dict[str, Any], str]] = [
 #: awards (AR 50 ¶4); dismissing a suit applies to the worker's suit against a final award
 #: (LDI-1 21 ¶2).
 GUARDED_EDGES = {
+    # The publication period ends only once it began (AR 46).
+    ("publication_served", "arbitration"): "arbitration",
     # LDI-1 25: the employer's petition while the worker enforces a final award.
     ("apply_revocation", "enforcement"): "revocation_review",
     # The period runs on only once it was suspended (LDMAL 27 ¶3).

@@ -823,3 +823,44 @@ def test_a_wage_payment_order_that_ends_goes_back_to_arbitration_or_is_refused(
     )
     (event,) = engine.tick(just_after(date(2025, 6, 17)))
     assert (event.trigger, event.dest) == ("proceed_after_payment_order", "arbitration_received")
+
+
+def test_service_by_publication_is_not_counted_in_the_award_limit(engine: Engine) -> None:
+    # AR 46: the respondent cannot be found; notice by publication from Mon 06-16 to Wed 07-16
+    # (30 days) is left out of the 45 days: accepted Mon 06-09, 45 + 30 = 75 cd -> Sat 08-23
+    # -> Mon 08-25.
+    case_id = accepted_on_june_9(engine)
+    engine.fire(case_id, "serve_by_publication", at=at(2025, 6, 16))
+    assert deadline(engine, case_id, "award_limit").status == DeadlineStatus.paused
+    with pytest.raises(GuardFailed):  # one publication period at a time
+        engine.fire(case_id, "serve_by_publication", at=at(2025, 6, 17))
+    engine.fire(case_id, "publication_served", at=at(2025, 7, 16))
+    limit = deadline(engine, case_id, "award_limit")
+    assert (limit.status, limit.due) == (DeadlineStatus.pending, date(2025, 8, 25))
+
+
+def test_the_last_worker_who_may_sue_takes_the_case_to_court_at_once(engine: Engine) -> None:
+    # Served on 张三 Tue 06-03 (-> Wed 06-18), 李四 Fri 06-06 (-> Sat 06-21 -> Mon 06-23), 王五
+    # Wed 06-04 (-> Thu 06-19) and the employer Tue 06-03 (-> Wed 06-18). 李四 sues on Fri
+    # 06-20, when no other worker may still sue: the case goes to court, and the award has taken
+    # effect for 张三 on Thu 06-19 and for 王五 on Fri 06-20 (LDI-1 17; LDMAL 50).
+    case_id = in_arbitration(engine, at(2025, 5, 6), parties=THREE_WORKERS)
+    served = {
+        "worker-1": "2025-06-03",
+        "worker-2": "2025-06-06",
+        "worker-3": "2025-06-04",
+        "employer": "2025-06-03",
+    }
+    engine.fire(
+        case_id,
+        "issue_award",
+        data={"items": MIXED_ITEMS[1:], "monthly_minimum_wage": MINIMUM_WAGE, "served_on": served},
+        at=at(2025, 6, 3),
+    )
+    case = engine.fire(case_id, "file_lawsuit", data={"by": "worker-2"}, at=at(2025, 6, 20))
+    assert case.state == "litigation"
+    assert case.attributes["award_effective_on"] == {
+        "worker-1": "2025-06-19",
+        "worker-2": None,
+        "worker-3": "2025-06-20",
+    }

@@ -137,6 +137,8 @@ GUARDED = frozenset(
         "form_tribunal",
         # LDMAL 27 ¶3: a suspended period is not suspended twice.
         "suspend_limitation",
+        # AR 46: one publication period at a time.
+        "serve_by_publication",
         # CPL 228: litigation is refused within 7 days of the ruling.
         "refuse_litigation",
         *(t for t, _ in AUTOMATIC_EDGES),

@@ -142,7 +142,12 @@ def record_award_effect(ctx: Context) -> dict[str, Any]:
     """LDI-1 17; LDMAL 47, 50: the day the award takes effect for each worker who did not sue
     (``award_effective_on``, by party id). A final award is in force from the day it is made; a
     non-final one from the day after the last of that worker's and the employer's suit windows."""
-    suits = ctx.case.attributes.get("suits") or {}
+    suits = dict(ctx.case.attributes.get("suits") or {})
+    if ctx.trigger == "file_lawsuit":
+        # The last worker who may sue does: the case goes to court now.
+        if len(ctx.persons("worker")) < 2 or ctx.by_kind != "worker" or ctx.by is None:
+            return {}
+        suits[ctx.person(ctx.by)] = ctx.today.isoformat()
     made_on = ctx.case.attributes.get("award_made_on")
     # The employer's windows: they all have closed (or close with this transition).
     employer_last = [
@@ -161,7 +166,7 @@ def record_award_effect(ctx: Context) -> dict[str, Any]:
         own = ctx.latest_deadline("suit_window", pid)
         last = max([*employer_last, *([own.due] if own else [])], default=ctx.event_day)
         effective[pid] = (last + timedelta(days=1)).isoformat()
-    return {"award_effective_on": effective}
+    return {"award_effective_on": effective, "suits": suits or None}
 
 
 @register_effect("record_suit_withdrawn")

@@ -419,6 +419,15 @@ def once(ctx: Context, attribute: str) -> Refusal | None:
     return None
 
 
+@register_guard("marked")
+def marked(ctx: Context, attribute: str) -> Refusal | None:
+    """The act that ends what ``attribute`` marks needs it to be marked (the publication period
+    of AR 46 ends only once it began)."""
+    if not ctx.case.attributes.get(attribute):
+        return Refusal(f"nothing to end: {attribute} is not set")
+    return None
+
+
 @register_guard("extension_at_most")
 def extension_at_most(ctx: Context, kind: str) -> Refusal | None:
     """The extension asked for (data 'days') is within the kind's maximum."""

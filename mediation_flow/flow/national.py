@@ -490,6 +490,14 @@ TRANSITIONS = (
       source="AR 36, 46(4)", data=(DataField("claims", "claim_items"),),
       deadlines=(_meet("counterclaim_decision"), *_AWARD_LIMIT_RESTART),
       effects=("record_counterclaim", "clear:award_limit_extended")),
+    # AR 46: the period of service by publication (公告送达) is not counted in the award limit.
+    T("serve_by_publication", "arbitration", None, "公告送达", "serve by publication",
+      source="AR 20, 46", guards=("once:publication_pending",),
+      deadlines=(DeadlineOp("pause", "award_limit"),), effects=("mark:publication_pending",)),
+    T("publication_served", "arbitration", None, "公告期满", "the publication period ends",
+      source="AR 20, 46", guards=("marked:publication_pending",),
+      deadlines=(DeadlineOp("resume", "award_limit"),),
+      effects=("clear:publication_pending",)),
     # AR 31; AR 46(5): a commission without jurisdiction transfers the case to the competent one
     # (not a refusal); the clock restarts from that commission's receipt.
     T("transfer_jurisdiction", "arbitration_received", None, "移送管辖", "transfer the case",
@@ -528,6 +536,11 @@ TRANSITIONS = (
     T("issue_award", "arbitration", "award_final", "作出终局裁决", "issue a final award",
       source="LDMAL 47; AR 50", when="award_is_final", data=_AWARD_DATA,
       deadlines=(_meet("award_limit"),), effects=("record_award",)),
+    # Listed before the split awards, so that flow.find("issue_award", "arbitration",
+    # "award_nonfinal") still gives the plain non-final award to plugins that copy it.
+    T("issue_award", "arbitration", "award_nonfinal", "作出非终局裁决", "issue a non-final award",
+      source="LDMAL 50", when="not award_is_mixed", data=_AWARD_DATA,
+      deadlines=(_meet("award_limit"),), effects=("record_award",)),
     # AR 50 ¶4: final and non-final items are awarded in separate documents. The case follows
     # the non-final award; the final award's own remedy, the employer's revocation petition
     # (LDMAL 49), runs beside it.
@@ -537,9 +550,6 @@ TRANSITIONS = (
       deadlines=(_meet("award_limit"),
                  _start("revocation_window", "served_on", parties=("employer",))),
       effects=("record_award",)),
-    T("issue_award", "arbitration", "award_nonfinal", "作出非终局裁决", "issue a non-final award",
-      source="LDMAL 50", data=_AWARD_DATA,
-      deadlines=(_meet("award_limit"),), effects=("record_award",)),
     T("serve_award", "award_final", None, "送达裁决书", "serve the award", source="AR 20",
       data=(_PARTY, DataField("served_on", "party_dates", required=True)),
       deadlines=(_start("suit_window", "served_on", parties=("worker",)),
@@ -596,10 +606,10 @@ TRANSITIONS = (
       effects=("record_person_suit",)),
     T("file_lawsuit", "award_nonfinal", "litigation", "起诉", "sue", source="LDMAL 50",
       party_act=True, data=_FILING, guards=("within:suit_window",),
-      deadlines=(_meet("suit_window"),), effects=("record_suit",)),
+      deadlines=(_meet("suit_window"),), effects=("record_suit", "record_award_effect")),
     T("file_lawsuit", "award_final", "litigation", "劳动者起诉", "the worker sues",
       source="LDMAL 48", party_act=True, data=_FILING, guards=(_BY_WORKER, "within:suit_window"),
-      deadlines=(_meet("suit_window"),), effects=("record_suit",)),
+      deadlines=(_meet("suit_window"),), effects=("record_suit", "record_award_effect")),
     T("file_lawsuit", "award_revoked", "litigation", "起诉", "sue", source="LDMAL 49 ¶3",
       party_act=True, data=_FILING, guards=("within:suit_window",),
       deadlines=(_meet("suit_window"),), effects=("record_suit",)),

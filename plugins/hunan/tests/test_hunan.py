@@ -133,9 +133,11 @@ def test_a_changsha_case_goes_through_the_fast_track_to_a_final_award(mf_engine)
         "defence_due": ("expired", "2025-03-17"),
         "fast_track_target": ("expired", "2025-03-19"),
         # 15 cd after 03-21 = Sat 04-05, in the Qingming holiday -> Mon 2025-04-07.
-        "suit_window@worker": ("pending", "2025-04-07"),
+        "suit_window@worker-1": ("pending", "2025-04-07"),
         # 30 cd after 03-21 = Sun 04-20 -> Mon 2025-04-21.
-        "revocation_window@employer": ("pending", "2025-04-21"),
+        "revocation_window@employer-1": ("pending", "2025-04-21"),
+        # In force the day it is made (LDMAL 47): 2 years from Fri 03-21 (2027 unpublished).
+        "enforcement_window": ("pending", "2027-03-21"),
     }
     assert triggers(engine, case_id) == [
         "open_case",
@@ -195,8 +197,8 @@ def test_a_non_final_award_from_the_fast_track(mf_engine) -> None:
     assert kinds["fast_track_target"] == ("met", "2025-03-19")
     assert kinds["award_limit"] == ("met", "2025-04-17")
     # 15 cd after Fri 03-14 -> Sat 03-29 -> Mon 2025-03-31; after Mon 03-17 -> Tue 2025-04-01.
-    assert kinds["suit_window@worker"] == ("pending", "2025-03-31")
-    assert kinds["suit_window@employer"] == ("pending", "2025-04-01")
+    assert kinds["suit_window@worker-1"] == ("pending", "2025-03-31")
+    assert kinds["suit_window@employer-1"] == ("pending", "2025-04-01")
 
 
 # --- leaving the fast track ----------------------------------------------------------------------

@@ -96,11 +96,12 @@ def test_the_chain_resolves_at_the_park_station(mf_engine) -> None:
         ("escalate_to_park_station", INPLANT, PARK_STATION),
         ("sign_agreement", PARK_STATION, "agreement_in_performance"),
     ]
-    # LDMAL 27 ¶2: the station's receipt interrupts limitation again; one year from Mon
-    # 2025-03-10 is Tue 2026-03-10 (a working day).
+    # LDMAL 27 ¶2: the station's receipt interrupts limitation again (Mon 2025-03-10), and so
+    # does the employer agreeing to perform, the agreement signed Thu 2025-03-20: one year on
+    # is Fri 2026-03-20 (a working day).
     assert case.attributes["limitation_interruptions"][0] == "2025-03-03"
-    assert case.attributes["limitation_interruptions"][-1] == "2025-03-10"
-    assert str(case.limitation_expires_on) == "2026-03-10"
+    assert case.attributes["limitation_interruptions"][-2:] == ["2025-03-10", "2025-03-20"]
+    assert str(case.limitation_expires_on) == "2026-03-20"
     assert case.attributes["org_id"] == STATION["org_id"]
 
 
