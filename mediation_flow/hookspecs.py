@@ -2,9 +2,10 @@
 
 A plugin is any object (a module, a class instance) with a ``name``, the ``regions`` it serves
 (administrative division prefixes such as ``"43"`` for Hunan or ``"5203"`` for one city; empty
-for every region) and one or more of the functions below, decorated with ``@hookimpl``::
+for every region) and one or more of the functions below, decorated with ``@hookimpl``
+(a plugin imports everything it needs from :mod:`mediation_flow.plugin`)::
 
-    from mediation_flow import hookimpl
+    from mediation_flow.plugin import hookimpl
 
     class ParkMediation:
         name = "example-park"
@@ -15,8 +16,10 @@ for every region) and one or more of the functions below, decorated with ``@hook
             return flow.extend(states=[...], transitions=[...], plugin=self.name)
 
 Hooks are called only for the plugins that serve the case's region. The flow hooks run once per
-region when its flow is compiled; the others run on every command. ``docs/plugins.md`` has a
-tutorial and a longer example of each hook.
+region when its flow is compiled; the others run on every command. A method named like a hook
+but not marked, or marked with a name that is no hook (``sugest_route``), refuses the plugin; an
+exception a hook raises reaches the caller as a ``PluginError`` naming the plugin and the hook.
+``docs/plugins.md`` has a tutorial and a longer example of each hook.
 """
 
 from __future__ import annotations
