@@ -629,8 +629,8 @@ class Engine:
         if not isinstance(trigger, str) or not 0 < len(trigger) <= 64 or not trigger.isascii():
             raise InvalidData("fire", "trigger", "must be the name of a trigger (flow.md §3)")
         if data is not None:
-            if not isinstance(data, Mapping):
-                raise InvalidData(trigger, "data", f"expected a mapping, got {type(data).__name__}")
+            # Size and depth before anything walks the data (a mapping's shape is checked with
+            # the trigger's fields, after the trigger's legality).
             problem = json_limit_problem(data)
             if problem is not None:
                 raise InvalidData(trigger, "data", f"is {problem}")

@@ -124,6 +124,22 @@ def _canonical(value: Any) -> bytes:
     ).encode("utf-8")
 
 
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat(timespec="microseconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value.quantize(_CENT))
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+#: The state digest's encoder: enumerations are text (StrEnum), dates ISO, amounts to the cent.
+_encode = json.JSONEncoder(
+    sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_json_default
+).encode
+
+
 def state_digest(
     case: CaseRecord,
     parties: Iterable[Party],
@@ -131,18 +147,16 @@ def state_digest(
     deadlines: Iterable[DeadlineRecord],
 ) -> str:
     """SHA-256 over a case's whole stored state: its columns, parties, claims and deadlines
-    (deadline row ids aside: they are the database's, not the case's)."""
-    content = {
-        "id": case.id,
-        "case": {name: getattr(case, name) for name in CASE_COLUMNS},
-        "parties": [[p.kind, p.role, p.name, p.id_number, p.phone, p.account] for p in parties],
-        "claims": [[c.kind, Decimal(c.amount)] for c in claims],
-        "deadlines": sorted(
-            json.dumps(_plain([getattr(d, n) for n in _DEADLINE_COLUMNS]), ensure_ascii=False)
-            for d in deadlines
-        ),
-    }
-    return hashlib.sha256(_canonical(content)).hexdigest()
+    (deadline row ids aside: they are the database's, not the case's). On the command path:
+    one JSON encoding, no intermediate copies."""
+    content = [
+        case.id,
+        [getattr(case, name) for name in CASE_COLUMNS],
+        [[p.kind, p.role, p.name, p.id_number, p.phone, p.account] for p in parties],
+        [[c.kind, Decimal(c.amount)] for c in claims],
+        sorted(_encode([getattr(d, n) for n in _DEADLINE_COLUMNS]) for d in deadlines),
+    ]
+    return hashlib.sha256(_encode(content).encode("utf-8")).hexdigest()
 
 
 def entry_head(previous: str | None, position: int, entry: Mapping[str, Any]) -> str:
