@@ -849,12 +849,14 @@ class Engine:
         message) is one more prebuilt INSERT here, after ``save`` (and a list of rows in
         :class:`~mediation_flow.storage.repository.WritePlan` for tick's batches). With
         ``plan``, state + event + deadlines are added to it and written with the batch."""
-        if _predicted(ctx):
-            # Decided on a prediction: no notice may be registered between the decision and the
-            # commit (a registration holds the lock exclusively while it re-dates).
-            self._store.lock_calendar(conn, shared=True)
-            if self._sync_calendar(conn):
-                raise _CalendarChanged
+        if (
+            _predicted(ctx)
+            and self._store.locked_calendar_revision(conn) != self._calendar_revision
+        ):
+            # Decided on a prediction while a notice was registered: decide again on it. (The
+            # shared lock keeps a registration from coming between this check and the commit.)
+            self._sync_calendar(conn)
+            raise _CalendarChanged
         self._issue_number(conn, ctx, version, event_row)
         self._seal(ctx.case, event_row)
         event = self._event(event_row)

@@ -174,6 +174,8 @@ NATIONAL_AUTHORITY: Mapping[str, Authority] = {
     # The commission's procedure (AR 20, 31, 33, 36-39, 46, 49, 51; LDMAL 43-44): the tribunal.
     "serve_application_copy": _a(ARB),
     "serve_by_posting": _a(ARB),
+    "serve_by_publication": _a(ARB),
+    "publication_served": _a(ARB),
     # AR 36: the respondent's counterclaim; the commission decides on it.
     "file_counterclaim": _a(ARB, "respondent"),
     "reject_counterclaim": _a(ARB),

@@ -913,6 +913,17 @@ class Store:
         conn.execute(insert(holiday_schedules), {**row, "revision": revision})
         return revision
 
+    def locked_calendar_revision(self, conn: Connection) -> int:
+        """The newest registration's revision, read under the shared calendar lock (one
+        statement): a command that decided on a prediction checks it before it writes."""
+        if self.is_sqlite:  # the write transaction already excludes a registration
+            return self.calendar_revision(conn)
+        stmt = select(
+            func.pg_advisory_xact_lock_shared(7302025),
+            _CALENDAR_REVISION.scalar_subquery(),
+        )
+        return int(conn.execute(stmt).one()[1])
+
     def lock_calendar(self, conn: Connection, *, shared: bool = False) -> None:
         """Serialise registrations and re-dating passes against each other (exclusive) and
         against commands that computed a date on a prediction (``shared``): PostgreSQL's

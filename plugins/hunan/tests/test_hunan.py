@@ -136,8 +136,10 @@ def test_a_changsha_case_goes_through_the_fast_track_to_a_final_award(mf_engine)
         "suit_window@worker-1": ("pending", "2025-04-07"),
         # 30 cd after 03-21 = Sun 04-20 -> Mon 2025-04-21.
         "revocation_window@employer-1": ("pending", "2025-04-21"),
-        # In force the day it is made (LDMAL 47): 2 years from Fri 03-21 (2027 unpublished).
-        "enforcement_window": ("pending", "2027-03-21"),
+        # In force the day it is made (LDMAL 47): 2 years (CPL 250) from Fri 03-21 end on Sun
+        # 2027-03-21, rolled over to Mon 03-22 on the predicted 2027 calendar (provisional
+        # until the 2027 notice is registered).
+        "enforcement_window": ("pending", "2027-03-22"),
     }
     assert triggers(engine, case_id) == [
         "open_case",
