@@ -622,6 +622,13 @@ def plugins_check(spec: str, regions: tuple[str, ...], walks: int, case_walks: i
     beside the national one (mediation_flow.testing.check_plugin). Exit status 1 on a failure."""
     from mediation_flow.testing import check_plugin
 
+    try:
+        import hypothesis  # noqa: F401  (the random walks)
+    except ImportError:
+        raise click.ClickException(
+            "the conformance kit needs hypothesis and pytest: "
+            "pip install 'mediation-flow[plugin-dev]'"
+        ) from None
     plugin = _load_plugin(spec)
     try:
         check_plugin(plugin, regions or None, walks=walks, case_walks=case_walks)
