@@ -161,6 +161,8 @@ _DEADLINE_COLUMNS = (
     deadlines.c.basis,
 )
 
+_DEADLINE_NAMES = tuple(c.name for c in _DEADLINE_COLUMNS)
+
 # The hot path's statements, built once with bound parameters: building a statement with
 # .values(**row) on every command made SQLAlchemy coerce each value and key its cache anew,
 # and cost the engine ~40% of its rate in the benchmark (benchmarks/README.md).
@@ -483,25 +485,7 @@ class Store:
 
     def load_deadlines(self, conn: Connection, case_id: int) -> list[DeadlineRecord]:
         rows = conn.execute(_SELECT_DEADLINES, {"case_id": case_id})
-        return [
-            DeadlineRecord(
-                id=r.id,
-                case_id=r.case_id,
-                kind=r.kind,
-                party=r.party,
-                status=DeadlineStatus(r.status),
-                starts_on=r.starts_on,
-                unit=r.unit,
-                length=r.length,
-                due=r.due,
-                extended=r.extended,
-                paused_on=r.paused_on,
-                provisional=r.provisional,
-                estimate=r.estimate,
-                basis=r.basis,
-            )
-            for r in rows
-        ]
+        return [_deadline_record(r) for r in rows]
 
     def load_parties(self, conn: Connection, case_id: int) -> tuple[Party, ...]:
         rows = list(conn.execute(_SELECT_PARTIES, {"case_id": case_id}))
@@ -986,22 +970,7 @@ class Store:
         )
         out = []
         for r in conn.execute(stmt):
-            record = DeadlineRecord(
-                id=r.id,
-                case_id=r.case_id,
-                kind=r.kind,
-                party=r.party,
-                status=DeadlineStatus(r.status),
-                starts_on=r.starts_on,
-                unit=r.unit,
-                length=r.length,
-                due=r.due,
-                extended=r.extended,
-                paused_on=r.paused_on,
-                provisional=r.provisional,
-                estimate=r.estimate,
-                basis=r.basis,
-            )
+            record = _deadline_record(r)
             case = {
                 "region": r.region,
                 "flow_fingerprint": r.flow_fingerprint,
@@ -1102,23 +1071,16 @@ def _dialect_insert(dialect: str) -> Any:
     raise NotImplementedError(f"case numbers need SQLite or PostgreSQL, not {dialect}")
 
 
+def _deadline_record(r: Any, prefix: str = "") -> DeadlineRecord:
+    """A deadline row (its columns named as in ``_DEADLINE_COLUMNS``, with ``prefix`` in a
+    joined read) as the record a command works on."""
+    values = {name: getattr(r, prefix + name) for name in _DEADLINE_NAMES}
+    values["status"] = DeadlineStatus(values["status"])
+    return DeadlineRecord(**values)
+
+
 def _command_deadline(r: Any) -> DeadlineRecord:
-    return DeadlineRecord(
-        id=r.d_id,
-        case_id=r.d_case_id,
-        kind=r.d_kind,
-        party=r.d_party,
-        status=DeadlineStatus(r.d_status),
-        starts_on=r.d_starts_on,
-        unit=r.d_unit,
-        length=r.d_length,
-        due=r.d_due,
-        extended=r.d_extended,
-        paused_on=r.d_paused_on,
-        provisional=r.d_provisional,
-        estimate=r.d_estimate,
-        basis=r.d_basis,
-    )
+    return _deadline_record(r, _D)
 
 
 def _case_record(row: Any) -> CaseRecord:
