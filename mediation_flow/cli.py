@@ -45,11 +45,35 @@ def _engine(ctx: click.Context) -> Engine:
                 trusted_keys=obj.get("trusted", {}),
                 require_signature=obj.get("require_signature", False),
             )
-            obj["engine"] = ctx.with_resource(Engine(obj["db"], plugins=plugins, handoff=handoff))
+            obj["engine"] = ctx.with_resource(
+                Engine(obj["db"], plugins=plugins, handoff=handoff, **engine_options(obj))
+            )
         except (MediationFlowError, TypeError, ValueError, OSError) as exc:
             raise click.ClickException(str(exc)) from exc
     engine: Engine = obj["engine"]
     return engine
+
+
+def engine_options(obj: dict[str, Any]) -> dict[str, Any]:
+    """The Engine keyword arguments of the global options: pool, timeouts, calendar."""
+    options: dict[str, Any] = {
+        name: obj[name]
+        for name in (
+            "pool_size",
+            "max_overflow",
+            "pool_timeout",
+            "pool_recycle",
+            "statement_timeout_ms",
+        )
+        if obj.get(name) is not None
+    }
+    if obj.get("busy_timeout") is not None:
+        options["busy_timeout"] = obj["busy_timeout"]
+    if obj.get("calendar") is not None:
+        from mediation_flow.calendar_config import load_calendar
+
+        options["calendar"] = load_calendar(obj["calendar"])
+    return options
 
 
 def _load_plugin(spec: str) -> object:
@@ -109,6 +133,51 @@ def _load_plugin(spec: str) -> object:
     help="Accept handoff packages signed by ORG with this public key (repeatable).",
 )
 @click.option("--require-signature", is_flag=True, help="Refuse unsigned handoff packages.")
+@click.option(
+    "--calendar",
+    envvar="MEDIATION_FLOW_CALENDAR",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Working-day calendar settings (JSON): regional rest days, the make-up-day setting, "
+    "published schedules of new years.",
+    show_envvar=True,
+)
+@click.option(
+    "--pool-size", type=click.IntRange(1), default=None, help="Connections kept open (PostgreSQL)."
+)
+@click.option(
+    "--max-overflow",
+    type=click.IntRange(0),
+    default=None,
+    help="Connections opened beyond --pool-size under load (PostgreSQL).",
+)
+@click.option(
+    "--pool-timeout",
+    type=click.FloatRange(0),
+    default=None,
+    metavar="SECONDS",
+    help="How long a command waits for a free connection.",
+)
+@click.option(
+    "--pool-recycle",
+    type=click.FloatRange(1),
+    default=None,
+    metavar="SECONDS",
+    help="Replace connections older than this (below a proxy's idle limit).",
+)
+@click.option(
+    "--statement-timeout-ms",
+    type=click.IntRange(1),
+    default=None,
+    help="Cancel any statement running longer (PostgreSQL).",
+)
+@click.option(
+    "--busy-timeout",
+    type=click.FloatRange(0),
+    default=None,
+    metavar="SECONDS",
+    help="How long a writer waits for the lock (SQLite) [default: 5].",
+)
 @click.version_option(package_name="mediation-flow")
 @click.pass_context
 def main(
@@ -120,10 +189,25 @@ def main(
     signing_key: str | None,
     trusted: tuple[str, ...],
     require_signature: bool,
+    calendar: str | None,
+    pool_size: int | None,
+    max_overflow: int | None,
+    pool_timeout: float | None,
+    pool_recycle: float | None,
+    statement_timeout_ms: int | None,
+    busy_timeout: float | None,
 ) -> None:
     """mediation_flow: the labour-dispute five-mediation linkage (五调联动) as a workflow."""
     obj = ctx.ensure_object(dict)
     obj["db"] = db
+    obj["log_json"] = log_json
+    obj["calendar"] = calendar
+    obj["pool_size"] = pool_size
+    obj["max_overflow"] = max_overflow
+    obj["pool_timeout"] = pool_timeout
+    obj["pool_recycle"] = pool_recycle
+    obj["statement_timeout_ms"] = statement_timeout_ms
+    obj["busy_timeout"] = busy_timeout
     obj["plugins"] = plugins
     obj["org"] = org
     obj["signing_key"] = signing_key

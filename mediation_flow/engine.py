@@ -24,18 +24,20 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from mediation_flow.audit import Verification, event_hash, intake_digest, verify_case
 from mediation_flow.calendar import DEFAULT_CALENDAR, Calendar
+from mediation_flow.calendar_config import calendar_error
 from mediation_flow.deadlines import apply_transition
 from mediation_flow.documents import Document, DocumentTemplates, TemplateInfo, document_context
 from mediation_flow.duedates import limitation_expiry, settle
 from mediation_flow.early_warning import Alert, Rule, RuleSet, default_rules
 from mediation_flow.errors import (
+    CalendarNotAvailable,
     CaseHandedOver,
     CaseNotFound,
     ConcurrentUpdate,
+    DatabaseError,
     DocumentError,
     FlowDefinitionError,
     GuardFailed,
@@ -44,10 +46,10 @@ from mediation_flow.errors import (
     IllegalTransition,
     InvalidData,
     InvalidIntake,
+    MediationFlowError,
     NotFound,
     PermissionDenied,
     PluginError,
-    TransitionError,
     UnknownFlow,
 )
 from mediation_flow.flow import guards as _guards
@@ -68,6 +70,8 @@ from mediation_flow.handoff import (
     package_body,
     parse_package,
 )
+from mediation_flow.idempotency import check_key, intake_request, scoped_key
+from mediation_flow.inputs import check_actor, nul_path
 from mediation_flow.logging import get_logger
 from mediation_flow.lookup import Progress, progress
 from mediation_flow.models import (
@@ -98,7 +102,6 @@ from mediation_flow.personal_data import (
     check_identity_number,
     check_intake_field,
     check_phone,
-    mask_value,
 )
 from mediation_flow.plugins import PluginInfo, Plugins, Route
 from mediation_flow.policy import CaseScope, Policy
@@ -146,6 +149,12 @@ class Engine:
     runs under its own flow: ``flow`` (default: the national flow) extended by the plugins that
     serve the region. A plugin that fails to load or breaks the statutory floor raises
     ``PluginError`` here, at start-up.
+
+    The connection pool (PostgreSQL): ``pool_size`` connections kept, ``max_overflow`` more
+    opened under load, ``pool_timeout`` seconds a command waits for a free one,
+    ``pool_recycle`` seconds before a connection is replaced (below the server's or a proxy's
+    idle limit); ``statement_timeout_ms`` bounds each statement, ``busy_timeout`` (SQLite) how
+    long a writer waits for the lock.
     """
 
     def __init__(
@@ -162,6 +171,9 @@ class Engine:
         create_schema: bool = True,
         busy_timeout: float = 5.0,
         pool_size: int | None = None,
+        max_overflow: int | None = None,
+        pool_timeout: float | None = None,
+        pool_recycle: float | None = None,
         statement_timeout_ms: int | None = None,
         echo: bool = False,
         early_warning: Iterable[Rule] | None = None,
@@ -175,6 +187,9 @@ class Engine:
             pool_size=pool_size,
             statement_timeout_ms=statement_timeout_ms,
             echo=echo,
+            max_overflow=max_overflow,
+            pool_timeout=pool_timeout,
+            pool_recycle=pool_recycle,
         )
         self._clock = clock or _now
         self._log = get_logger()
@@ -339,15 +354,49 @@ class Engine:
         *,
         actor: Actor | None = None,
         at: datetime | None = None,
+        idempotency_key: str | None = None,
     ) -> Case:
         """Register a new dispute at one-stop intake; it starts in ``received``.
 
         Raises ``InvalidIntake`` naming the field for bad input; nothing is stored then.
+        ``idempotency_key`` makes a retried intake safe: the same key with the same intake (and
+        actor) opens one case, and every retry returns it as it was opened; the same key with
+        another intake raises ``IdempotencyConflict`` (keys are scoped per actor,
+        :mod:`mediation_flow.idempotency`).
         """
         started = time.perf_counter()
+        if isinstance(intake, dict) and (where := nul_path(intake)) is not None:
+            raise InvalidIntake(where, "must not contain a NUL character")
         parsed = parse_intake(intake)
-        actor = actor or SYSTEM
+        actor = check_actor(actor or SYSTEM, "open_case")
         at = self._at(at, "open_case")
+        if idempotency_key is None:
+            return self._open_case(parsed, actor, at, started, None)
+        key = scoped_key(actor, check_key(idempotency_key, "open_case"))
+        request = intake_request(parsed, actor)
+        with self._store.connect() as conn:
+            # The stored result first: a retry is answered whatever the clock says now.
+            replayed = self._replay_idempotent(conn, key, request, None, idempotency_key)
+        if replayed is not None:
+            return replayed
+        try:
+            return self._open_case(parsed, actor, at, started, (key, request))
+        except (MediationFlowError, DuplicateKey):
+            # The same intake with the same key may have committed in the meantime.
+            with self._store.connect() as conn:
+                replayed = self._replay_idempotent(conn, key, request, None, idempotency_key)
+            if replayed is not None:
+                return replayed
+            raise
+
+    def _open_case(
+        self,
+        parsed: Intake,
+        actor: Actor,
+        at: datetime,
+        started: float,
+        idempotent: tuple[str, str] | None,
+    ) -> Case:
         today = self._day(at)
         received_on = parsed.received_on or today
         if received_on > today:
@@ -362,14 +411,17 @@ class Engine:
         flow = compiled.definition
         extra = self._plugins.check_attributes(parsed.region, parsed.attributes)
         # LDMAL 27 ¶2: the first claim interrupts the limitation period.
-        limitation = limitation_expiry(
-            self.calendar,
-            parsed.region,
-            knew_of_infringement_on=knew,
-            employment_ended_on=parsed.employment_ended_on,
-            claim_kinds=[c.kind for c in parsed.claims],
-            interruptions=[received_on],
-        )
+        try:
+            limitation = limitation_expiry(
+                self.calendar,
+                parsed.region,
+                knew_of_infringement_on=knew,
+                employment_ended_on=parsed.employment_ended_on,
+                claim_kinds=[c.kind for c in parsed.claims],
+                interruptions=[received_on],
+            )
+        except CalendarNotAvailable as exc:
+            raise calendar_error(exc, "open_case", today) from None
         attributes: dict[str, Any] = {"limitation_interruptions": [received_on.isoformat()]}
         if extra:
             # Kept apart from the attributes the flow records, so intake cannot preset them.
@@ -435,6 +487,18 @@ class Engine:
                     head = row["hash"] = event_hash(head, row)
                     self._store.insert_event(conn, row)
                 self._store.set_event_hash(conn, case_id, head, version=seq)
+                if idempotent is not None:
+                    record = self._load(conn, case_id)
+                    self._store.insert_idempotency(
+                        conn,
+                        {
+                            "key": idempotent[0],
+                            "case_id": case_id,
+                            "request": idempotent[1],
+                            "created_at": at,
+                            "result": _snapshot(record),
+                        },
+                    )
             case = self._get(conn, case_id)
         self._log.info(
             "case_opened",
@@ -504,35 +568,40 @@ class Engine:
         holiday schedule is not known; nothing is written when it raises.
         """
         started = time.perf_counter()
-        actor = actor or SYSTEM
+        actor = check_actor(actor or SYSTEM, trigger)
+        if isinstance(data, Mapping) and (where := nul_path(data)) is not None:
+            raise InvalidData(trigger, where, "must not contain a NUL character")
         at = self._at(at, trigger)
-        request = None
+        request = key = None
         if idempotency_key is not None:
-            if not isinstance(idempotency_key, str) or not 0 < len(idempotency_key) <= 200:
-                raise InvalidData(
-                    trigger, "idempotency_key", "must be a string of 1 to 200 characters"
-                )
+            key = scoped_key(actor, check_key(idempotency_key, trigger))
             request = request_digest(case_id, trigger, data or {}, actor)
         with self._store.connect() as conn:
-            if idempotency_key is not None:
-                replayed = self._replay_idempotent(conn, idempotency_key, request, case_id)
+            if key is not None:
+                # The stored result first: a retry is answered whatever the case or the clock
+                # says now.
+                replayed = self._replay_idempotent(conn, key, request, case_id, idempotency_key)
                 if replayed is not None:
                     return replayed
             try:
-                return self._fire(
-                    conn,
-                    case_id,
-                    trigger,
-                    actor,
-                    at,
-                    data,
-                    expected_version,
-                    idempotency_key,
-                    request,
-                    started,
-                )
-            except (ConcurrentUpdate, DuplicateKey, TransitionError) as exc:
-                if not isinstance(exc, TransitionError):
+                try:
+                    return self._fire(
+                        conn, case_id, trigger, actor, at, data, expected_version, key, request,
+                        started, catch_up=True,
+                    )  # fmt: skip
+                except _Overdue as overdue:
+                    # Deadlines of the case ran out before ``at`` and no tick has applied them
+                    # yet: apply them now, as a tick would have, then decide the command on
+                    # the case as it is after them (the same outcome whenever the tick runs).
+                    self._catch_up(case_id, at, overdue.deadlines)
+                    return self._fire(
+                        conn, case_id, trigger, actor, at, data, expected_version, key, request,
+                        started, catch_up=False,
+                    )  # fmt: skip
+            except CalendarNotAvailable as exc:
+                raise calendar_error(exc, trigger, self._day(at)) from None
+            except (MediationFlowError, DuplicateKey) as exc:
+                if isinstance(exc, ConcurrentUpdate | DuplicateKey):
                     self._log.info(
                         "concurrent_update",
                         case_id=case_id,
@@ -541,22 +610,56 @@ class Engine:
                         error=str(exc),
                     )
                 # The same command with the same key may have committed in the meantime (the
-                # case then refuses it as illegal, or conflicts): return its result.
-                if idempotency_key is not None:
-                    replayed = self._replay_idempotent(conn, idempotency_key, request, case_id)
+                # case then refuses it as illegal, conflicts, or has moved past ``at``):
+                # return its result.
+                if key is not None:
+                    replayed = self._replay_idempotent(conn, key, request, case_id, idempotency_key)
                     if replayed is not None:
                         return replayed
                 raise
 
+    def _catch_up(self, case_id: int, at: datetime, deadline_ids: list[int]) -> None:
+        """Apply the expiries of the case's deadlines whose day ended before ``at`` (each in
+        its own transaction, in due order, as :meth:`tick` does), so that a command never
+        closes a deadline that ran out without its expiry in the history."""
+        today = self._day(at)
+        for deadline_id in deadline_ids:
+            for attempt in range(3):
+                started = time.perf_counter()
+                try:
+                    with self._store.connect() as conn, self._store.writing(conn):
+                        prepared = self._prepare_expiry(conn, deadline_id, case_id, today, at)
+                        if prepared is None:
+                            break
+                        ctx, version, event_row = prepared
+                        event = self._write(conn, ctx, version, event_row)
+                except ConcurrentUpdate:
+                    if attempt == 2:
+                        raise  # a tick is applying it: the caller retries the command
+                    time.sleep(0.02 * (attempt + 1))
+                    continue
+                self._log_transition(ctx, event_row, started)
+                if self._plugins.pm.get_plugins():
+                    self._plugins.after_commit(ctx.case.region, self.get(case_id), event, self._log)
+                break
+
     def _replay_idempotent(
-        self, conn: Connection, key: str, request: str | None, case_id: int
+        self,
+        conn: Connection,
+        key: str,
+        request: str | None,
+        case_id: int | None,
+        shown: str | None = None,
     ) -> Case | None:
+        """The stored result of the command stored under ``key`` (None if there is none);
+        ``case_id`` None: an intake, whose case the record names."""
         with self._store.reading(conn):
             prior = self._store.idempotency(conn, key)
             if prior is None:
                 return None
-            if prior["request"] != request or prior["case_id"] != case_id:
-                raise IdempotencyConflict(key, prior["case_id"])
+            if prior["request"] != request or (case_id is not None and prior["case_id"] != case_id):
+                raise IdempotencyConflict(shown or key, prior["case_id"])
+            case_id = int(prior["case_id"])
             case = self._load(conn, case_id)
             snapshot = prior["result"]
             case.state, case.version = snapshot["state"], snapshot["version"]
@@ -583,6 +686,8 @@ class Engine:
         idempotency_key: str | None,
         request: str | None,
         started: float,
+        *,
+        catch_up: bool = False,
     ) -> Case:
         with self._store.reading(conn):
             case = self._load(conn, case_id)
@@ -611,9 +716,17 @@ class Engine:
                     f"({case.updated_at.astimezone(SHANGHAI).isoformat()}); commands are "
                     "recorded in order",
                 )
-            ctx = self._context(conn, flow, case, trigger, data, actor, at, parties=parties)
+            deadlines = self._store.load_deadlines(conn, case_id)
+            ctx = self._context(
+                conn, flow, case, trigger, data, actor, at, parties=parties, deadlines=deadlines
+            )
             tdef, dest = flow.fire(ctx)
             self._veto(ctx, tdef)
+            overdue = _overdue(deadlines, ctx.today, flow.definition, trigger) if catch_up else []
+            if overdue:
+                # The command would apply, but deadlines ran out before it: their expiries
+                # come first (a refused command writes nothing, expiries included).
+                raise _Overdue(overdue)
             version = case.version
             event_row = self._apply(ctx, tdef, dest)
             claims = ctx.claims
@@ -912,14 +1025,7 @@ class Engine:
         with self._store.connect() as conn, self._store.reading(conn):
             self._authorize_read(actor, self._get(conn, case_id))
             events = self._store.history(conn, case_id)
-        if actor is not None and actor.role in (Role.worker, Role.employer):
-            # Early-warning alerts are for the officials: they name other cases and advise on
-            # the employer. A party sees that one was raised, not what it says.
-            events = [
-                replace(e, data={"redacted": True}) if e.trigger == "early_warning" else e
-                for e in events
-            ]
-        return events
+        return _redacted(events, actor)
 
     def deadlines(self, case_id: int, *, actor: Actor | None = None) -> list[Deadline]:
         """Every deadline of the case, whatever its status, in the order they were started."""
@@ -958,53 +1064,28 @@ class Engine:
     def export(
         self, case_id: int, *, actor: Actor | None = None, clear_text: bool = False
     ) -> dict[str, Any]:
-        """The whole case as JSON-ready data: case, parties, claims, history, deadlines.
+        """The whole case as JSON-ready data: case, parties, claims, history, deadlines; read
+        in one transaction (a consistent snapshot).
 
         Identity numbers and phone numbers are masked unless ``clear_text`` is asked for and
         the actor may see personal data (``PermissionDenied`` otherwise)."""
-        case = self.get(case_id, actor=actor)
-        if clear_text:
-            self._authorize_personal_data(actor, case, "see the personal data of")
-
-        def party(p: Party) -> dict[str, Any]:
-            row = {
-                "kind": p.kind.value,
-                "role": p.role.value,
-                "name": p.name,
-                "id_number": p.id_number,
-                "phone": p.phone,
-                "account": p.account,
-            }
-            if not clear_text:
-                row = {k: mask_value(k, v) for k, v in row.items()}
-            return row
-
-        exported: dict[str, Any] = to_json(
-            {
-                "case": {
-                    "id": case.id,
-                    "region": case.region,
-                    "state": case.state,
-                    "state_label": case.state_label,
-                    "channel": case.channel,
-                    "version": case.version,
-                    "resolution": case.resolution,
-                    "opened_at": case.opened_at,
-                    "updated_at": case.updated_at,
-                    "received_on": case.received_on,
-                    "worker_count": case.worker_count,
-                    "is_migrant_worker": case.is_migrant_worker,
-                    "limitation_expires_on": case.limitation_expires_on,
-                    "flow_fingerprint": case.flow_fingerprint,
-                    "attributes": case.attributes,
-                },
-                "parties": [party(p) for p in case.parties],
-                "claims": [{"kind": c.kind.value, "amount": c.amount} for c in case.claims],
-                "history": [
-                    {k: v for k, v in e.as_dict().items() if k != "case_id"}
-                    for e in self.history(case_id, actor=actor)
-                ],
-                "deadlines": [
+        with self._store.connect() as conn, self._store.reading(conn):
+            case = self._get(conn, case_id)
+            self._authorize_read(actor, case)
+            if clear_text:
+                self._authorize_personal_data(actor, case, "see the personal data of")
+            history = _redacted(self._store.history(conn, case_id), actor)
+            deadlines = self._store.deadlines_of(conn, case_id)
+        whole = case.to_json(clear_text=clear_text)
+        exported: dict[str, Any] = {
+            "case": {k: v for k, v in whole.items() if k not in ("parties", "claims")},
+            "parties": whole["parties"],
+            "claims": whole["claims"],
+            "history": [
+                to_json({k: v for k, v in e.as_dict().items() if k != "case_id"}) for e in history
+            ],
+            "deadlines": [
+                to_json(
                     {
                         "kind": d.kind,
                         "party": d.party,
@@ -1013,10 +1094,10 @@ class Engine:
                         "due": d.due,
                         "provisional": d.provisional,
                     }
-                    for d in self.deadlines(case_id)
-                ],
-            }
-        )
+                )
+                for d in deadlines
+            ],
+        }
         return exported
 
     def report(
@@ -1435,7 +1516,9 @@ class Engine:
         for attempt in (1, 2):
             try:
                 return self._write_import(contents, compiled, data, signer, actor, at)
-            except IntegrityError as exc:
+            except DatabaseError as exc:
+                if exc.kind != "integrity":
+                    raise
                 with self._store.connect() as conn, self._store.reading(conn):
                     arrived = self._store.case_by_serial(conn, contents.case["serial"])
                 if arrived is not None and attempt == 1:
@@ -1444,11 +1527,11 @@ class Engine:
                     "conflict",
                     "a case number of the package is already used by another case here: two "
                     "systems issue numbers under the same prefix; give each system its own "
-                    f"prefixes (docs/howto/handoff.md) ({exc.orig})",
+                    f"prefixes (docs/howto/handoff.md) ({exc.detail})",
                 ) from None
-            except DBAPIError as exc:
+            except InvalidData as exc:
                 raise HandoffRejected(
-                    "format", f"a value does not fit this database: {exc.orig}"
+                    "format", f"a value does not fit this database: {exc.reason}"
                 ) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -1729,7 +1812,7 @@ class Engine:
         return reason
 
     def _load(self, conn: Connection, case_id: int) -> CaseRecord:
-        if isinstance(case_id, bool) or not isinstance(case_id, int) or not 0 < case_id < 2**62:
+        if isinstance(case_id, bool) or not isinstance(case_id, int) or not 0 < case_id < 2**31:
             raise CaseNotFound(case_id)
         case = self._store.load_case(conn, case_id)
         if case is None:
@@ -1939,6 +2022,42 @@ class Engine:
             serial=case.serial,
             handed_over_to=case.held_by,
         )
+
+
+def _redacted(events: list[Event], actor: Actor | None) -> list[Event]:
+    if actor is not None and actor.role in (Role.worker, Role.employer):
+        # Early-warning alerts are for the officials: they name other cases and advise on
+        # the employer. A party sees that one was raised, not what it says.
+        return [
+            replace(e, data={"redacted": True}) if e.trigger == "early_warning" else e
+            for e in events
+        ]
+    return events
+
+
+class _Overdue(Exception):
+    """A command found deadlines of its case that ran out before it (internal)."""
+
+    def __init__(self, deadlines: list[int]) -> None:
+        self.deadlines = deadlines
+
+
+def _overdue(
+    deadlines: Iterable[DeadlineRecord], today: date, flow: FlowDefinition, trigger: str
+) -> list[int]:
+    """The ids of the pending deadlines whose day ended before ``today``, in due order, but
+    those whose expiry is the command itself (an officer applying the expiry: the command's
+    event records it)."""
+    kinds = flow.deadline_map
+    due = sorted(
+        (d.due, d.id)
+        for d in deadlines
+        if d.status == DeadlineStatus.pending
+        and d.due < today
+        and d.id is not None
+        and trigger not in kinds[d.kind].expiry
+    )
+    return [deadline_id for _, deadline_id in due]
 
 
 def retry_on_conflict(command: Callable[[], T], *, attempts: int = 3) -> T:

@@ -16,6 +16,8 @@ message that says what went wrong and what to do for people::
     ├── IdempotencyConflict    an idempotency key was used for a different command
     ├── PermissionDenied       the actor may not do this (who, what and why)
     ├── DatabaseBusy           the database stayed locked past the busy timeout
+    ├── DatabaseError          the database failed a statement (no values in the message)
+    │   └── DatabaseUnavailable   the connection to the database was lost or refused
     ├── SchemaMismatch         the database schema is not the one this release needs
     ├── DocumentError          a document template is unknown or fails to render
     ├── HandoffRejected        a handoff package failed a check; nothing was imported
@@ -39,6 +41,8 @@ __all__ = [
     "CaseNotFound",
     "ConcurrentUpdate",
     "DatabaseBusy",
+    "DatabaseError",
+    "DatabaseUnavailable",
     "DocumentError",
     "FlowDefinitionError",
     "GuardFailed",
@@ -199,6 +203,31 @@ class DatabaseBusy(MediationFlowError):
             f"the database is locked by another writer or overloaded ({detail}); nothing was "
             f"written: retry later, or raise busy_timeout / statement_timeout_ms"
         )
+
+
+class DatabaseError(MediationFlowError):
+    """The database refused or failed a statement for a reason that is not a conflict, a lock
+    or a timeout: a constraint (``kind="integrity"``), a lost connection (``"connection"``,
+    :class:`DatabaseUnavailable`) or anything else (``"other"``). Nothing was written.
+
+    The message names the kind, the SQLSTATE and the driver's one-line reason, never the
+    statement's values: a party's name or identity number does not end up in a log."""
+
+    def __init__(self, kind: str, sqlstate: str | None, detail: str) -> None:
+        self.kind = kind
+        self.sqlstate = sqlstate
+        self.detail = detail
+        code = f" (SQLSTATE {sqlstate})" if sqlstate else ""
+        super().__init__(f"the database failed the command: {kind}{code}: {detail}; nothing "
+                         f"was written")  # fmt: skip
+
+
+class DatabaseUnavailable(DatabaseError):
+    """The connection to the database was lost or could not be made (a restarted server, a
+    terminated connection, a network fault). Nothing was written; retry: the pool reconnects."""
+
+    def __init__(self, sqlstate: str | None, detail: str) -> None:
+        super().__init__("connection", sqlstate, detail)
 
 
 class SchemaMismatch(MediationFlowError):

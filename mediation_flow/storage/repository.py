@@ -38,10 +38,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine as SAEngine
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 from sqlalchemy.pool import StaticPool
 
-from mediation_flow.errors import ConcurrentUpdate, DatabaseBusy, SchemaMismatch
+from mediation_flow.errors import (
+    ConcurrentUpdate,
+    DatabaseBusy,
+    DatabaseError,
+    DatabaseUnavailable,
+    InvalidData,
+    SchemaMismatch,
+)
 from mediation_flow.models import (
     Claim,
     ClaimKind,
@@ -216,12 +223,17 @@ class Store:
         pool_size: int | None = None,
         statement_timeout_ms: int | None = None,
         echo: bool = False,
+        max_overflow: int | None = None,
+        pool_timeout: float | None = None,
+        pool_recycle: float | None = None,
     ) -> None:
         self.url = _normalise_url(url or DEFAULT_URL)
         parsed = make_url(self.url)
         self.dialect = parsed.get_backend_name()
         self.is_sqlite = self.dialect == "sqlite"
-        kwargs: dict[str, Any] = {"echo": echo}
+        # A failed statement's message never carries its values (a party's name, identity
+        # number, phone): SQLAlchemy leaves them out of its exceptions.
+        kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
         if self.is_sqlite:
             memory = parsed.database in (None, "", ":memory:")
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": busy_timeout}
@@ -230,6 +242,12 @@ class Store:
         else:
             if pool_size is not None:
                 kwargs["pool_size"] = pool_size
+            if max_overflow is not None:
+                kwargs["max_overflow"] = max_overflow
+            if pool_timeout is not None:
+                kwargs["pool_timeout"] = pool_timeout  # seconds to wait for a free connection
+            if pool_recycle is not None:
+                kwargs["pool_recycle"] = pool_recycle  # seconds before a connection is replaced
             if statement_timeout_ms is not None:
                 # Added to the URL's own ``options`` (a search_path, say), not instead of them.
                 options = " ".join(
@@ -285,7 +303,7 @@ class Store:
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
+        with _translate_errors(), self.engine.connect() as conn:
             yield conn
 
     @contextmanager
@@ -349,7 +367,7 @@ class Store:
         if conn is not None:
             yield conn
         else:
-            with self.engine.connect() as c:
+            with _translate_errors(), self.engine.connect() as c:
                 yield c
 
     # -- flows ------------------------------------------------------------------------------------
@@ -373,8 +391,10 @@ class Store:
                             registered_at=at,
                         )
                     )
-        except IntegrityError:
-            pass  # another process registered the same flow at the same moment
+        except DatabaseError as exc:
+            if exc.kind != "integrity":
+                raise
+            # another process registered the same flow at the same moment
 
     # -- reading ----------------------------------------------------------------------------------
 
@@ -838,17 +858,60 @@ _CONFLICTS = {"40001", "40P01", "55P03"}
 _TIMEOUT = "57014"
 
 
+#: PostgreSQL SQLSTATE classes of a lost or refused connection: connection exception, and the
+#: operator intervention codes of a terminated backend or a server shutting down.
+_DISCONNECTS = ("08", "57P01", "57P02", "57P03")
+
+
 @contextmanager
 def _translate_errors() -> Iterator[None]:
+    """Every database error as a :class:`~mediation_flow.errors.MediationFlowError`: conflicts,
+    locks and timeouts as before; a value the database refuses (a NUL byte, a text too long, a
+    number out of range) as ``InvalidData``; a lost connection as ``DatabaseUnavailable``;
+    anything else as ``DatabaseError``. The messages hold the driver's one-line reason and the
+    SQLSTATE, never the statement's values, and the driver's exception is not chained (its
+    text may quote a value)."""
     try:
         yield
-    except DBAPIError as exc:
-        orig = exc.orig
-        if isinstance(orig, sqlite3.OperationalError) and "locked" in str(orig):
-            raise DatabaseBusy(str(orig)) from exc
-        sqlstate = getattr(orig, "sqlstate", None)
-        if sqlstate in _CONFLICTS:
-            raise ConcurrentUpdate(0, 0, None) from exc
-        if sqlstate == _TIMEOUT:
-            raise DatabaseBusy(f"the statement timeout ran out: {orig}") from exc
-        raise
+    except StatementError as exc:
+        raise _translated(exc) from None
+
+
+def _translated(exc: StatementError) -> Exception:
+    orig = exc.orig
+    sqlstate = getattr(orig, "sqlstate", None)
+    detail = _safe_detail(orig)
+    if isinstance(orig, sqlite3.OperationalError) and "locked" in str(orig):
+        return DatabaseBusy(detail)
+    if sqlstate in _CONFLICTS:
+        return ConcurrentUpdate(0, 0, None)
+    if sqlstate == _TIMEOUT:
+        return DatabaseBusy(f"the statement timeout ran out: {detail}")
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return DatabaseUnavailable(sqlstate, detail)
+    if sqlstate is not None and sqlstate.startswith(_DISCONNECTS):
+        return DatabaseUnavailable(sqlstate, detail)
+    if isinstance(exc, IntegrityError):
+        return DatabaseError("integrity", sqlstate, detail)
+    data_error = type(orig).__name__ == "DataError" or (sqlstate or "").startswith("22")
+    if data_error or isinstance(orig, OverflowError | ValueError):
+        return InvalidData(
+            "database",
+            "value",
+            f"a value does not fit the database ({detail}); check the lengths and characters "
+            "of the texts (no NUL) and the size of the numbers",
+        )
+    if type(orig).__name__ in ("OperationalError", "InterfaceError"):
+        return DatabaseUnavailable(sqlstate, detail)
+    return DatabaseError("other", sqlstate, detail)
+
+
+def _safe_detail(orig: BaseException | None) -> str:
+    """The driver's reason without the values: PostgreSQL's primary message (its DETAIL line
+    quotes values), else the first line of the message; at most 200 characters."""
+    if orig is None:
+        return "no detail"
+    diag = getattr(orig, "diag", None)
+    primary = getattr(diag, "message_primary", None) if diag is not None else None
+    text = primary or (str(orig).splitlines() or [type(orig).__name__])[0]
+    return f"{type(orig).__name__}: {text}"[:200]
