@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,10 +25,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from mediation_flow.engine import SHANGHAI, Engine
-from mediation_flow.errors import MediationFlowError
+from mediation_flow.errors import InvalidData, MediationFlowError
 from mediation_flow.handoff import HandoffSettings
 from mediation_flow.logging import configure_json_logging, mask_personal_data
 from mediation_flow.models import Channel
+from mediation_flow.workers import run_worker
 
 __all__ = ["main"]
 
@@ -38,20 +40,45 @@ def _engine(ctx: click.Context) -> Engine:
     obj: dict[str, Any] = ctx.ensure_object(dict)
     if "engine" not in obj:
         try:
-            plugins = [_load_plugin(spec) for spec in obj.get("plugins", ())]
-            handoff = HandoffSettings(
-                org_id=obj.get("org"),
-                signing_key=obj.get("signing_key"),
-                trusted_keys=obj.get("trusted", {}),
-                require_signature=obj.get("require_signature", False),
-            )
-            obj["engine"] = ctx.with_resource(
-                Engine(obj["db"], plugins=plugins, handoff=handoff, **engine_options(obj))
-            )
+            obj["engine"] = ctx.with_resource(make_engine(obj))
         except (MediationFlowError, TypeError, ValueError, OSError) as exc:
             raise click.ClickException(str(exc)) from exc
     engine: Engine = obj["engine"]
     return engine
+
+
+def make_engine(obj: dict[str, Any]) -> Engine:
+    """The engine the global options describe (raises what Engine raises)."""
+    plugins = [_load_plugin(spec) for spec in obj.get("plugins", ())]
+    handoff = HandoffSettings(
+        org_id=obj.get("org"),
+        signing_key=obj.get("signing_key"),
+        trusted_keys=obj.get("trusted", {}),
+        require_signature=obj.get("require_signature", False),
+    )
+    return Engine(obj["db"], plugins=plugins, handoff=handoff, **engine_options(obj))
+
+
+def _eager_engine(ctx: click.Context) -> Callable[[], Engine]:
+    engine = _engine(ctx)
+    return lambda: engine
+
+
+def _worker_engine(ctx: click.Context) -> Callable[[], Engine]:
+    """For a worker: the engine, made on first use, so that a database that is down when the
+    worker starts is waited for like one lost later (mediation_flow.workers)."""
+    obj: dict[str, Any] = ctx.ensure_object(dict)
+
+    def get() -> Engine:
+        if "engine" not in obj:
+            try:
+                obj["engine"] = ctx.with_resource(make_engine(obj))
+            except (TypeError, ValueError, OSError) as exc:
+                raise InvalidData("worker", "configuration", str(exc)) from exc
+        engine: Engine = obj["engine"]
+        return engine
+
+    return get
 
 
 def engine_options(obj: dict[str, Any]) -> dict[str, Any]:
@@ -408,24 +435,161 @@ def tick(ctx: click.Context, at_text: str | None, every: float | None) -> None:
 
     Any number of tick workers may run at once against PostgreSQL; each expiry happens once.
     """
-    engine = _engine(ctx)
     at = None
     if at_text is not None:
         try:
             at = datetime.fromisoformat(at_text)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--at") from exc
-    while True:
-        try:
-            events = engine.tick(at)
-        except MediationFlowError as exc:
-            raise click.ClickException(str(exc)) from exc
+
+    engine = _worker_engine(ctx) if every is not None else _eager_engine(ctx)
+
+    def step() -> None:
+        events = engine().tick(at)
         for event in events:
             click.echo(f"case {event.case_id}: {event.trigger} ({event.source} -> {event.dest})")
         click.echo(f"{len(events)} expiries applied")
-        if every is None:
-            return
-        time.sleep(every)
+
+    if every is None:
+        try:
+            step()
+        except MediationFlowError as exc:
+            raise click.ClickException(str(exc)) from exc
+        return
+    ctx.exit(run_worker("tick", step, every=every))
+
+
+@main.command()
+@click.option(
+    "--every",
+    type=click.FloatRange(0.01),
+    default=None,
+    metavar="SECONDS",
+    help="Keep delivering every SECONDS until stopped (a worker process).",
+)
+@click.option(
+    "--batch",
+    type=click.IntRange(1, 10000),
+    default=100,
+    show_default=True,
+    help="Events posted to one subscription per round.",
+)
+@click.option(
+    "--max-attempts",
+    type=click.IntRange(1),
+    default=8,
+    show_default=True,
+    help="Failed posts of one event before it goes to the dead letters.",
+)
+@click.option(
+    "--lease",
+    "lease_seconds",
+    type=click.FloatRange(1),
+    default=30.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long a worker holds a subscription before another may take it over.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0.1),
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait for a webhook receiver.",
+)
+@click.option(
+    "--redeliver",
+    metavar="NAME",
+    default=None,
+    help="Post the dead letters of subscription NAME again, then exit.",
+)
+@click.pass_context
+def deliver(
+    ctx: click.Context,
+    every: float | None,
+    batch: int,
+    max_attempts: int,
+    lease_seconds: float,
+    timeout: float,
+    redeliver: str | None,
+) -> None:
+    """Post committed events to the subscribed webhooks, in order per case, signed with the
+    handoff signing key (--signing-key); at least once, with retries and dead letters.
+
+    Manage subscriptions with 'mediation-flow subscribe'. Any number of deliver workers may
+    run at once; a subscription is served by one at a time.
+    """
+    from functools import partial
+
+    from mediation_flow.outbox import post_json
+
+    post = partial(post_json, timeout=timeout)
+    if redeliver is not None:
+        try:
+            done = _engine(ctx).outbox.redeliver(redeliver, post)
+        except MediationFlowError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(f"{done} dead letters delivered")
+        return
+
+    engine = _worker_engine(ctx) if every is not None else _eager_engine(ctx)
+
+    def step() -> None:
+        for result in engine().outbox.deliver(
+            post, batch=batch, max_attempts=max_attempts, lease_seconds=lease_seconds
+        ):
+            failed = f", failed: {result.error}" if result.failed else ""
+            if result.delivered or result.failed or every is None:
+                click.echo(f"{result.subscription}: {result.delivered} delivered{failed}")
+
+    if every is None:
+        try:
+            step()
+        except MediationFlowError as exc:
+            raise click.ClickException(str(exc)) from exc
+        return
+    ctx.exit(run_worker("deliver", step, every=every))
+
+
+@main.command()
+@click.argument("name")
+@click.argument("url")
+@click.option("--from-start", is_flag=True, help="Deliver every event since the first.")
+@click.pass_context
+def subscribe(ctx: click.Context, name: str, url: str, from_start: bool) -> None:
+    """Post the events to URL (a webhook) from now on, as subscription NAME."""
+    try:
+        sub = _engine(ctx).outbox.subscribe(name, url, from_start=from_start)
+    except MediationFlowError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"subscription {sub.name}: {sub.url} after event {sub.cursor}")
+
+
+@main.command()
+@click.argument("name")
+@click.pass_context
+def unsubscribe(ctx: click.Context, name: str) -> None:
+    """Stop posting to subscription NAME."""
+    if not _engine(ctx).outbox.unsubscribe(name):
+        raise click.ClickException(f"no subscription {name!r}")
+    click.echo(f"unsubscribed {name}")
+
+
+@main.command()
+@click.pass_context
+def subscriptions(ctx: click.Context) -> None:
+    """List the webhook subscriptions: cursor, retry state and dead letters."""
+    outbox = _engine(ctx).outbox
+    dead: dict[str, int] = {}
+    for letter in outbox.dead_letters():
+        dead[letter["subscription"]] = dead.get(letter["subscription"], 0) + 1
+    for sub in outbox.subscriptions():
+        state = f"retrying ({sub.attempts}: {sub.last_error})" if sub.attempts else "ok"
+        click.echo(
+            f"{sub.name}\t{sub.url}\tafter event {sub.cursor}\t{state}\t"
+            f"{dead.get(sub.name, 0)} dead letters"
+        )
 
 
 @main.command()

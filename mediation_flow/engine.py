@@ -20,7 +20,7 @@ from dataclasses import replace
 from datetime import date, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
@@ -108,6 +108,9 @@ from mediation_flow.policy import CaseScope, Policy
 from mediation_flow.records import CaseRecord, DeadlineRecord
 from mediation_flow.reports import Report, build_report
 from mediation_flow.storage.repository import DuplicateKey, Store
+
+if TYPE_CHECKING:
+    from mediation_flow.outbox import Outbox
 
 __all__ = ["SHANGHAI", "Engine", "retry_on_conflict"]
 
@@ -237,6 +240,14 @@ class Engine:
     def flow(self) -> FlowDefinition:
         """The flow new cases are opened under."""
         return self._flow.definition
+
+    @property
+    def outbox(self) -> Outbox:
+        """The event outbox of this database: the feed of committed events, its cursor and
+        the webhook subscriptions (:mod:`mediation_flow.outbox`)."""
+        from mediation_flow.outbox import Outbox
+
+        return Outbox(self._store, self.handoff)
 
     def close(self) -> None:
         """Release the database connections."""

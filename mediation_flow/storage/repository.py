@@ -73,6 +73,7 @@ from mediation_flow.storage.tables import (
     HandoffRow,
     IdempotencyRow,
     NumberCounterRow,
+    OutboxRow,
     PartyRow,
 )
 
@@ -98,6 +99,7 @@ counters = NumberCounterRow.__table__  # type: ignore[attr-defined]
 case_numbers = CaseNumberRow.__table__  # type: ignore[attr-defined]
 documents = DocumentRow.__table__  # type: ignore[attr-defined]
 handoffs = HandoffRow.__table__  # type: ignore[attr-defined]
+outbox = OutboxRow.__table__  # type: ignore[attr-defined]
 
 _CASE_COLUMNS = (
     cases.c.id,
@@ -201,6 +203,9 @@ _UPDATE_DEADLINE = (
     .values({name: bindparam(name) for name in _DEADLINE_FIELDS})
 )
 _INSERT_EVENT = insert(events)
+#: Every event also queued in the outbox, in the event's transaction (mediation_flow.outbox):
+#: one small insert of two integers.
+_INSERT_OUTBOX = insert(outbox)
 _INSERT_CASE_NUMBER = insert(case_numbers)
 _INSERT_DEADLINE = insert(deadlines)
 
@@ -578,6 +583,7 @@ class Store:
 
     def insert_event(self, conn: Connection, event_row: dict[str, Any]) -> None:
         conn.execute(_INSERT_EVENT, event_row)
+        conn.execute(_INSERT_OUTBOX, {"case_id": event_row["case_id"], "seq": event_row["seq"]})
 
     def insert_idempotency(self, conn: Connection, row: dict[str, Any]) -> None:
         try:
@@ -759,6 +765,10 @@ class Store:
         """Insert rows into one of the case's tables (an imported case)."""
         if rows:
             conn.execute(insert(_TABLES[table]), list(rows))
+            if table == "mf_event":
+                conn.execute(
+                    _INSERT_OUTBOX, [{"case_id": r["case_id"], "seq": r["seq"]} for r in rows]
+                )
 
     def update_case(self, conn: Connection, case_id: int, values: dict[str, Any]) -> None:
         conn.execute(update(cases).where(cases.c.id == case_id).values(**values))
@@ -789,6 +799,7 @@ class Store:
             conn.execute(_INSERT_EVENT, event_row)
         except IntegrityError as exc:  # a second line of defence: (case_id, seq) is unique
             raise ConcurrentUpdate(case.id, expected_version, None) from exc
+        conn.execute(_INSERT_OUTBOX, {"case_id": case.id, "seq": event_row["seq"]})
         new = [_deadline_values(d) for d in changed if d.dirty and d.id is None]
         old = [{"b_id": d.id, **_deadline_values(d)} for d in changed if d.dirty and d.id]
         if new:
