@@ -28,7 +28,7 @@ from mediation_flow.engine import SHANGHAI, Engine
 from mediation_flow.errors import InvalidData, MediationFlowError
 from mediation_flow.handoff import HandoffSettings
 from mediation_flow.logging import configure_json_logging, mask_personal_data
-from mediation_flow.models import Channel
+from mediation_flow.models import Channel, Role
 from mediation_flow.workers import run_worker
 
 __all__ = ["main"]
@@ -550,6 +550,144 @@ def deliver(
             raise click.ClickException(str(exc)) from exc
         return
     ctx.exit(run_worker("deliver", step, every=every))
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option(
+    "--workers",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Server processes (uvicorn workers).",
+)
+@click.option(
+    "--authenticator",
+    metavar="MODULE:OBJECT",
+    default=None,
+    help="The host's authenticator: an object (or class) with "
+    "authenticate(request) -> Actor | None.",
+)
+@click.option(
+    "--token-secret-file",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Accept bearer tokens signed with this secret (at least 32 bytes; or "
+    "$MEDIATION_FLOW_TOKEN_SECRET).",
+)
+@click.option(
+    "--max-body",
+    type=click.IntRange(1024),
+    default=None,
+    metavar="BYTES",
+    help="Largest request body accepted [default: 2 MiB].",
+)
+@click.pass_context
+def serve(
+    ctx: click.Context,
+    host: str,
+    port: int,
+    workers: int,
+    authenticator: str | None,
+    token_secret_file: str | None,
+    max_body: int | None,
+) -> None:
+    """Run the HTTP service (needs the extra: pip install 'mediation-flow[server]').
+
+    It refuses to start without an authenticator: --authenticator, or a token secret
+    (--token-secret-file / $MEDIATION_FLOW_TOKEN_SECRET) for signed bearer tokens
+    ('mediation-flow token' issues them). No header is trusted by default.
+    """
+    try:
+        import uvicorn
+
+        from mediation_flow.server.app import DEFAULT_MAX_BODY
+        from mediation_flow.server.auth import HmacTokenAuthenticator
+    except ImportError as exc:
+        raise click.ClickException(
+            f"the service needs its extra: pip install 'mediation-flow[server]' ({exc})"
+        ) from exc
+    if token_secret_file is not None:
+        os.environ["MEDIATION_FLOW_TOKEN_SECRET"] = Path(token_secret_file).read_text().strip()
+    secret = os.environ.get("MEDIATION_FLOW_TOKEN_SECRET")
+    if authenticator is None and not secret:
+        raise click.UsageError(
+            "no authenticator: pass --authenticator MODULE:OBJECT (the host's), or a token "
+            "secret (--token-secret-file, $MEDIATION_FLOW_TOKEN_SECRET); the service trusts no "
+            "header by itself"
+        )
+    if authenticator is None:
+        try:
+            HmacTokenAuthenticator(secret or "")
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from exc
+    obj = ctx.ensure_object(dict)
+    engine_config = {k: v for k, v in obj.items() if k != "engine"}
+    engine_config["trusted"] = {k: str(v) for k, v in obj.get("trusted", {}).items()}
+    engine_config["plugins"] = list(obj.get("plugins", ()))
+    os.environ["MEDIATION_FLOW_SERVE_CONFIG"] = json.dumps(
+        {
+            "engine": engine_config,
+            "authenticator": authenticator,
+            "max_body": max_body or DEFAULT_MAX_BODY,
+        }
+    )
+    # Check the configuration here, once, so that a mistake stops the start with a message.
+    try:
+        from mediation_flow.server.app import app_from_environment
+
+        app_from_environment()
+    except (MediationFlowError, ValueError, TypeError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    uvicorn.run(
+        "mediation_flow.server.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+    )
+
+
+@main.command()
+@click.option("--sub", "subject", required=True, help="The actor's id in the host system.")
+@click.option(
+    "--role", type=click.Choice([r.value for r in Role if r is not Role.system]), required=True
+)
+@click.option("--org", "org_id", default=None, help="The actor's organisation.")
+@click.option("--region", default=None, help="The actor's region scope (a division prefix).")
+@click.option(
+    "--ttl", type=click.FloatRange(1), default=3600.0, show_default=True, metavar="SECONDS"
+)
+@click.option(
+    "--secret-file",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="The token secret [default: $MEDIATION_FLOW_TOKEN_SECRET].",
+)
+def token(
+    subject: str,
+    role: str,
+    org_id: str | None,
+    region: str | None,
+    ttl: float,
+    secret_file: str | None,
+) -> None:
+    """Issue a bearer token for the service's built-in authenticator (for scripts and tests;
+    a host's login issues them with mediation_flow.server.issue_token)."""
+    from mediation_flow.models import Actor
+    from mediation_flow.server.auth import issue_token
+
+    secret = (
+        Path(secret_file).read_text().strip()
+        if secret_file
+        else os.environ.get("MEDIATION_FLOW_TOKEN_SECRET", "")
+    )
+    try:
+        click.echo(issue_token(secret, Actor(subject, Role(role), org_id, region), ttl=ttl))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @main.command()
