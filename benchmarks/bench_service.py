@@ -53,14 +53,31 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+LOGS: list[Path] = []
+
+
 def mf(*args: str, env: dict[str, str], **kwargs: Any) -> subprocess.Popen[bytes]:
+    """A ``mediation-flow`` process; its JSON log goes to a file shown if it does not stop."""
+    log = Path(env["BENCH_TMP"]) / f"process-{len(LOGS)}.log"
+    LOGS.append(log)
     return subprocess.Popen(
-        [sys.executable, "-m", "mediation_flow", *args],
+        [sys.executable, "-m", "mediation_flow", "--log-json", *args],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=log.open("wb"),
         **kwargs,
     )
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        print(f"process {proc.args} did not stop on SIGTERM within 60 s", file=sys.stderr)
 
 
 def server_workers(pid: int) -> list[int]:
@@ -184,7 +201,8 @@ def main() -> None:
                 serialization.NoEncryption(),
             )
         )
-        env = {**os.environ, "MEDIATION_FLOW_DB": url, "MEDIATION_FLOW_TOKEN_SECRET": SECRET}
+        env = {**os.environ, "MEDIATION_FLOW_DB": url, "MEDIATION_FLOW_TOKEN_SECRET": SECRET,
+               "BENCH_TMP": tmp}  # fmt: skip
         port = free_port()
         server = mf("serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2",
                     env=env)  # fmt: skip
@@ -236,12 +254,9 @@ def main() -> None:
             killed["events_delivered"] = len(committed & receiver.seen)
             killed["delivery_catch_up_s"] = round(time.monotonic() - waited, 1)
         finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=30)
+            stop(server)
             for proc in deliver if "deliver" in locals() else ():
-                if proc.poll() is None:
-                    proc.send_signal(signal.SIGTERM)
-                    proc.wait(timeout=30)
+                stop(proc)
         store = url.split(":", 1)[0]
         print(json.dumps({"db": store, "clients": args.clients, "seconds": args.seconds,
                           "steady": steady, "worker_killed": killed}, indent=2))  # fmt: skip

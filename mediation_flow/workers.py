@@ -57,11 +57,14 @@ def run_worker(
     stop = stop or threading.Event()
     wait = sleep or (lambda event, seconds: event.wait(seconds))
     previous: dict[signal.Signals, Any] = {}
+    received_signals: list[str] = []
     if handle_signals and threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT):
 
             def _stop(received: int, frame: Any) -> None:
-                log.info("worker_stopping", signal=signal.Signals(received).name)
+                # Nothing but the flag here: a handler that wrote a log line could wait for the
+                # lock of a line the interrupted code was writing.
+                received_signals.append(signal.Signals(received).name)
                 stop.set()
 
             previous[signum] = signal.signal(signum, _stop)
@@ -94,5 +97,7 @@ def run_worker(
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+    if received_signals:
+        log.info("worker_stopping", signal=received_signals[0])
     log.info("worker_stopped")
     return 0
