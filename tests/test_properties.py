@@ -494,6 +494,19 @@ class EngineAgainstModel(RuleBasedStateMachine):
             case = self.engine.fire(case_id, trigger, data=payload, at=self.now)
         except (IllegalTransition, GuardFailed, InvalidData) as exc:
             refusal = exc
+        # A command that would apply on a case whose deadlines ran out with no tick since
+        # applies their expiries first, as a tick would have: the model follows them.
+        caught_up = [
+            e
+            for e in self.engine.history(case_id)[len(before.history) :]
+            if "expired_deadline" in e.data
+        ]
+        if caught_up:
+            say(f"expiries applied first: {[(e.trigger, e.source, e.dest) for e in caught_up]}")
+            self._follow_expiries(caught_up)
+            source = mc.state
+            legal = (source, trigger) in LEGAL
+            before = Snapshot(before.case, [*before.history, *caught_up], before.deadlines)
         if refusal is not None:
             say(f"refused: {refusal!r}")
             if isinstance(refusal, IllegalTransition):
@@ -508,12 +521,17 @@ class EngineAgainstModel(RuleBasedStateMachine):
                 assert kind == "random" or (kind == "empty" and trigger in REQUIRED_DATA), (
                     f"{trigger} refused its flowspec data {payload}: {refusal}"
                 )
-            self._nothing_written(case_id, before)
+            if caught_up:
+                after = self._snapshot(case_id)
+                assert after.history == before.history, "a refused command wrote an event"
+                assert (after.case.state, after.case.version) == (mc.state, mc.version)
+            else:
+                self._nothing_written(case_id, before)
             return
         assert legal, f"{trigger} fired from {source}, where flow.md does not allow it"
         dest = mc.predict(trigger, template_dest)
         assert case.state == dest, f"{trigger} from {source}: {case.state}, flow.md says {dest}"
-        assert case.version == before.case.version + 1
+        assert case.version == before.case.version + len(caught_up) + 1
         last = self.engine.history(case_id)[-1]
         assert (last.seq, last.trigger, last.source, last.dest) == (
             case.version,
@@ -528,6 +546,12 @@ class EngineAgainstModel(RuleBasedStateMachine):
     def tick(self) -> None:
         events = self.engine.tick(self.now)
         say(f"tick at {self.now}: {[(e.case_id, e.trigger, e.source, e.dest) for e in events]}")
+        self._follow_expiries(events)
+        self.last_tick_day = self.today
+
+    def _follow_expiries(self, events: list[Any]) -> None:
+        """Check expiry events (of a tick, or applied before a command) and apply them to the
+        model."""
         for event in events:
             mc = self.model[event.case_id]
             assert (event.actor_id, event.actor_role) == ("system", "system"), event
@@ -553,7 +577,6 @@ class EngineAgainstModel(RuleBasedStateMachine):
                 mc.version += 1
             statuses = {d.id: d.status for d in self.engine.deadlines(event.case_id)}
             assert statuses[expired["id"]] == DeadlineStatus.expired, event
-        self.last_tick_day = self.today
 
     # -- invariants -------------------------------------------------------------------------------
 
