@@ -580,8 +580,6 @@ class Engine:
         """
         started = time.perf_counter()
         actor = check_actor(actor or SYSTEM, trigger)
-        if isinstance(data, Mapping) and (where := nul_path(data)) is not None:
-            raise InvalidData(trigger, where, "must not contain a NUL character")
         at = self._at(at, trigger)
         request = key = None
         if idempotency_key is not None:
@@ -1891,6 +1889,8 @@ class Engine:
     ) -> dict[str, Any]:
         if not isinstance(data, Mapping):
             raise InvalidData(trigger, "data", f"expected a mapping, got {type(data).__name__}")
+        if (where := nul_path(data)) is not None:  # PostgreSQL refuses it in any text
+            raise InvalidData(trigger, where, "must not contain a NUL character")
         fields = flow.data_fields(case.state, trigger)
         try:
             parsed = parse_data(fields, data)
