@@ -576,7 +576,15 @@ class Engine:
         raises ``IdempotencyConflict``. Raises ``CaseNotFound``, ``IllegalTransition``,
         ``GuardFailed``, ``InvalidData``, ``PermissionDenied``, ``ConcurrentUpdate``,
         ``DatabaseBusy``, and ``CalendarNotAvailable`` when a due date falls in a year whose
-        holiday schedule is not known; nothing is written when it raises.
+        holiday schedule is not known (``InvalidData`` for a year the calendar will never
+        know); nothing of the command is written when it raises.
+
+        Deadlines of the case that ran out before ``at`` with no :meth:`tick` since are
+        applied first, each as a tick would have (its expiry trigger, or its expiry event), and
+        the command is decided on the case as it is after them: the outcome does not depend on
+        when the tick workers ran. Those expiries stay recorded even if the command is then
+        refused (a tick would have recorded them too). A command refused on the case as it was
+        read records nothing.
         """
         started = time.perf_counter()
         actor = check_actor(actor or SYSTEM, trigger)
