@@ -426,6 +426,11 @@ def app_from_environment() -> Any:
     from mediation_flow.server.auth import HmacTokenAuthenticator
 
     config = json.loads(os.environ["MEDIATION_FLOW_SERVE_CONFIG"])
+    if config["engine"].get("log_json"):
+        # Each server process logs as the command line was told (--log-json).
+        from mediation_flow.logging import configure_json_logging
+
+        configure_json_logging()
     engine = make_engine(config["engine"])
     spec = config.get("authenticator")
     if spec:
