@@ -701,19 +701,28 @@ class Engine:
         raises ``IdempotencyConflict``. Raises ``CaseNotFound``, ``IllegalTransition``,
         ``GuardFailed``, ``InvalidData``, ``PermissionDenied``, ``ConcurrentUpdate``,
         ``DatabaseBusy``, and ``CalendarNotAvailable`` when a due date falls in a year whose
-        holiday schedule is not known; nothing is written when it raises.
+        holiday schedule is not known (``InvalidData`` for a year the calendar will never
+        know); nothing of the command is written when it raises.
+
+        Deadlines of the case that ran out before ``at`` with no :meth:`tick` since are
+        applied first, each as a tick would have (its expiry trigger, or its expiry event), and
+        the command is decided on the case as it is after them: the outcome does not depend on
+        when the tick workers ran (a deadline the command itself meets in time, an act dated
+        by its data, is not expired). Those expiries stay recorded even if the command is then
+        refused (a tick would have recorded them too). A command refused on the case as it was
+        read records nothing.
         """
         started = time.perf_counter()
         if not isinstance(trigger, str) or not 0 < len(trigger) <= 64 or not trigger.isascii():
             raise InvalidData("fire", "trigger", "must be the name of a trigger (flow.md §3)")
         if data is not None:
+            # The size and depth first (nothing walks the data before); a NUL character is
+            # refused with the data's fields, after the trigger's legality (_parse_data).
             if not isinstance(data, Mapping):
                 raise InvalidData(trigger, "data", f"expected a mapping, got {type(data).__name__}")
             problem = json_limit_problem(data)
             if problem is not None:
                 raise InvalidData(trigger, "data", f"is {problem}")
-            if (where := nul_path(data)) is not None:
-                raise InvalidData(trigger, where, "must not contain a NUL character")
         actor = check_actor(self._acting(actor, f"fire {trigger!r} on"), trigger)
         at = self._at(at, trigger)
         request = key = None
@@ -2648,6 +2657,8 @@ class Engine:
     ) -> dict[str, Any]:
         if not isinstance(data, Mapping):
             raise InvalidData(trigger, "data", f"expected a mapping, got {type(data).__name__}")
+        if (where := nul_path(data)) is not None:  # PostgreSQL refuses it in any text
+            raise InvalidData(trigger, where, "must not contain a NUL character")
         fields = flow.data_fields(case.state, trigger)
         try:
             parsed = parse_data(fields, data, flow.definition.names)

@@ -11,7 +11,14 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from mediation_flow import Engine, HandoffSettings, IllegalTransition, InvalidData
+from mediation_flow import (
+    Engine,
+    HandoffSettings,
+    IllegalTransition,
+    InvalidData,
+    PluginError,
+    hookimpl,
+)
 from mediation_flow.outbox import Outbox, verify_webhook
 from tests.conftest import at, make_intake
 
@@ -159,3 +166,27 @@ def test_the_cursor_skips_nothing_while_commands_commit_concurrently(pg_url: str
         assert len(per_case) == 24
         for case_id, seqs in per_case.items():
             assert seqs == [e.seq for e in engine.history(case_id)], (case_id, seqs)
+
+
+class FailingInTransaction:
+    """A plugin whose in-transaction work fails after the event was written."""
+
+    name = "failing"
+    regions = ("430102",)
+
+    @hookimpl
+    def in_transaction(self, ctx: Any, event: Any, connection: Any) -> None:
+        if event.trigger == "refer_to_negotiation":
+            raise RuntimeError("the host's own table refused the row")
+
+
+def test_an_event_rolled_back_is_not_queued(db_url: str) -> None:
+    """The outbox row is written in the event's transaction: a command rolled back after its
+    event was written leaves nothing for the subscribers."""
+    with Engine(db_url, plugins=[FailingInTransaction()], entry_points=False) as engine:
+        case = engine.open_case(make_intake(), at=DAY)
+        # The plugin's failure reaches the caller as a PluginError naming the hook.
+        with pytest.raises(PluginError, match="in_transaction"):
+            engine.fire(case.id, "refer_to_negotiation", at=DAY)
+        assert [(e.case_id, e.seq) for e in engine.history(case.id)] == [(case.id, 1)]
+        assert [(e.case_id, e.seq) for e in engine.outbox.events()] == [(case.id, 1)]

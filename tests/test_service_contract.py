@@ -23,7 +23,7 @@ OFFICER = Actor("officer-1", Role.intake_officer)
 TOKEN = issue_token(SECRET, OFFICER, ttl=3600 * 24)
 #: Generated requests per operation (17 operations): keeps each database's run well under a
 #: minute on a busy machine.
-EXAMPLES = 12
+EXAMPLES = 8
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

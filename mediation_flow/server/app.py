@@ -426,6 +426,29 @@ def app_from_environment() -> Any:
     from mediation_flow.server.auth import HmacTokenAuthenticator
 
     config = json.loads(os.environ["MEDIATION_FLOW_SERVE_CONFIG"])
+    if config["engine"].get("log_json"):
+        # Each server process logs as the command line was told (--log-json).
+        from mediation_flow.logging import configure_json_logging
+
+        configure_json_logging()
+    else:  # as the command line: warnings and errors, on standard error
+        import logging
+        import sys
+
+        import structlog
+
+        from mediation_flow.logging import mask_personal_data
+
+        structlog.configure(
+            processors=[
+                structlog.processors.add_log_level,
+                structlog.processors.format_exc_info,
+                mask_personal_data,
+                structlog.dev.ConsoleRenderer(),
+            ],
+            wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+            logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        )
     engine = make_engine(config["engine"])
     spec = config.get("authenticator")
     if spec:
