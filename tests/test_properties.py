@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -54,7 +54,7 @@ from mediation_flow.errors import (
     InvalidIntake,
 )
 from mediation_flow.flow.national import DEADLINE_KINDS, national_flow
-from mediation_flow.models import Case, ClaimKind, DeadlineStatus
+from mediation_flow.models import Case, ClaimKind, DeadlineStatus, json_limit_problem
 from tests.conftest import SHANGHAI, at, make_intake
 from tests.flowspec import (
     ALL_TRIGGERS,
@@ -1048,6 +1048,10 @@ def _fire_fuzzed(
         return
     if isinstance(refusal, IllegalTransition):
         assert not legal, f"{trigger} is legal in {state}"
+    elif data is not None and (not isinstance(data, Mapping) or json_limit_problem(data)):
+        # Data that is not a mapping, or over the size and depth limits, is refused before
+        # the trigger's legality is looked at: nothing walks it first.
+        assert isinstance(refusal, InvalidData) and refusal.field == "data", refusal
     else:
         assert legal, f"{trigger} is not legal in {state}: expected IllegalTransition: {refusal!r}"
     after = (engine.get(case_id), engine.history(case_id), engine.deadlines(case_id))
