@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,11 +26,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from mediation_flow.engine import SHANGHAI, Engine
-from mediation_flow.errors import MediationFlowError, PluginError
+from mediation_flow.errors import InvalidData, MediationFlowError, PluginError
 from mediation_flow.handoff import HandoffSettings
 from mediation_flow.ledger import MAX_CHECKPOINT_BYTES
 from mediation_flow.logging import configure_json_logging, mask_personal_data
-from mediation_flow.models import Channel
+from mediation_flow.models import Channel, Role
+from mediation_flow.workers import run_worker
 
 __all__ = ["main"]
 
@@ -40,19 +42,68 @@ def _engine(ctx: click.Context) -> Engine:
     obj: dict[str, Any] = ctx.ensure_object(dict)
     if "engine" not in obj:
         try:
-            plugins = [_load_plugin(spec) for spec in obj.get("plugins", ())]
-            handoff = HandoffSettings(
-                org_id=obj.get("org"),
-                signing_key=obj.get("signing_key"),
-                trusted_keys=obj.get("trusted", {}),
-                require_signature=True if obj.get("require_signature") else None,
-                unsigned_from=obj.get("unsigned_from", ()),
-            )
-            obj["engine"] = ctx.with_resource(Engine(obj["db"], plugins=plugins, handoff=handoff))
+            obj["engine"] = ctx.with_resource(make_engine(obj))
         except (MediationFlowError, TypeError, ValueError, OSError) as exc:
             raise click.ClickException(str(exc)) from exc
     engine: Engine = obj["engine"]
     return engine
+
+
+def make_engine(obj: dict[str, Any]) -> Engine:
+    """The engine the global options describe (raises what Engine raises)."""
+    plugins = [_load_plugin(spec) for spec in obj.get("plugins", ())]
+    handoff = HandoffSettings(
+        org_id=obj.get("org"),
+        signing_key=obj.get("signing_key"),
+        trusted_keys=obj.get("trusted", {}),
+        require_signature=True if obj.get("require_signature") else None,
+        unsigned_from=obj.get("unsigned_from", ()),
+    )
+    return Engine(obj["db"], plugins=plugins, handoff=handoff, **engine_options(obj))
+
+
+def _eager_engine(ctx: click.Context) -> Callable[[], Engine]:
+    engine = _engine(ctx)
+    return lambda: engine
+
+
+def _worker_engine(ctx: click.Context) -> Callable[[], Engine]:
+    """For a worker: the engine, made on first use, so that a database that is down when the
+    worker starts is waited for like one lost later (mediation_flow.workers)."""
+    obj: dict[str, Any] = ctx.ensure_object(dict)
+
+    def get() -> Engine:
+        if "engine" not in obj:
+            try:
+                obj["engine"] = ctx.with_resource(make_engine(obj))
+            except (TypeError, ValueError, OSError) as exc:
+                raise InvalidData("worker", "configuration", str(exc)) from exc
+        engine: Engine = obj["engine"]
+        return engine
+
+    return get
+
+
+def engine_options(obj: dict[str, Any]) -> dict[str, Any]:
+    """The Engine keyword arguments of the global options: pool, timeouts, calendar."""
+    options: dict[str, Any] = {
+        name: obj[name]
+        for name in (
+            "pool_size",
+            "max_overflow",
+            "pool_timeout",
+            "pool_recycle",
+            "statement_timeout_ms",
+        )
+        if obj.get(name) is not None
+    }
+    if obj.get("busy_timeout") is not None:
+        options["busy_timeout"] = obj["busy_timeout"]
+    if obj.get("calendar") is not None:
+        from mediation_flow.calendar_config import load_calendar
+
+        options["calendar"] = load_calendar(obj["calendar"])
+    return options
 
 
 def _load_plugin(spec: str) -> object:
@@ -133,6 +184,51 @@ class _Main(click.Group):
     metavar="ORG",
     help="Accept unsigned handoff packages from ORG (repeatable); others must be signed.",
 )
+@click.option(
+    "--calendar",
+    envvar="MEDIATION_FLOW_CALENDAR",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Working-day calendar settings (JSON): regional rest days, the make-up-day setting, "
+    "published schedules of new years.",
+    show_envvar=True,
+)
+@click.option(
+    "--pool-size", type=click.IntRange(1), default=None, help="Connections kept open (PostgreSQL)."
+)
+@click.option(
+    "--max-overflow",
+    type=click.IntRange(0),
+    default=None,
+    help="Connections opened beyond --pool-size under load (PostgreSQL).",
+)
+@click.option(
+    "--pool-timeout",
+    type=click.FloatRange(0),
+    default=None,
+    metavar="SECONDS",
+    help="How long a command waits for a free connection.",
+)
+@click.option(
+    "--pool-recycle",
+    type=click.FloatRange(1),
+    default=None,
+    metavar="SECONDS",
+    help="Replace connections older than this (below a proxy's idle limit).",
+)
+@click.option(
+    "--statement-timeout-ms",
+    type=click.IntRange(1),
+    default=None,
+    help="Cancel any statement running longer (PostgreSQL).",
+)
+@click.option(
+    "--busy-timeout",
+    type=click.FloatRange(0),
+    default=None,
+    metavar="SECONDS",
+    help="How long a writer waits for the lock (SQLite) [default: 5].",
+)
 @click.version_option(package_name="mediation-flow")
 @click.pass_context
 def main(
@@ -145,10 +241,25 @@ def main(
     trusted: tuple[str, ...],
     require_signature: bool,
     unsigned_from: tuple[str, ...],
+    calendar: str | None,
+    pool_size: int | None,
+    max_overflow: int | None,
+    pool_timeout: float | None,
+    pool_recycle: float | None,
+    statement_timeout_ms: int | None,
+    busy_timeout: float | None,
 ) -> None:
     """mediation_flow: the labour-dispute five-mediation linkage (五调联动) as a workflow."""
     obj = ctx.ensure_object(dict)
     obj["db"] = db
+    obj["log_json"] = log_json
+    obj["calendar"] = calendar
+    obj["pool_size"] = pool_size
+    obj["max_overflow"] = max_overflow
+    obj["pool_timeout"] = pool_timeout
+    obj["pool_recycle"] = pool_recycle
+    obj["statement_timeout_ms"] = statement_timeout_ms
+    obj["busy_timeout"] = busy_timeout
     obj["plugins"] = plugins
     obj["org"] = org
     obj["signing_key"] = signing_key
@@ -362,24 +473,299 @@ def tick(ctx: click.Context, at_text: str | None, every: float | None) -> None:
 
     Any number of tick workers may run at once against PostgreSQL; each expiry happens once.
     """
-    engine = _engine(ctx)
     at = None
     if at_text is not None:
         try:
             at = datetime.fromisoformat(at_text)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--at") from exc
-    while True:
-        try:
-            events = engine.tick(at)
-        except MediationFlowError as exc:
-            raise click.ClickException(str(exc)) from exc
+
+    engine = _worker_engine(ctx) if every is not None else _eager_engine(ctx)
+
+    def step() -> None:
+        events = engine().tick(at)
         for event in events:
             click.echo(f"case {event.case_id}: {event.trigger} ({event.source} -> {event.dest})")
         click.echo(f"{len(events)} expiries applied")
-        if every is None:
-            return
-        time.sleep(every)
+
+    if every is None:
+        try:
+            step()
+        except MediationFlowError as exc:
+            raise click.ClickException(str(exc)) from exc
+        return
+    ctx.exit(run_worker("tick", step, every=every))
+
+
+@main.command()
+@click.option(
+    "--every",
+    type=click.FloatRange(0.01),
+    default=None,
+    metavar="SECONDS",
+    help="Keep delivering every SECONDS until stopped (a worker process).",
+)
+@click.option(
+    "--batch",
+    type=click.IntRange(1, 10000),
+    default=100,
+    show_default=True,
+    help="Events posted to one subscription per round.",
+)
+@click.option(
+    "--max-attempts",
+    type=click.IntRange(1),
+    default=8,
+    show_default=True,
+    help="Failed posts of one event before it goes to the dead letters.",
+)
+@click.option(
+    "--lease",
+    "lease_seconds",
+    type=click.FloatRange(1),
+    default=30.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long a worker holds a subscription before another may take it over.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0.1),
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait for a webhook receiver.",
+)
+@click.option(
+    "--redeliver",
+    metavar="NAME",
+    default=None,
+    help="Post the dead letters of subscription NAME again, then exit.",
+)
+@click.pass_context
+def deliver(
+    ctx: click.Context,
+    every: float | None,
+    batch: int,
+    max_attempts: int,
+    lease_seconds: float,
+    timeout: float,
+    redeliver: str | None,
+) -> None:
+    """Post committed events to the subscribed webhooks, in order per case, signed with the
+    handoff signing key (--signing-key); at least once, with retries and dead letters.
+
+    Manage subscriptions with 'mediation-flow subscribe'. Any number of deliver workers may
+    run at once; a subscription is served by one at a time.
+    """
+    from functools import partial
+
+    from mediation_flow.outbox import post_json
+
+    post = partial(post_json, timeout=timeout)
+    if redeliver is not None:
+        try:
+            done = _engine(ctx).outbox.redeliver(redeliver, post)
+        except MediationFlowError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(f"{done} dead letters delivered")
+        return
+
+    engine = _worker_engine(ctx) if every is not None else _eager_engine(ctx)
+
+    def step() -> None:
+        for result in engine().outbox.deliver(
+            post, batch=batch, max_attempts=max_attempts, lease_seconds=lease_seconds
+        ):
+            failed = f", failed: {result.error}" if result.failed else ""
+            if result.delivered or result.failed or every is None:
+                click.echo(f"{result.subscription}: {result.delivered} delivered{failed}")
+
+    if every is None:
+        try:
+            step()
+        except MediationFlowError as exc:
+            raise click.ClickException(str(exc)) from exc
+        return
+    ctx.exit(run_worker("deliver", step, every=every))
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option(
+    "--workers",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Server processes (uvicorn workers).",
+)
+@click.option(
+    "--authenticator",
+    metavar="MODULE:OBJECT",
+    default=None,
+    help="The host's authenticator: an object (or class) with "
+    "authenticate(request) -> Actor | None.",
+)
+@click.option(
+    "--token-secret-file",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Accept bearer tokens signed with this secret (at least 32 bytes; or "
+    "$MEDIATION_FLOW_TOKEN_SECRET).",
+)
+@click.option(
+    "--max-body",
+    type=click.IntRange(1024),
+    default=None,
+    metavar="BYTES",
+    help="Largest request body accepted [default: 2 MiB].",
+)
+@click.pass_context
+def serve(
+    ctx: click.Context,
+    host: str,
+    port: int,
+    workers: int,
+    authenticator: str | None,
+    token_secret_file: str | None,
+    max_body: int | None,
+) -> None:
+    """Run the HTTP service (needs the extra: pip install 'mediation-flow[server]').
+
+    It refuses to start without an authenticator: --authenticator, or a token secret
+    (--token-secret-file / $MEDIATION_FLOW_TOKEN_SECRET) for signed bearer tokens
+    ('mediation-flow token' issues them). No header is trusted by default.
+    """
+    try:
+        import uvicorn
+
+        from mediation_flow.server.app import DEFAULT_MAX_BODY
+        from mediation_flow.server.auth import HmacTokenAuthenticator
+    except ImportError as exc:
+        raise click.ClickException(
+            f"the service needs its extra: pip install 'mediation-flow[server]' ({exc})"
+        ) from exc
+    if token_secret_file is not None:
+        os.environ["MEDIATION_FLOW_TOKEN_SECRET"] = Path(token_secret_file).read_text().strip()
+    secret = os.environ.get("MEDIATION_FLOW_TOKEN_SECRET")
+    if authenticator is None and not secret:
+        raise click.UsageError(
+            "no authenticator: pass --authenticator MODULE:OBJECT (the host's), or a token "
+            "secret (--token-secret-file, $MEDIATION_FLOW_TOKEN_SECRET); the service trusts no "
+            "header by itself"
+        )
+    if authenticator is None:
+        try:
+            HmacTokenAuthenticator(secret or "")
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from exc
+    obj = ctx.ensure_object(dict)
+    engine_config = {k: v for k, v in obj.items() if k != "engine"}
+    engine_config["trusted"] = {k: str(v) for k, v in obj.get("trusted", {}).items()}
+    engine_config["plugins"] = list(obj.get("plugins", ()))
+    os.environ["MEDIATION_FLOW_SERVE_CONFIG"] = json.dumps(
+        {
+            "engine": engine_config,
+            "authenticator": authenticator,
+            "max_body": max_body or DEFAULT_MAX_BODY,
+        }
+    )
+    # Check the configuration here, once, so that a mistake stops the start with a message.
+    try:
+        from mediation_flow.server.app import app_from_environment
+
+        app_from_environment()
+    except (MediationFlowError, ValueError, TypeError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    uvicorn.run(
+        "mediation_flow.server.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+    )
+
+
+@main.command()
+@click.option("--sub", "subject", required=True, help="The actor's id in the host system.")
+@click.option(
+    "--role", type=click.Choice([r.value for r in Role if r is not Role.system]), required=True
+)
+@click.option("--org", "org_id", default=None, help="The actor's organisation.")
+@click.option("--region", default=None, help="The actor's region scope (a division prefix).")
+@click.option(
+    "--ttl", type=click.FloatRange(1), default=3600.0, show_default=True, metavar="SECONDS"
+)
+@click.option(
+    "--secret-file",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="The token secret [default: $MEDIATION_FLOW_TOKEN_SECRET].",
+)
+def token(
+    subject: str,
+    role: str,
+    org_id: str | None,
+    region: str | None,
+    ttl: float,
+    secret_file: str | None,
+) -> None:
+    """Issue a bearer token for the service's built-in authenticator (for scripts and tests;
+    a host's login issues them with mediation_flow.server.issue_token)."""
+    from mediation_flow.models import Actor
+    from mediation_flow.server.auth import issue_token
+
+    secret = (
+        Path(secret_file).read_text().strip()
+        if secret_file
+        else os.environ.get("MEDIATION_FLOW_TOKEN_SECRET", "")
+    )
+    try:
+        click.echo(issue_token(secret, Actor(subject, Role(role), org_id, region), ttl=ttl))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.command()
+@click.argument("name")
+@click.argument("url")
+@click.option("--from-start", is_flag=True, help="Deliver every event since the first.")
+@click.pass_context
+def subscribe(ctx: click.Context, name: str, url: str, from_start: bool) -> None:
+    """Post the events to URL (a webhook) from now on, as subscription NAME."""
+    try:
+        sub = _engine(ctx).outbox.subscribe(name, url, from_start=from_start)
+    except MediationFlowError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"subscription {sub.name}: {sub.url} after event {sub.cursor}")
+
+
+@main.command()
+@click.argument("name")
+@click.pass_context
+def unsubscribe(ctx: click.Context, name: str) -> None:
+    """Stop posting to subscription NAME."""
+    if not _engine(ctx).outbox.unsubscribe(name):
+        raise click.ClickException(f"no subscription {name!r}")
+    click.echo(f"unsubscribed {name}")
+
+
+@main.command()
+@click.pass_context
+def subscriptions(ctx: click.Context) -> None:
+    """List the webhook subscriptions: cursor, retry state and dead letters."""
+    outbox = _engine(ctx).outbox
+    dead: dict[str, int] = {}
+    for letter in outbox.dead_letters():
+        dead[letter["subscription"]] = dead.get(letter["subscription"], 0) + 1
+    for sub in outbox.subscriptions():
+        state = f"retrying ({sub.attempts}: {sub.last_error})" if sub.attempts else "ok"
+        click.echo(
+            f"{sub.name}\t{sub.url}\tafter event {sub.cursor}\t{state}\t"
+            f"{dead.get(sub.name, 0)} dead letters"
+        )
 
 
 @main.command()

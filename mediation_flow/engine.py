@@ -23,11 +23,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from mediation_flow import ledger
 from mediation_flow.audit import (
@@ -38,6 +37,7 @@ from mediation_flow.audit import (
     verify_case,
 )
 from mediation_flow.calendar import DEFAULT_CALENDAR, Calendar, check_notice, checked_schedule
+from mediation_flow.calendar_config import calendar_error
 from mediation_flow.deadlines import apply_transition
 from mediation_flow.documents import Document, DocumentTemplates, TemplateInfo, document_context
 from mediation_flow.duedates import Holder, limitation_expiry
@@ -56,6 +56,7 @@ from mediation_flow.errors import (
     CaseHandedOver,
     CaseNotFound,
     ConcurrentUpdate,
+    DatabaseError,
     DocumentError,
     FlowDefinitionError,
     GuardFailed,
@@ -64,11 +65,11 @@ from mediation_flow.errors import (
     IllegalTransition,
     InvalidData,
     InvalidIntake,
+    MediationFlowError,
     NotFound,
     PermissionDenied,
     PluginError,
     StorageError,
-    TransitionError,
     UnknownFlow,
 )
 from mediation_flow.flow import guards as _guards
@@ -91,6 +92,8 @@ from mediation_flow.handoff import (
     parse_package,
 )
 from mediation_flow.holiday_schedule import Basis
+from mediation_flow.idempotency import check_key, intake_request, scoped_key
+from mediation_flow.inputs import check_actor, nul_path
 from mediation_flow.ledger import Checkpoint, CheckpointError, state_digest
 from mediation_flow.logging import get_logger
 from mediation_flow.lookup import Progress, progress
@@ -141,6 +144,9 @@ from mediation_flow.reports import Report, build_report
 from mediation_flow.storage.cache import IntakeCache
 from mediation_flow.storage.repository import DuplicateKey, Store, WritePlan
 
+if TYPE_CHECKING:
+    from mediation_flow.outbox import Outbox
+
 __all__ = ["SHANGHAI", "Engine", "retry_on_conflict"]
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -184,6 +190,12 @@ class Engine:
     runs under its own flow: ``flow`` (default: the national flow) extended by the plugins that
     serve the region. A plugin that fails to load or breaks the statutory floor raises
     ``PluginError`` here, at start-up.
+
+    The connection pool (PostgreSQL): ``pool_size`` connections kept, ``max_overflow`` more
+    opened under load, ``pool_timeout`` seconds a command waits for a free one,
+    ``pool_recycle`` seconds before a connection is replaced (below the server's or a proxy's
+    idle limit); ``statement_timeout_ms`` bounds each statement, ``busy_timeout`` (SQLite) how
+    long a writer waits for the lock.
     """
 
     def __init__(
@@ -200,6 +212,9 @@ class Engine:
         create_schema: bool = True,
         busy_timeout: float = 5.0,
         pool_size: int | None = None,
+        max_overflow: int | None = None,
+        pool_timeout: float | None = None,
+        pool_recycle: float | None = None,
         statement_timeout_ms: int | None = None,
         echo: bool = False,
         early_warning: Iterable[Rule] | None = None,
@@ -219,6 +234,9 @@ class Engine:
             pool_size=pool_size,
             statement_timeout_ms=statement_timeout_ms,
             echo=echo,
+            max_overflow=max_overflow,
+            pool_timeout=pool_timeout,
+            pool_recycle=pool_recycle,
         )
         self._clock = clock or _now
         # Parties and claims by case and chain head (mediation_flow.storage.cache).
@@ -281,6 +299,14 @@ class Engine:
     def flow(self) -> FlowDefinition:
         """The flow new cases are opened under."""
         return self._flow.definition
+
+    @property
+    def outbox(self) -> Outbox:
+        """The event outbox of this database: the feed of committed events, its cursor and
+        the webhook subscriptions (:mod:`mediation_flow.outbox`)."""
+        from mediation_flow.outbox import Outbox
+
+        return Outbox(self._store, self.handoff)
 
     def close(self) -> None:
         """Release the database connections."""
@@ -410,15 +436,53 @@ class Engine:
         *,
         actor: Actor | None = None,
         at: datetime | None = None,
+        idempotency_key: str | None = None,
     ) -> Case:
         """Register a new dispute at one-stop intake; it starts in ``received``.
 
         Raises ``InvalidIntake`` naming the field for bad input; nothing is stored then.
+        ``idempotency_key`` makes a retried intake safe: the same key with the same intake (and
+        actor) opens one case, and every retry returns it as it was opened; the same key with
+        another intake raises ``IdempotencyConflict`` (keys are scoped per actor,
+        :mod:`mediation_flow.idempotency`).
         """
         started = time.perf_counter()
-        actor = self._acting(actor, "open a case")
-        parsed = parse_intake(intake)
+        actor = check_actor(self._acting(actor, "open a case"), "open_case")
+        parsed = parse_intake(intake)  # bounds the size and depth before anything walks it
+        if isinstance(intake, dict) and (where := nul_path(intake)) is not None:
+            raise InvalidIntake(where, "must not contain a NUL character")
         at = self._at(at, "open_case")
+        if idempotency_key is None:
+            return self._open_case(parsed, actor, at, started, None)
+        key = scoped_key(actor, check_key(idempotency_key, "open_case"))
+        request = intake_request(parsed, actor)
+        with self._store.connect() as conn:
+            # The stored result first: a retry is answered whatever the clock says now.
+            replayed = self._replay_idempotent(
+                conn, key, request, None, actor, None, idempotency_key
+            )
+        if replayed is not None:
+            return replayed
+        try:
+            return self._open_case(parsed, actor, at, started, (key, request))
+        except (MediationFlowError, DuplicateKey):
+            # The same intake with the same key may have committed in the meantime.
+            with self._store.connect() as conn:
+                replayed = self._replay_idempotent(
+                    conn, key, request, None, actor, None, idempotency_key
+                )
+            if replayed is not None:
+                return replayed
+            raise
+
+    def _open_case(
+        self,
+        parsed: Intake,
+        actor: Actor,
+        at: datetime,
+        started: float,
+        idempotent: tuple[str, str] | None,
+    ) -> Case:
         today = self._day(at)
         received_on = parsed.received_on or today
         if received_on > today:
@@ -433,15 +497,7 @@ class Engine:
         flow = compiled.definition
         extra = self._plugins.check_attributes(parsed.region, parsed.attributes)
         # LDMAL 27 ¶2: the first claim interrupts the limitation period.
-        limitation = limitation_expiry(
-            self.calendar,
-            parsed.region,
-            knew_of_infringement_on=knew,
-            employment_ended_on=parsed.employment_ended_on,
-            claim_kinds=[c.kind for c in parsed.claims],
-            interruptions=[received_on],
-        )
-        if limitation["provisional"] and self._sync_calendar():
+        try:
             limitation = limitation_expiry(
                 self.calendar,
                 parsed.region,
@@ -450,6 +506,17 @@ class Engine:
                 claim_kinds=[c.kind for c in parsed.claims],
                 interruptions=[received_on],
             )
+            if limitation["provisional"] and self._sync_calendar():
+                limitation = limitation_expiry(
+                    self.calendar,
+                    parsed.region,
+                    knew_of_infringement_on=knew,
+                    employment_ended_on=parsed.employment_ended_on,
+                    claim_kinds=[c.kind for c in parsed.claims],
+                    interruptions=[received_on],
+                )
+        except CalendarNotAvailable as exc:
+            raise calendar_error(exc, "open_case", today) from None
         attributes: dict[str, Any] = {"limitation_interruptions": [received_on.isoformat()]}
         if parsed.is_collective:  # LDMAL 7; AR 62-67
             attributes["collective"] = True
@@ -488,9 +555,9 @@ class Engine:
         )
         # As the database gives them back (NUMERIC(14, 2)).
         claims = tuple(Claim(c.kind, c.amount.quantize(_CENT)) for c in parsed.claims)
-        # One transaction of at most 7 statements: the case, parties, claims, the early-warning
-        # rules' queries (one for the national rules), the alerts (if any), the events
-        # (executemany) and the chain head.
+        # One transaction: the case, parties, claims, the early-warning rules' queries (one for
+        # the national rules), the alerts (if any), the events and their outbox entries (one
+        # executemany each), the chain head, the ledger entry and, with a key, its record.
         with self._store.connect() as conn, self._store.writing(conn):
             case_id = self._store.insert_case(conn, values, party_rows, claim_rows)
             opened: dict[str, Any] = {
@@ -556,6 +623,17 @@ class Engine:
             )
             # The ledger entry (mediation_flow.ledger): the state digest after the intake.
             ledger.append(conn, case_id, "open", state_digest(record, parties, claims, ()), at)
+            if idempotent is not None:
+                self._store.insert_idempotency(
+                    conn,
+                    {
+                        "key": idempotent[0],
+                        "case_id": case_id,
+                        "request": idempotent[1],
+                        "created_at": at,
+                        "result": _snapshot(record),
+                    },
+                )
         self._intake.put(case_id, head, (parties, claims))
         case = self._view(compiled, record, parties, claims)
         self._log.info(
@@ -623,47 +701,73 @@ class Engine:
         raises ``IdempotencyConflict``. Raises ``CaseNotFound``, ``IllegalTransition``,
         ``GuardFailed``, ``InvalidData``, ``PermissionDenied``, ``ConcurrentUpdate``,
         ``DatabaseBusy``, and ``CalendarNotAvailable`` when a due date falls in a year whose
-        holiday schedule is not known; nothing is written when it raises.
+        holiday schedule is not known (``InvalidData`` for a year the calendar will never
+        know); nothing of the command is written when it raises.
+
+        Deadlines of the case that ran out before ``at`` with no :meth:`tick` since are
+        applied first, each as a tick would have (its expiry trigger, or its expiry event), and
+        the command is decided on the case as it is after them: the outcome does not depend on
+        when the tick workers ran (a deadline the command itself meets in time, an act dated
+        by its data, is not expired). Those expiries stay recorded even if the command is then
+        refused (a tick would have recorded them too). A command refused on the case as it was
+        read records nothing.
         """
         started = time.perf_counter()
         if not isinstance(trigger, str) or not 0 < len(trigger) <= 64 or not trigger.isascii():
             raise InvalidData("fire", "trigger", "must be the name of a trigger (flow.md §3)")
         if data is not None:
-            # Size and depth before anything walks the data (a mapping's shape is checked with
-            # the trigger's fields, after the trigger's legality).
+            # The size and depth first (nothing walks the data before); a NUL character is
+            # refused with the data's fields, after the trigger's legality (_parse_data).
+            if not isinstance(data, Mapping):
+                raise InvalidData(trigger, "data", f"expected a mapping, got {type(data).__name__}")
             problem = json_limit_problem(data)
             if problem is not None:
                 raise InvalidData(trigger, "data", f"is {problem}")
-        actor = self._acting(actor, f"fire {trigger!r} on")
+        actor = check_actor(self._acting(actor, f"fire {trigger!r} on"), trigger)
         at = self._at(at, trigger)
-        request = None
+        request = key = None
         if idempotency_key is not None:
-            if not isinstance(idempotency_key, str) or not 0 < len(idempotency_key) <= 200:
-                raise InvalidData(
-                    trigger, "idempotency_key", "must be a string of 1 to 200 characters"
-                )
+            key = scoped_key(actor, check_key(idempotency_key, trigger))
             request = request_digest(case_id, trigger, data or {}, actor)
         with self._store.connect() as conn:
-            try:
-                command = partial(
-                    self._fire,
-                    conn,
-                    case_id,
-                    trigger,
-                    actor,
-                    at,
-                    data,
-                    expected_version,
-                    idempotency_key,
-                    request,
-                    started,
-                )
+            # The stored result of a retried command comes first, inside the command's
+            # transaction (``_fire``): a retry is answered whatever the case or the clock says
+            # now, to an actor who may still see the case and fire the trigger.
+            command = partial(
+                self._fire,
+                conn,
+                case_id,
+                trigger,
+                actor,
+                at,
+                data,
+                expected_version,
+                key,
+                request,
+                started,
+                shown=idempotency_key,
+            )
+
+            def attempt(catch_up: bool) -> Case:
                 try:
-                    return command()
+                    return command(catch_up=catch_up)
                 except _CalendarChanged:
-                    return command()  # decided again on the notice just registered
-            except (ConcurrentUpdate, DuplicateKey, TransitionError) as exc:
-                if not isinstance(exc, TransitionError):
+                    # Decided again on the notice just registered.
+                    return command(catch_up=catch_up)
+
+            try:
+                try:
+                    return attempt(True)
+                except _Overdue as overdue:
+                    # Deadlines of the case ran out before ``at`` and no tick has applied them
+                    # yet: apply them now, as a tick would have, then decide the command on
+                    # the case as it is after them (the same outcome whenever the tick runs).
+                    self._catch_up(case_id, at, overdue.deadlines)
+                    return attempt(False)
+            except CalendarNotAvailable as exc:
+                raise calendar_error(exc, trigger, self._day(at)) from None
+            except (MediationFlowError, DuplicateKey) as exc:
+                if isinstance(exc, ConcurrentUpdate | DuplicateKey):
                     self._log.info(
                         "concurrent_update",
                         case_id=case_id,
@@ -672,48 +776,85 @@ class Engine:
                         error=str(exc),
                     )
                 # The same command with the same key may have committed in the meantime (the
-                # case then refuses it as illegal, or conflicts): return its result.
-                if idempotency_key is not None:
+                # case then refuses it as illegal, conflicts, or has moved past ``at``):
+                # return its result.
+                if key is not None:
                     replayed = self._replay_idempotent(
-                        conn, idempotency_key, request, case_id, actor, trigger
+                        conn, key, request, case_id, actor, trigger, idempotency_key
                     )
                     if replayed is not None:
                         return replayed
                 raise
+
+    def _catch_up(self, case_id: int, at: datetime, deadline_ids: list[int]) -> None:
+        """Apply the expiries of the case's deadlines whose day ended before ``at`` (each in
+        its own transaction, in due order, as :meth:`tick` does), so that a command never
+        closes a deadline that ran out without its expiry in the history."""
+        today = self._day(at)
+        for deadline_id in deadline_ids:
+            for attempt in range(3):
+                started = time.perf_counter()
+                try:
+                    with self._store.connect() as conn, self._store.writing(conn):
+                        prepared = self._prepare_expiry(conn, deadline_id, case_id, today, at)
+                        if prepared is None:
+                            break
+                        ctx, version, event_row = prepared
+                        event = self._write(conn, ctx, version, event_row)
+                except (ConcurrentUpdate, _CalendarChanged):
+                    # A tick applied it meanwhile, or a notice was registered: decide again.
+                    if attempt == 2:
+                        raise  # a tick is applying it: the caller retries the command
+                    time.sleep(0.02 * (attempt + 1))
+                    continue
+                self._log_transition(ctx, event_row, started)
+                if self._plugins.pm.get_plugins():
+                    self._plugins.after_commit(ctx.case.region, self.get(case_id), event, self._log)
+                break
 
     def _replay_idempotent(
         self,
         conn: Connection,
         key: str,
         request: str | None,
-        case_id: int,
+        case_id: int | None,
         actor: Actor,
-        trigger: str,
+        trigger: str | None,
+        shown: str | None = None,
     ) -> Case | None:
+        """The stored result of the command stored under ``key`` (None if there is none);
+        ``case_id`` and ``trigger`` None: an intake, whose case the record names."""
         with self._store.reading(conn):
-            return self._replayed(conn, key, request, case_id, actor, trigger)
+            return self._replayed(conn, key, request, case_id, actor, trigger, shown)
 
     def _replayed(
         self,
         conn: Connection,
         key: str,
         request: str | None,
-        case_id: int,
+        case_id: int | None,
         actor: Actor,
-        trigger: str,
+        trigger: str | None,
+        shown: str | None = None,
     ) -> Case | None:
-        """The result of the command stored under ``key``, if any (inside a transaction)."""
+        """The result of the command stored under ``key``, if any (inside a transaction);
+        ``shown``: the key as the caller gave it (``key`` is scoped to the actor)."""
         prior = self._store.idempotency(conn, key)
         if prior is None:
             return None
-        if prior["request"] != request or prior["case_id"] != case_id:
-            raise IdempotencyConflict(key, prior["case_id"])
+        if prior["request"] != request or (case_id is not None and prior["case_id"] != case_id):
+            raise IdempotencyConflict(shown or key, prior["case_id"])
+        case_id = int(prior["case_id"])
         case = self._load(conn, case_id)
         # A replay answers only an actor who may still see the case and fire the trigger.
         scope = self._scope(case, self._store.load_parties(conn, case_id))
         if self._read_refusal(actor, scope) is not None:
             raise CaseNotFound(case_id)
-        reason = self.policy.role_refusal(actor, trigger, self._flow_of(case).definition)
+        reason = (
+            None
+            if trigger is None
+            else self.policy.role_refusal(actor, trigger, self._flow_of(case).definition)
+        )
         if reason is not None:
             raise PermissionDenied(
                 actor.id, actor.role.value, f"fire {trigger!r} on", case_id, reason
@@ -743,6 +884,9 @@ class Engine:
         idempotency_key: str | None,
         request: str | None,
         started: float,
+        *,
+        shown: str | None = None,
+        catch_up: bool = False,
     ) -> Case:
         # One transaction (BEGIN IMMEDIATE on SQLite): read the case and its deadlines in one
         # statement (parties and claims from the cache when their chain head is current),
@@ -750,7 +894,9 @@ class Engine:
         # snapshot, and the write is checked against the version read (optimistic locking).
         with self._store.writing(conn):
             if idempotency_key is not None:
-                replayed = self._replayed(conn, idempotency_key, request, case_id, actor, trigger)
+                replayed = self._replayed(
+                    conn, idempotency_key, request, case_id, actor, trigger, shown
+                )
                 if replayed is not None:
                     return replayed
             case, deadlines = self._load_command(conn, case_id)
@@ -806,8 +952,19 @@ class Engine:
             )
             tdef, dest = flow.fire(ctx)
             self._veto(ctx, tdef)
+            overdue = _overdue(deadlines, ctx.today, flow.definition, trigger) if catch_up else []
             version = case.version
             event_row = self._apply(ctx, tdef, dest)
+            if overdue:
+                # The command would apply, but deadlines ran out before it: their expiries
+                # come first (a refused command writes nothing, expiries included), but for a
+                # deadline the command itself meets in time (an act dated by its data: a
+                # complaint posted on the last day and recorded later, CPL 85 ¶4). Nothing
+                # was written yet: the transaction is rolled back, the case read again.
+                met = {d.id for d in ctx.deadlines if d.status == DeadlineStatus.met}
+                overdue = [deadline_id for deadline_id in overdue if deadline_id not in met]
+                if overdue:
+                    raise _Overdue(overdue)
             idempotent = None
             if idempotency_key is not None:
                 idempotent = {"key": idempotency_key, "case_id": case_id, "request": request}
@@ -1226,14 +1383,7 @@ class Engine:
         with self._store.connect() as conn, self._store.reading(conn):
             self._authorize_read(actor, self._get(conn, case_id))
             events = self._store.history(conn, case_id)
-        if actor.role in (Role.worker, Role.employer):
-            # Early-warning alerts are for the officials: they name other cases and advise on
-            # the employer. A party sees that one was raised, not what it says.
-            events = [
-                replace(e, data={"redacted": True}) if e.trigger == "early_warning" else e
-                for e in events
-            ]
-        return events
+        return _redacted(events, actor)
 
     def deadlines(self, case_id: int, *, actor: Actor | None = None) -> list[Deadline]:
         """Every deadline of the case, whatever its status, in the order they were started."""
@@ -1274,57 +1424,34 @@ class Engine:
     def export(
         self, case_id: int, *, actor: Actor | None = None, clear_text: bool = False
     ) -> dict[str, Any]:
-        """The whole case as JSON-ready data: case, parties, claims, history, deadlines.
+        """The whole case as JSON-ready data: case, parties, claims, history, deadlines; read
+        in one transaction (a consistent snapshot).
 
         Identity numbers and phone numbers are masked unless ``clear_text`` is asked for and
         the actor may see personal data (``PermissionDenied`` otherwise)."""
         actor = self._acting(actor, "export")
-        case = self.get(case_id, actor=actor)
-        if clear_text:
-            self._authorize_personal_data(actor, case, "see the personal data of")
-
-        def party(p: Party) -> dict[str, Any]:
-            row = {
-                "kind": p.kind.value,
-                "role": p.role.value,
-                "name": p.name,
-                "id_number": p.id_number,
-                "phone": p.phone,
-                "account": p.account,
-            }
-            if not clear_text:
-                row = {k: mask_value(k, v) for k, v in row.items()}
-            return row
-
+        with self._store.connect() as conn, self._store.reading(conn):
+            # The stored parties (not the view a party gets): every number is masked below
+            # unless clear text is allowed.
+            case = self._get(conn, case_id)
+            self._authorize_read(actor, case)
+            if clear_text:
+                self._authorize_personal_data(actor, case, "see the personal data of")
+            history = _redacted(self._store.history(conn, case_id), actor)
+            deadlines = self._store.deadlines_of(conn, case_id)
+        whole = case.to_json(clear_text=clear_text)
         exported: dict[str, Any] = _masked_export(
             clear_text,
-            to_json(
-                {
-                    "case": {
-                        "id": case.id,
-                        "region": case.region,
-                        "state": case.state,
-                        "state_label": case.state_label,
-                        "channel": case.channel,
-                        "version": case.version,
-                        "resolution": case.resolution,
-                        "opened_at": case.opened_at,
-                        "updated_at": case.updated_at,
-                        "received_on": case.received_on,
-                        "worker_count": case.worker_count,
-                        "is_migrant_worker": case.is_migrant_worker,
-                        "limitation_expires_on": case.limitation_expires_on,
-                        "flow_fingerprint": case.flow_fingerprint,
-                        "attributes": case.attributes,
-                    },
-                    # The stored parties: every number is masked below unless clear text is allowed.
-                    "parties": [party(p) for p in self._stored_parties(case.id)],
-                    "claims": [{"kind": c.kind.value, "amount": c.amount} for c in case.claims],
-                    "history": [
-                        {k: v for k, v in e.as_dict().items() if k != "case_id"}
-                        for e in self.history(case_id, actor=actor)
-                    ],
-                    "deadlines": [
+            {
+                "case": {k: v for k, v in whole.items() if k not in ("parties", "claims")},
+                "parties": whole["parties"],
+                "claims": whole["claims"],
+                "history": [
+                    to_json({k: v for k, v in e.as_dict().items() if k != "case_id"})
+                    for e in history
+                ],
+                "deadlines": [
+                    to_json(
                         {
                             "kind": d.kind,
                             "party": d.party,
@@ -1333,10 +1460,10 @@ class Engine:
                             "due": d.due,
                             "provisional": d.provisional,
                         }
-                        for d in self.deadlines(case_id, actor=actor)
-                    ],
-                }
-            ),
+                    )
+                    for d in deadlines
+                ],
+            },
         )
         return exported
 
@@ -1803,7 +1930,9 @@ class Engine:
         for attempt in (1, 2):
             try:
                 return self._write_import(contents, compiled, data, signer, actor, at)
-            except IntegrityError as exc:
+            except DatabaseError as exc:
+                if exc.kind != "integrity":
+                    raise
                 with self._store.connect() as conn, self._store.reading(conn):
                     arrived = self._store.case_by_serial(conn, contents.case["serial"])
                 if arrived is not None and attempt == 1:
@@ -1813,9 +1942,9 @@ class Engine:
                     "a case number of the package is already used by another case here: two "
                     "systems issue numbers under the same prefix; give each system its own "
                     "prefixes (docs/howto/handoff.md)",
-                ) from exc
-            except (DBAPIError, StorageError):
-                # The driver's message may quote the package's values: personal data.
+                ) from None
+            except StorageError:
+                # Its message holds no value of the package (personal data).
                 raise HandoffRejected("format", "a value does not fit this database") from None
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -2393,10 +2522,6 @@ class Engine:
             reason = f"{vetoed[1]} (plugin {vetoed[0]})" if vetoed else None
         return reason
 
-    def _stored_parties(self, case_id: int) -> tuple[Party, ...]:
-        with self._store.connect() as conn, self._store.reading(conn):
-            return self._store.load_parties(conn, case_id)
-
     def _shown_to(self, actor: Actor, case: Case) -> Case:
         """The case as ``actor`` may see it: a party sees the other side's identity number,
         phone and account masked."""
@@ -2438,7 +2563,7 @@ class Engine:
         return reason
 
     def _load(self, conn: Connection, case_id: int) -> CaseRecord:
-        if isinstance(case_id, bool) or not isinstance(case_id, int) or not 0 < case_id < 2**62:
+        if isinstance(case_id, bool) or not isinstance(case_id, int) or not 0 < case_id < 2**31:
             raise CaseNotFound(case_id)
         case = self._store.load_case(conn, case_id)
         if case is None:
@@ -2448,7 +2573,7 @@ class Engine:
     def _load_command(
         self, conn: Connection, case_id: int
     ) -> tuple[CaseRecord, list[DeadlineRecord]]:
-        if isinstance(case_id, bool) or not isinstance(case_id, int) or not 0 < case_id < 2**62:
+        if isinstance(case_id, bool) or not isinstance(case_id, int) or not 0 < case_id < 2**31:
             raise CaseNotFound(case_id)
         loaded = self._store.load_command(conn, case_id)
         if loaded is None:
@@ -2534,6 +2659,8 @@ class Engine:
     ) -> dict[str, Any]:
         if not isinstance(data, Mapping):
             raise InvalidData(trigger, "data", f"expected a mapping, got {type(data).__name__}")
+        if (where := nul_path(data)) is not None:  # PostgreSQL refuses it in any text
+            raise InvalidData(trigger, where, "must not contain a NUL character")
         fields = flow.data_fields(case.state, trigger)
         try:
             parsed = parse_data(fields, data, flow.definition.names)
@@ -2676,6 +2803,42 @@ class Engine:
             serial=case.serial,
             handed_over_to=case.held_by,
         )
+
+
+def _redacted(events: list[Event], actor: Actor | None) -> list[Event]:
+    if actor is not None and actor.role in (Role.worker, Role.employer):
+        # Early-warning alerts are for the officials: they name other cases and advise on
+        # the employer. A party sees that one was raised, not what it says.
+        return [
+            replace(e, data={"redacted": True}) if e.trigger == "early_warning" else e
+            for e in events
+        ]
+    return events
+
+
+class _Overdue(Exception):
+    """A command found deadlines of its case that ran out before it (internal)."""
+
+    def __init__(self, deadlines: list[int]) -> None:
+        self.deadlines = deadlines
+
+
+def _overdue(
+    deadlines: Iterable[DeadlineRecord], today: date, flow: FlowDefinition, trigger: str
+) -> list[int]:
+    """The ids of the pending deadlines whose day ended before ``today``, in due order, but
+    those whose expiry is the command itself (an officer applying the expiry: the command's
+    event records it)."""
+    kinds = flow.deadline_map
+    due = sorted(
+        (d.due, d.id)
+        for d in deadlines
+        if d.status == DeadlineStatus.pending
+        and d.due < today
+        and d.id is not None
+        and trigger not in kinds[d.kind].expiry
+    )
+    return [deadline_id for _, deadline_id in due]
 
 
 def retry_on_conflict(command: Callable[[], T], *, attempts: int = 3) -> T:

@@ -7,6 +7,7 @@ message that says what went wrong and what to do for people::
     MediationFlowError
     ├── InvalidIntake          bad intake data: names the field and why
     ├── InvalidData            bad data on a command: names the trigger, the field and why
+    │   └── StorageError       the database refused a value (the message holds none of it)
     ├── CaseNotFound           no case with that id
     ├── UnknownFlow            the case was opened under a flow definition this engine lacks
     ├── FlowDefinitionError    a flow definition is inconsistent (unknown state, guard, ...)
@@ -15,10 +16,11 @@ message that says what went wrong and what to do for people::
     ├── ConcurrentUpdate       someone else changed the case first; reload and retry
     ├── IdempotencyConflict    an idempotency key was used for a different command
     ├── InvalidActor           an Actor built with a bad id, role or scope
-    ├── StorageError           the database refused a value (the message holds none of it)
     ├── PermissionDenied       the actor may not do this (who, what and why)
     │   └── ActorRequired      no actor given, and the engine has no default actor
     ├── DatabaseBusy           the database stayed locked past the busy timeout
+    ├── DatabaseError          the database failed a statement (no values in the message)
+    │   └── DatabaseUnavailable   the connection to the database was lost or refused
     ├── SchemaMismatch         the database schema is not the one this release needs
     ├── DocumentError          a document template is unknown or fails to render
     ├── HandoffRejected        a handoff package failed a check; nothing was imported
@@ -44,6 +46,8 @@ __all__ = [
     "CaseNotFound",
     "ConcurrentUpdate",
     "DatabaseBusy",
+    "DatabaseError",
+    "DatabaseUnavailable",
     "DocumentError",
     "DuplicateDefinition",
     "FlowDefinitionError",
@@ -239,6 +243,31 @@ class DatabaseBusy(MediationFlowError):
         )
 
 
+class DatabaseError(MediationFlowError):
+    """The database refused or failed a statement for a reason that is not a conflict, a lock
+    or a timeout: a constraint (``kind="integrity"``), a lost connection (``"connection"``,
+    :class:`DatabaseUnavailable`) or anything else (``"other"``). Nothing was written.
+
+    The message names the kind, the SQLSTATE and the driver's one-line reason, never the
+    statement's values: a party's name or identity number does not end up in a log."""
+
+    def __init__(self, kind: str, sqlstate: str | None, detail: str) -> None:
+        self.kind = kind
+        self.sqlstate = sqlstate
+        self.detail = detail
+        code = f" (SQLSTATE {sqlstate})" if sqlstate else ""
+        super().__init__(f"the database failed the command: {kind}{code}: {detail}; nothing "
+                         f"was written")  # fmt: skip
+
+
+class DatabaseUnavailable(DatabaseError):
+    """The connection to the database was lost or could not be made (a restarted server, a
+    terminated connection, a network fault). Nothing was written; retry: the pool reconnects."""
+
+    def __init__(self, sqlstate: str | None, detail: str) -> None:
+        super().__init__("connection", sqlstate, detail)
+
+
 class SchemaMismatch(MediationFlowError):
     """The database's schema revision is not the one this release needs; the message says
     which command to run."""
@@ -369,17 +398,21 @@ class InvalidActor(MediationFlowError, ValueError):
         super().__init__(f"invalid actor: {field}: {reason}")
 
 
-class StorageError(MediationFlowError):
-    """The database refused a value (a character it cannot store, a number out of range).
-    The message holds no value of the command: nothing personal reaches a log. Nothing was
-    written."""
+class StorageError(InvalidData):
+    """The database refused a value (a character it cannot store, a text too long, a number out
+    of range): bad data, so an ``InvalidData`` (``trigger`` ``"database"``, ``field``
+    ``"value"``). The message holds no value of the command, only the SQLSTATE: nothing
+    personal reaches a log. Nothing was written."""
 
     def __init__(self, sqlstate: str | None) -> None:
-        self.sqlstate = sqlstate
         super().__init__(
+            "database",
+            "value",
             f"the database refused a value of this command (SQLSTATE {sqlstate or '?'}): a text "
-            "holds a character it cannot store, or a number is out of range; nothing was written"
+            "holds a character it cannot store (no NUL) or is too long, or a number is out of "
+            "range; nothing was written",
         )
+        self.sqlstate = sqlstate
 
 
 class ActorRequired(PermissionDenied):

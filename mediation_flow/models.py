@@ -460,6 +460,47 @@ class Case:
         ``"peoples_mediation"``...), or None."""
         return next((n.number for n in reversed(self.numbers) if n.key == key), None)
 
+    def to_json(self, *, clear_text: bool = False) -> dict[str, Any]:
+        """The case as JSON-ready data: every field, dates and moments in ISO 8601, amounts
+        as text, parties and claims as objects. Identity numbers and phones are masked
+        (``430102********1238``) unless ``clear_text``: a host shows those only to an actor
+        who may see them (``Engine.export(clear_text=True)`` checks)."""
+        from mediation_flow.flow.data import to_json
+        from mediation_flow.personal_data import mask_value
+
+        def party(p: Party) -> dict[str, Any]:
+            row = {"kind": p.kind.value, "role": p.role.value, "name": p.name,
+                   "id_number": p.id_number, "phone": p.phone, "account": p.account}  # fmt: skip
+            return row if clear_text else {k: mask_value(k, v) for k, v in row.items()}
+
+        data: dict[str, Any] = to_json(
+            {
+                "id": self.id,
+                "serial": self.serial,
+                "region": self.region,
+                "state": self.state,
+                "state_label": self.state_label,
+                "channel": self.channel,
+                "version": self.version,
+                "resolution": self.resolution,
+                "opened_at": self.opened_at,
+                "updated_at": self.updated_at,
+                "received_on": self.received_on,
+                "worker_count": self.worker_count,
+                "is_migrant_worker": self.is_migrant_worker,
+                "knew_of_infringement_on": self.knew_of_infringement_on,
+                "employment_ended_on": self.employment_ended_on,
+                "limitation_expires_on": self.limitation_expires_on,
+                "flow_fingerprint": self.flow_fingerprint,
+                "handed_over_to": self.handed_over_to,
+                "numbers": [n.to_json() for n in self.numbers],
+                "attributes": self.attributes,
+            }
+        )
+        data["parties"] = [party(p) for p in self.parties]
+        data["claims"] = [{"kind": c.kind.value, "amount": str(c.amount)} for c in self.claims]
+        return data
+
     @property
     def is_collective(self) -> bool:
         """Ten or more workers sharing a claim (LDMAL 7)."""

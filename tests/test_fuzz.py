@@ -278,9 +278,27 @@ def test_a_value_the_database_refuses_is_a_clear_error_without_personal_data(
     pg_url: str,
 ) -> None:
     with Engine(pg_url, entry_points=False) as engine:
+        # A NUL character (which PostgreSQL cannot store) is refused before the database, on
+        # every store, naming the field.
         intake = make_intake(attributes={"memo": "a\x00b"})
         intake["parties"][1]["phone"] = "13900139000"
-        with pytest.raises(StorageError) as info:
+        with pytest.raises(InvalidIntake, match=r"attributes\.memo") as info:
             engine.open_case(intake, at=DAY)
         assert ZHANG_ID not in str(info.value) and "13900139000" not in str(info.value)
         assert engine.cases() == []
+
+
+def test_a_refused_value_is_translated_without_the_drivers_text() -> None:
+    """What still reaches the database and is refused there: the driver's text quotes the value
+    (PostgreSQL: ``invalid input syntax ...: "<value>"``); the error keeps only the SQLSTATE."""
+    from sqlalchemy.exc import DataError
+
+    from mediation_flow.storage.repository import _translated
+
+    class Refused(Exception):
+        sqlstate = "22P02"
+
+    orig = Refused(f'invalid input syntax for type integer: "{ZHANG_ID}"')
+    error = _translated(DataError("INSERT INTO mf_party ...", {"id_number": ZHANG_ID}, orig))
+    assert isinstance(error, StorageError) and isinstance(error, InvalidData)
+    assert error.sqlstate == "22P02" and ZHANG_ID not in str(error)

@@ -57,12 +57,22 @@ class Baoan:
     def community(self, flow: Any, *ops: DeadlineOp, kinds: tuple[DeadlineKind, ...] = ()) -> Any:
         edit = FlowEditor(flow, self.name)
         edit.add_state(
-            StateDef("community_mediation", "社区调解中", "community mediation", Channel.peoples,
-                     on_enter=ops)
+            StateDef(
+                "community_mediation",
+                "社区调解中",
+                "community mediation",
+                Channel.peoples,
+                on_enter=ops,
+            )
         )
         edit.add_edge(
-            TransitionDef("refer_to_community", ("received",), "community_mediation", "转社区",
-                          "refer to the community")
+            TransitionDef(
+                "refer_to_community",
+                ("received",),
+                "community_mediation",
+                "转社区",
+                "refer to the community",
+            )
         )
         edit.copy_edge("fail_mediation", "peoples_mediation", to=("community_mediation",))
         edit.copy_edge("apply_arbitration", "received", to=("community_mediation",))
@@ -114,9 +124,17 @@ class TargetFailsMediation:
     def extend_flow(self, flow: Any, region: str) -> Any:
         edit = FlowEditor(flow, self.name)
         edit.add_deadline(
-            DeadlineKind("baoan_target", "内部时限", "internal target", Unit.calendar_days, 3,
-                         ("peoples_mediation",), "local practice", expiry=("fail_mediation",),
-                         statutory=False)
+            DeadlineKind(
+                "baoan_target",
+                "内部时限",
+                "internal target",
+                Unit.calendar_days,
+                3,
+                ("peoples_mediation",),
+                "local practice",
+                expiry=("fail_mediation",),
+                statutory=False,
+            )
         )
         edit.on_enter("peoples_mediation", DeadlineOp("start", "baoan_target"))
         return edit.build()
@@ -173,10 +191,17 @@ class GuardsArbitration:
             t if t.trigger != "apply_arbitration" else _with_guard(t, self.guard)
             for t in flow.transitions
         )
-        sources = tuple(s for t in flow.transitions if t.trigger == "apply_arbitration"
-                        for s in t.sources)
-        slip = TransitionDef("record_referral_slip", sources, None, "登记转介单",
-                             "record the referral slip", effects=("mark:slip",))
+        sources = tuple(
+            s for t in flow.transitions if t.trigger == "apply_arbitration" for s in t.sources
+        )
+        slip = TransitionDef(
+            "record_referral_slip",
+            sources,
+            None,
+            "登记转介单",
+            "record the referral slip",
+            effects=("mark:slip",),
+        )
         edges = (*transitions, slip) if self.slip_edge else transitions
         return with_transitions(flow, edges)
 
@@ -261,8 +286,15 @@ def test_a_veto_touches_only_the_triggers_it_declared() -> None:
     engine = make_engine(Declared())
     case = engine.open_case(sample_intake(region=BAOAN), at=DAY)
     assert "refer_to_negotiation" not in engine.triggers(case.id, at=DAY)
-    assert engine.fire(case.id, "refer_to_union_mediation", at=DAY,
-                       data={"org_id": "U", "org_type": "union_org"}).state == "union_mediation"
+    assert (
+        engine.fire(
+            case.id,
+            "refer_to_union_mediation",
+            at=DAY,
+            data={"org_id": "U", "org_type": "union_org"},
+        ).state
+        == "union_mediation"
+    )
 
 
 # --- row 5: registrations are per plugin and per flow --------------------------------------------
@@ -444,8 +476,14 @@ def _numbering_plugin(name: str) -> Any:
 
         @hookimpl
         def numbering_rules(self, region: str) -> list[NumberingRule]:
-            return [NumberingRule("peoples_mediation", "人民调解案号",
-                                  ("refer_to_peoples_mediation",), f"{name}调字")]
+            return [
+                NumberingRule(
+                    "peoples_mediation",
+                    "人民调解案号",
+                    ("refer_to_peoples_mediation",),
+                    f"{name}调字",
+                )
+            ]
 
     p = P()
     p.name = name  # type: ignore[attr-defined]
@@ -521,9 +559,16 @@ class AwardReminder:
     def extend_flow(self, flow: Any, region: str) -> Any:
         edit = FlowEditor(flow, self.name)
         edit.add_deadline(
-            DeadlineKind("award_reminder", "裁决期限届满前提醒", "award reminder",
-                         Unit.working_days, 3, ("arbitration", "arbitration_suspended"),
-                         "local practice", statutory=False)
+            DeadlineKind(
+                "award_reminder",
+                "裁决期限届满前提醒",
+                "award reminder",
+                Unit.working_days,
+                3,
+                ("arbitration", "arbitration_suspended"),
+                "local practice",
+                statutory=False,
+            )
         )
         edit.add_ops(
             "accept_arbitration",

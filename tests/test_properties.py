@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -54,7 +54,7 @@ from mediation_flow.errors import (
     InvalidIntake,
 )
 from mediation_flow.flow.national import DEADLINE_KINDS, national_flow
-from mediation_flow.models import Case, ClaimKind, DeadlineStatus
+from mediation_flow.models import Case, ClaimKind, DeadlineStatus, json_limit_problem
 from tests.conftest import SHANGHAI, at, make_intake
 from tests.flowspec import (
     ALL_TRIGGERS,
@@ -496,6 +496,19 @@ class EngineAgainstModel(RuleBasedStateMachine):
             case = self.engine.fire(case_id, trigger, data=payload, at=self.now)
         except (IllegalTransition, GuardFailed, InvalidData) as exc:
             refusal = exc
+        # A command that would apply on a case whose deadlines ran out with no tick since
+        # applies their expiries first, as a tick would have: the model follows them.
+        caught_up = [
+            e
+            for e in self.engine.history(case_id)[len(before.history) :]
+            if "expired_deadline" in e.data
+        ]
+        if caught_up:
+            say(f"expiries applied first: {[(e.trigger, e.source, e.dest) for e in caught_up]}")
+            self._follow_expiries(caught_up)
+            source = mc.state
+            legal = (source, trigger) in LEGAL
+            before = Snapshot(before.case, [*before.history, *caught_up], before.deadlines)
         if refusal is not None:
             say(f"refused: {refusal!r}")
             if isinstance(refusal, IllegalTransition):
@@ -510,12 +523,17 @@ class EngineAgainstModel(RuleBasedStateMachine):
                 assert kind == "random" or (kind == "empty" and trigger in REQUIRED_DATA), (
                     f"{trigger} refused its flowspec data {payload}: {refusal}"
                 )
-            self._nothing_written(case_id, before)
+            if caught_up:
+                after = self._snapshot(case_id)
+                assert after.history == before.history, "a refused command wrote an event"
+                assert (after.case.state, after.case.version) == (mc.state, mc.version)
+            else:
+                self._nothing_written(case_id, before)
             return
         assert legal, f"{trigger} fired from {source}, where flow.md does not allow it"
         dest = mc.predict(trigger, template_dest)
         assert case.state == dest, f"{trigger} from {source}: {case.state}, flow.md says {dest}"
-        assert case.version == before.case.version + 1
+        assert case.version == before.case.version + len(caught_up) + 1
         last = self.engine.history(case_id)[-1]
         assert (last.seq, last.trigger, last.source, last.dest) == (
             case.version,
@@ -530,6 +548,12 @@ class EngineAgainstModel(RuleBasedStateMachine):
     def tick(self) -> None:
         events = self.engine.tick(self.now)
         say(f"tick at {self.now}: {[(e.case_id, e.trigger, e.source, e.dest) for e in events]}")
+        self._follow_expiries(events)
+        self.last_tick_day = self.today
+
+    def _follow_expiries(self, events: list[Any]) -> None:
+        """Check expiry events (of a tick, or applied before a command) and apply them to the
+        model."""
         for event in events:
             mc = self.model[event.case_id]
             assert (event.actor_id, event.actor_role) == ("system", "system"), event
@@ -555,7 +579,6 @@ class EngineAgainstModel(RuleBasedStateMachine):
                 mc.version += 1
             statuses = {d.id: d.status for d in self.engine.deadlines(event.case_id)}
             assert statuses[expired["id"]] == DeadlineStatus.expired, event
-        self.last_tick_day = self.today
 
     # -- invariants -------------------------------------------------------------------------------
 
@@ -1027,6 +1050,10 @@ def _fire_fuzzed(
         return
     if isinstance(refusal, IllegalTransition):
         assert not legal, f"{trigger} is legal in {state}"
+    elif data is not None and (not isinstance(data, Mapping) or json_limit_problem(data)):
+        # Data that is not a mapping, or over the size and depth limits, is refused before
+        # the trigger's legality is looked at: nothing walks it first.
+        assert isinstance(refusal, InvalidData) and refusal.field == "data", refusal
     else:
         assert legal, f"{trigger} is not legal in {state}: expected IllegalTransition: {refusal!r}"
     after = (engine.get(case_id), engine.history(case_id), engine.deadlines(case_id))

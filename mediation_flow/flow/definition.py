@@ -238,7 +238,7 @@ class FlowDefinition:
             "plugins": list(self.plugins),
             "states": [_plain(asdict(s)) for s in self.states],
             "transitions": [_plain(asdict(t)) for t in self.transitions],
-            "deadline_kinds": [_plain_kind(asdict(d)) for d in self.deadline_kinds],
+            "deadline_kinds": [_kind_dict(d) for d in self.deadline_kinds],
         }
 
     @classmethod
@@ -405,14 +405,6 @@ class FlowDefinition:
 _LATER_OP_FIELDS = ("before", "unit")
 
 
-def _plain_kind(d: dict[str, Any]) -> dict[str, Any]:
-    """A deadline kind as it enters the fingerprint: ``holder`` (added with the predicted
-    calendar) only when it is not the default, so that the flows stored before it keep theirs."""
-    if d.get("holder") == "party":
-        del d["holder"]
-    return d
-
-
 def _plain(d: dict[str, Any]) -> dict[str, Any]:
     for key in ("on_enter", "deadlines"):
         if key in d:
@@ -421,3 +413,12 @@ def _plain(d: dict[str, Any]) -> dict[str, Any]:
                 for op in d[key]
             ]
     return d
+
+
+def _kind_dict(kind: DeadlineKind) -> dict[str, Any]:
+    """A deadline kind as JSON-ready data. ``holder`` is left out at its default (a party's
+    window): a definition stored before the field existed keeps its fingerprint."""
+    data = asdict(kind)
+    if data.get("holder") == "party":
+        del data["holder"]
+    return data

@@ -18,7 +18,7 @@ unit of work cost more than the SQL itself in the benchmark (``benchmarks/``).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
@@ -39,10 +39,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine as SAEngine
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 from sqlalchemy.pool import StaticPool
 
-from mediation_flow.errors import ConcurrentUpdate, DatabaseBusy, SchemaMismatch, StorageError
+from mediation_flow.errors import (
+    ConcurrentUpdate,
+    DatabaseBusy,
+    DatabaseError,
+    DatabaseUnavailable,
+    SchemaMismatch,
+    StorageError,
+)
 from mediation_flow.models import (
     Claim,
     ClaimKind,
@@ -54,6 +61,7 @@ from mediation_flow.models import (
     PartyRole,
     party_ids,
 )
+from mediation_flow.personal_data import mask_text
 from mediation_flow.records import CaseRecord, DeadlineRecord
 from mediation_flow.storage import schema
 from mediation_flow.storage.tables import (
@@ -69,6 +77,7 @@ from mediation_flow.storage.tables import (
     HolidayScheduleRow,
     IdempotencyRow,
     NumberCounterRow,
+    OutboxRow,
     PartyRow,
 )
 
@@ -121,6 +130,7 @@ case_numbers = CaseNumberRow.__table__  # type: ignore[attr-defined]
 documents = DocumentRow.__table__  # type: ignore[attr-defined]
 handoffs = HandoffRow.__table__  # type: ignore[attr-defined]
 holiday_schedules = HolidayScheduleRow.__table__  # type: ignore[attr-defined]
+outbox = OutboxRow.__table__  # type: ignore[attr-defined]
 
 _CASE_COLUMNS = (
     cases.c.id,
@@ -240,6 +250,9 @@ _UPDATE_CASE_HEAD = (
     )
 )
 _CALENDAR_REVISION = select(func.coalesce(func.max(holiday_schedules.c.revision), 0))
+#: Every event also queued in the outbox, in the event's transaction (mediation_flow.outbox):
+#: one small insert of two integers.
+_INSERT_OUTBOX = insert(outbox)
 _INSERT_CASE_NUMBER = insert(case_numbers)
 _INSERT_DEADLINE = insert(deadlines)
 _INSERT_CASE = insert(cases).returning(cases.c.id)
@@ -290,12 +303,17 @@ class Store:
         pool_size: int | None = None,
         statement_timeout_ms: int | None = None,
         echo: bool = False,
+        max_overflow: int | None = None,
+        pool_timeout: float | None = None,
+        pool_recycle: float | None = None,
     ) -> None:
         self.url = _normalise_url(url or DEFAULT_URL)
         parsed = make_url(self.url)
         self.dialect = parsed.get_backend_name()
         self.is_sqlite = self.dialect == "sqlite"
-        kwargs: dict[str, Any] = {"echo": echo}
+        # A failed statement's message never carries its values (a party's name, identity
+        # number, phone): SQLAlchemy leaves them out of its exceptions.
+        kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
         if self.is_sqlite:
             memory = parsed.database in (None, "", ":memory:")
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": busy_timeout}
@@ -304,6 +322,12 @@ class Store:
         else:
             if pool_size is not None:
                 kwargs["pool_size"] = pool_size
+            if max_overflow is not None:
+                kwargs["max_overflow"] = max_overflow
+            if pool_timeout is not None:
+                kwargs["pool_timeout"] = pool_timeout  # seconds to wait for a free connection
+            if pool_recycle is not None:
+                kwargs["pool_recycle"] = pool_recycle  # seconds before a connection is replaced
             if statement_timeout_ms is not None:
                 # Added to the URL's own ``options`` (a search_path, say), not instead of them.
                 options = " ".join(
@@ -360,7 +384,7 @@ class Store:
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
+        with _translate_errors(), self.engine.connect() as conn:
             yield conn
 
     @contextmanager
@@ -424,7 +448,7 @@ class Store:
         if conn is not None:
             yield conn
         else:
-            with self.engine.connect() as c:
+            with _translate_errors(), self.engine.connect() as c:
                 yield c
 
     # -- flows ------------------------------------------------------------------------------------
@@ -448,8 +472,10 @@ class Store:
                             registered_at=at,
                         )
                     )
-        except IntegrityError:
-            pass  # another process registered the same flow at the same moment
+        except DatabaseError as exc:
+            if exc.kind != "integrity":
+                raise
+            # another process registered the same flow at the same moment
 
     # -- reading ----------------------------------------------------------------------------------
 
@@ -646,11 +672,13 @@ class Store:
 
     def insert_event(self, conn: Connection, event_row: dict[str, Any]) -> None:
         conn.execute(_INSERT_EVENT, event_row)
+        conn.execute(_INSERT_OUTBOX, {"case_id": event_row["case_id"], "seq": event_row["seq"]})
 
     def insert_events(self, conn: Connection, event_rows: Sequence[dict[str, Any]]) -> None:
         """Insert events in one statement (executemany)."""
         if event_rows:
             conn.execute(_INSERT_EVENT, list(event_rows))
+            conn.execute(_INSERT_OUTBOX, _outbox_rows(event_rows))
 
     def insert_idempotency(self, conn: Connection, row: dict[str, Any]) -> None:
         """Store an idempotency key. Another transaction stored it first: ``DuplicateKey``;
@@ -842,6 +870,8 @@ class Store:
         """Insert rows into one of the case's tables (an imported case)."""
         if rows:
             conn.execute(insert(_TABLES[table]), list(rows))
+            if table == "mf_event":
+                conn.execute(_INSERT_OUTBOX, _outbox_rows(rows))
 
     def update_case(self, conn: Connection, case_id: int, values: dict[str, Any]) -> None:
         conn.execute(update(cases).where(cases.c.id == case_id).values(**values))
@@ -872,6 +902,7 @@ class Store:
             conn.execute(_INSERT_EVENT, event_row)
         except IntegrityError as exc:  # a second line of defence: (case_id, seq) is unique
             raise ConcurrentUpdate(case.id, expected_version, None) from exc
+        conn.execute(_INSERT_OUTBOX, {"case_id": case.id, "seq": event_row["seq"]})
         new = [_deadline_values(d) for d in changed if d.dirty and d.id is None]
         old = [{"b_id": d.id, **_deadline_values(d)} for d in changed if d.dirty and d.id]
         if new:
@@ -1018,6 +1049,7 @@ class Store:
             if result.rowcount not in (-1, len(heads)):
                 raise ConcurrentUpdate(0, 0, None)
             conn.execute(_INSERT_EVENT, list(event_rows))
+            conn.execute(_INSERT_OUTBOX, _outbox_rows(event_rows))
         if changed:
             conn.execute(_UPDATE_DEADLINE, [{"b_id": d.id, **_deadline_values(d)} for d in changed])
 
@@ -1039,6 +1071,7 @@ class Store:
             conn.execute(_INSERT_EVENT, plan.events)
         except IntegrityError as exc:  # (case_id, seq) is unique
             raise ConcurrentUpdate(0, 0, None) from exc
+        conn.execute(_INSERT_OUTBOX, _outbox_rows(plan.events))
         changed = list(plan.deadlines.values())
         new = [_deadline_values(d) for d in changed if d.id is None]
         old = [{"b_id": d.id, **_deadline_values(d)} for d in changed if d.id is not None]
@@ -1056,6 +1089,11 @@ _TABLES = {
     "mf_case_number": case_numbers,
     "mf_document": documents,
 }
+
+
+def _outbox_rows(event_rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The outbox entries of events (mediation_flow.outbox): one per event."""
+    return [{"case_id": r["case_id"], "seq": r["seq"]} for r in event_rows]
 
 
 def _dialect_insert(dialect: str) -> Any:
@@ -1151,20 +1189,58 @@ _CONFLICTS = {"40001", "40P01", "55P03"}
 _TIMEOUT = "57014"
 
 
+#: PostgreSQL SQLSTATE classes of a lost or refused connection: connection exception, and the
+#: operator intervention codes of a terminated backend or a server shutting down.
+_DISCONNECTS = ("08", "57P01", "57P02", "57P03")
+
+
 @contextmanager
 def _translate_errors() -> Iterator[None]:
+    """Every database error as a :class:`~mediation_flow.errors.MediationFlowError`: conflicts,
+    locks and timeouts as before; a value the database refuses (a NUL byte, a text too long, a
+    number out of range) as ``InvalidData``; a lost connection as ``DatabaseUnavailable``;
+    anything else as ``DatabaseError``. The messages hold the driver's one-line reason and the
+    SQLSTATE, never the statement's values, and the driver's exception is not chained (its
+    text may quote a value)."""
     try:
         yield
-    except DBAPIError as exc:
-        orig = exc.orig
-        if isinstance(orig, sqlite3.OperationalError) and "locked" in str(orig):
-            raise DatabaseBusy(str(orig)) from exc
-        sqlstate = getattr(orig, "sqlstate", None)
-        if sqlstate in _CONFLICTS:
-            raise ConcurrentUpdate(0, 0, None) from exc
-        if sqlstate == _TIMEOUT:
-            raise DatabaseBusy(f"the statement timeout ran out: {orig}") from exc
-        if isinstance(exc, DataError):
-            # The driver's message may quote the row's values (names, identity numbers).
-            raise StorageError(sqlstate) from None
-        raise
+    except StatementError as exc:
+        raise _translated(exc) from None
+
+
+def _translated(exc: StatementError) -> Exception:
+    orig = exc.orig
+    sqlstate = getattr(orig, "sqlstate", None)
+    detail = _safe_detail(orig)
+    if isinstance(orig, sqlite3.OperationalError) and "locked" in str(orig):
+        return DatabaseBusy(detail)
+    if sqlstate in _CONFLICTS:
+        return ConcurrentUpdate(0, 0, None)
+    if sqlstate == _TIMEOUT:
+        return DatabaseBusy(f"the statement timeout ran out: {detail}")
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return DatabaseUnavailable(sqlstate, detail)
+    if sqlstate is not None and sqlstate.startswith(_DISCONNECTS):
+        return DatabaseUnavailable(sqlstate, detail)
+    if isinstance(exc, IntegrityError):
+        return DatabaseError("integrity", sqlstate, detail)
+    data_error = type(orig).__name__ == "DataError" or (sqlstate or "").startswith("22")
+    if data_error or isinstance(orig, OverflowError | ValueError):
+        # A refused value: the driver's reason may quote it (PostgreSQL's "invalid input
+        # syntax ...: \"<value>\""), so only the SQLSTATE is kept.
+        return StorageError(sqlstate)
+    if type(orig).__name__ in ("OperationalError", "InterfaceError"):
+        return DatabaseUnavailable(sqlstate, detail)
+    return DatabaseError("other", sqlstate, detail)
+
+
+def _safe_detail(orig: BaseException | None) -> str:
+    """The driver's reason without the values: PostgreSQL's primary message (its DETAIL line
+    quotes values), else the first line of the message, identity and phone numbers masked;
+    at most 200 characters."""
+    if orig is None:
+        return "no detail"
+    diag = getattr(orig, "diag", None)
+    primary = getattr(diag, "message_primary", None) if diag is not None else None
+    text = primary or (str(orig).splitlines() or [type(orig).__name__])[0]
+    return mask_text(f"{type(orig).__name__}: {text}")[:200]

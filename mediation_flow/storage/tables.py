@@ -34,14 +34,18 @@ __all__ = [
     "CaseNumberRow",
     "CaseRow",
     "ClaimRow",
+    "DeadLetterRow",
     "DeadlineRow",
     "DocumentRow",
     "EventRow",
+    "FeedRow",
     "FlowRow",
     "HandoffRow",
     "IdempotencyRow",
     "NumberCounterRow",
+    "OutboxRow",
     "PartyRow",
+    "SubscriptionRow",
     "metadata",
 ]
 
@@ -351,3 +355,69 @@ class LedgerRow(SQLModel, table=True):
     at: datetime = Field(sa_column=_ts())
     position: int | None = None
     head: str | None = Field(default=None, max_length=64)
+
+
+class OutboxRow(SQLModel, table=True):
+    """Every committed event, written in the event's own transaction (mediation_flow.outbox):
+    the queue the feed is published from. Rows are deleted once published."""
+
+    __tablename__ = "mf_outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int
+    seq: int
+
+
+class FeedRow(SQLModel, table=True):
+    """The published events in the order subscribers see them: ids are assigned by one
+    publisher at a time, so a reader that saw id n never later finds a smaller id appear."""
+
+    __tablename__ = "mf_feed"
+    __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_mf_feed_case_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int
+    seq: int
+    published_at: datetime = Field(sa_column=_ts())
+
+
+class SubscriptionRow(SQLModel, table=True):
+    """A system that receives the feed as signed webhooks: its cursor (the last feed id it
+    acknowledged), its retry state and a lease held by the worker delivering to it."""
+
+    __tablename__ = "mf_subscription"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True)
+    url: str = Field(max_length=2000)
+    cursor: int = 0
+    attempts: int = 0
+    next_attempt_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+    last_error: str | None = Field(default=None, max_length=500)
+    leased_until: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+    lease: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(sa_column=_ts())
+
+
+class DeadLetterRow(SQLModel, table=True):
+    """An event a subscriber did not accept after every retry: kept here, skipped by the
+    subscription's cursor, delivered again on request (``mediation-flow deliver --redeliver``)."""
+
+    __tablename__ = "mf_dead_letter"
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscription_id: int = Field(
+        sa_column=Column(
+            ForeignKey("mf_subscription.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    feed_id: int
+    case_id: int
+    seq: int
+    attempts: int
+    error: str = Field(max_length=500)
+    at: datetime = Field(sa_column=_ts())

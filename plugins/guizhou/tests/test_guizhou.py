@@ -155,6 +155,9 @@ def test_a_breached_settlement_goes_through_union_guidance_to_an_agreement(
         ("refer_to_negotiation", "negotiation"),
         ("accept_negotiation", "negotiation"),
         ("sign_settlement", "settlement_in_performance"),
+        # The agreed performance date passed before the breach was reported, with no tick
+        # since: the report records the expiry first, as a tick would have.
+        ("deadline_expired", "settlement_in_performance"),
         ("report_breach", "settlement_breached"),
         ("request_union_guidance", "union_guidance"),
         ("refer_to_peoples_mediation", "peoples_mediation"),
@@ -167,7 +170,7 @@ def test_a_breached_settlement_goes_through_union_guidance_to_an_agreement(
         assert liaison_assignments(conn, case.id) == [
             LiaisonAssignment(
                 case.id,
-                7,
+                8,
                 "520102",
                 "李仲裁员",
                 "花果园街道人民调解委员会",

@@ -177,8 +177,6 @@ def _parse_elements(value: Any, data: Mapping[str, Any]) -> list[str]:
     return _in_form_order(value)
 
 
-
-
 #: The plugin's own guards, conditions, warnings, effects and data types.
 names = Registrations("shiyan")
 names.data_type("shiyan.elements")(_parse_elements)
