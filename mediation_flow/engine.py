@@ -2563,8 +2563,7 @@ class Engine:
         return reason
 
     def _load(self, conn: Connection, case_id: int) -> CaseRecord:
-        if isinstance(case_id, bool) or not isinstance(case_id, int) or not 0 < case_id < 2**31:
-            raise CaseNotFound(case_id)
+        _check_case_id(case_id)
         case = self._store.load_case(conn, case_id)
         if case is None:
             raise CaseNotFound(case_id)
@@ -2573,8 +2572,7 @@ class Engine:
     def _load_command(
         self, conn: Connection, case_id: int
     ) -> tuple[CaseRecord, list[DeadlineRecord]]:
-        if isinstance(case_id, bool) or not isinstance(case_id, int) or not 0 < case_id < 2**31:
-            raise CaseNotFound(case_id)
+        _check_case_id(case_id)
         loaded = self._store.load_command(conn, case_id)
         if loaded is None:
             raise CaseNotFound(case_id)
@@ -2964,6 +2962,12 @@ def _org_triggers(flows: Iterable[FlowDefinition]) -> dict[str, bool]:
                 f.name == "org_id" for f in t.data
             )
     return known
+
+
+def _check_case_id(case_id: object) -> None:
+    """A case id the database can hold, else "not found" (no raw driver error, no oracle)."""
+    if isinstance(case_id, bool) or not isinstance(case_id, int) or not 0 < case_id < 2**31:
+        raise CaseNotFound(case_id)  # type: ignore[arg-type]
 
 
 class _CalendarChanged(Exception):

@@ -178,35 +178,20 @@ def append(conn: Connection, case_id: int, kind: str, digest: str, at: datetime)
 def stored_digest(conn: Connection, case_id: int) -> str | None:
     """The state digest of the case as stored now (None: no such case), read through
     ``conn`` alone (a migration has no engine)."""
-    from mediation_flow.models import ClaimKind, DeadlineStatus, PartyKind, PartyRole
-    from mediation_flow.storage.repository import cases, claims, deadlines, parties
+    from mediation_flow.models import ClaimKind, PartyKind, PartyRole
+    from mediation_flow.storage.repository import (
+        _case_record,
+        _deadline_record,
+        cases,
+        claims,
+        deadlines,
+        parties,
+    )
 
     row = conn.execute(select(cases).where(cases.c.id == case_id)).first()
     if row is None:
         return None
-    case = CaseRecord(
-        id=row.id,
-        region=row.region,
-        state=row.state,
-        version=row.version,
-        flow_fingerprint=row.flow_fingerprint,
-        resolution=row.resolution,
-        worker_count=row.worker_count,
-        is_migrant_worker=row.is_migrant_worker,
-        knew_of_infringement_on=row.knew_of_infringement_on,
-        employment_ended_on=row.employment_ended_on,
-        received_on=row.received_on,
-        limitation_started_on=None,
-        limitation_expires_on=row.limitation_expires_on,
-        opened_at=row.opened_at,
-        updated_at=row.updated_at,
-        attributes=dict(row.attributes or {}),
-        event_hash=row.event_hash,
-        serial=row.serial,
-        chain_id=row.chain_id or row.id,
-        held_by=row.held_by,
-        held_since=row.held_since,
-    )
+    case = _case_record(row)
     stored_parties = [
         Party(PartyKind(r.kind), PartyRole(r.role), r.name, r.id_number, r.phone, r.account)
         for r in conn.execute(
@@ -220,20 +205,7 @@ def stored_digest(conn: Connection, case_id: int) -> str | None:
         )
     ]
     stored_deadlines = [
-        DeadlineRecord(
-            id=r.id,
-            case_id=r.case_id,
-            kind=r.kind,
-            party=r.party,
-            status=DeadlineStatus(r.status),
-            starts_on=r.starts_on,
-            unit=r.unit,
-            length=r.length,
-            due=r.due,
-            extended=r.extended,
-            paused_on=r.paused_on,
-            provisional=r.provisional,
-        )
+        _deadline_record(r)
         for r in conn.execute(select(deadlines).where(deadlines.c.case_id == case_id))
     ]
     return state_digest(case, stored_parties, stored_claims, stored_deadlines)
