@@ -91,6 +91,8 @@ _DEADLINE_COLUMNS = (
     "paused_on",
     "due",
     "provisional",
+    "estimate",
+    "basis",
 )
 _CENT = Decimal("0.01")
 #: A checkpoint file is a few hundred bytes; anything much larger is not one.
