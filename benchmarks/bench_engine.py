@@ -59,8 +59,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from transitions import Machine
 
 from mediation_flow import Engine, configure_json_logging, hookimpl
-from mediation_flow import engine as engine_module
 from mediation_flow.audit import event_hash
+from mediation_flow.engine import commands as engine_commands
 from mediation_flow.storage.tables import metadata
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -307,7 +307,7 @@ def prepare(path: Path, n: int) -> list[int]:
     def serial(region: str, day: Any) -> str:
         return f"{region}-{day:%y%m%d}-{next(numbered):08d}"
 
-    with make_engine(path) as engine, mock.patch.object(engine_module, "new_serial", serial):
+    with make_engine(path) as engine, mock.patch.object(engine_commands, "new_serial", serial):
         engine.open_case(intake, at=OPENED_AT)  # warm-up (first statements, caches)
         gc.collect()
         started = time.perf_counter()

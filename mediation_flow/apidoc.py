@@ -40,15 +40,21 @@ def _doc(obj: Any) -> str:
 
 
 def _members(cls: type) -> list[tuple[str, Any]]:
-    """Public methods and properties the class itself defines (not inherited)."""
+    """Public methods and properties the class defines, with those of its parts: the bases
+    defined in its own package's modules (``Engine``'s parts in ``mediation_flow.engine.*``).
+    Other inherited members are left out."""
     out = []
-    for name, value in vars(cls).items():
-        if name.startswith("_") and name != "__init__":
-            continue
-        if isinstance(value, staticmethod | classmethod):
-            value = value.__func__
-        if isinstance(value, property) or inspect.isfunction(value):
-            out.append((name, value))
+    seen: set[str] = set()
+    parts = [cls] + [b for b in cls.__mro__[1:] if b.__module__.startswith(cls.__module__ + ".")]
+    for part in parts:
+        for name, value in vars(part).items():
+            if (name.startswith("_") and name != "__init__") or name in seen:
+                continue
+            if isinstance(value, staticmethod | classmethod):
+                value = value.__func__
+            if isinstance(value, property) or inspect.isfunction(value):
+                seen.add(name)
+                out.append((name, value))
     return out
 
 

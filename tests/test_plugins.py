@@ -10,12 +10,14 @@ import pytest
 from structlog.testing import capture_logs
 
 from mediation_flow import (
+    Actor,
     AttributeSpec,
     Engine,
     GuardFailed,
     IllegalTransition,
     InvalidIntake,
     PluginError,
+    Role,
     Route,
     StateDef,
     TransitionDef,
@@ -350,6 +352,27 @@ def test_hooks_also_run_for_expiries() -> None:
     (event,) = engine.tick(at(2025, 3, 11, 0, 1))
     assert event.trigger == "fail_negotiation"
     assert recorder.seen[-1] == ("fail_negotiation", "negotiation_failed")
+
+
+def test_hooks_run_for_expiries_on_an_engine_that_fails_closed() -> None:
+    """tick and a command's catch-up expiries read the case for the hooks as the trusted
+    system: an engine without a default actor still runs them."""
+    recorder = Recorder()
+    engine = make_engine(recorder)
+    engine.default_actor = None
+    officer = Actor("officer-1", Role.intake_officer, region="43")
+    case = engine.open_case(sample_intake(), at=DAY, actor=officer)
+    engine.fire(case.id, "refer_to_negotiation", at=DAY, actor=officer)
+    (event,) = engine.tick(at(2025, 3, 11, 0, 1))
+    assert event.trigger == "fail_negotiation"
+    assert recorder.seen[-1] == ("fail_negotiation", "negotiation_failed")
+    # The catch-up path: a late command applies the expiry no tick has applied first.
+    other = engine.open_case(sample_intake(), at=DAY, actor=officer)
+    engine.fire(other.id, "refer_to_negotiation", at=DAY, actor=officer)
+    with pytest.raises(IllegalTransition):
+        engine.fire(other.id, "accept_negotiation", at=at(2025, 3, 20), actor=Actor.system())
+    assert recorder.seen[-1] == ("fail_negotiation", "negotiation_failed")
+    assert engine.get(other.id, actor=officer).state == "negotiation_failed"
 
 
 def test_hooks_of_a_plugin_do_not_run_outside_its_regions() -> None:

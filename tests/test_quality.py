@@ -25,3 +25,39 @@ def test_ruff_is_clean() -> None:
 def test_mypy_is_clean() -> None:
     result = run(sys.executable, "-m", "mypy")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+#: The engine is a facade over one module per part (mediation_flow/engine/__init__.py): each
+#: stays a module a newcomer reads in one sitting.
+ENGINE_MODULE_LINES = 700
+
+
+def test_each_part_of_the_engine_stays_readable_in_one_sitting() -> None:
+    parts = sorted((ROOT / "mediation_flow" / "engine").glob("*.py"))
+    assert len(parts) >= 8, "the engine's parts are modules of mediation_flow/engine/"
+    long = {
+        p.name: n
+        for p in parts
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > ENGINE_MODULE_LINES
+    }
+    assert not long, (
+        f"engine modules over {ENGINE_MODULE_LINES} lines: {long}; split the part along its "
+        "seams (mediation_flow/engine/__init__.py lists them) instead of growing it"
+    )
+
+
+def test_every_engine_part_is_part_of_the_facade() -> None:
+    """A part (a class of mediation_flow.engine.*) that Engine does not inherit is dead code."""
+    import inspect
+
+    import mediation_flow.engine as facade
+    from mediation_flow import Engine
+
+    for path in (ROOT / "mediation_flow" / "engine").glob("*.py"):
+        if path.stem == "__init__":
+            continue
+        module = __import__(f"mediation_flow.engine.{path.stem}", fromlist=["_"])
+        for name, cls in inspect.getmembers(module, inspect.isclass):
+            if cls.__module__ == module.__name__ and not issubclass(cls, Exception):
+                assert issubclass(Engine, cls), f"{path.stem}.{name} is not a part of Engine"
+    assert facade.Engine is Engine

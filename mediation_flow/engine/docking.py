@@ -1,0 +1,529 @@
+"""Docking with other systems: handing a case over in a signed package, taking it back, and
+taking in a package from another organisation (:mod:`mediation_flow.handoff`): checked before
+anything is written, then stored, continued or handed back in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection
+
+from mediation_flow.audit import verify_case
+from mediation_flow.engine.core import EngineCore, handed_over
+from mediation_flow.engine.rows import event_rows, number_rows
+from mediation_flow.errors import (
+    ConcurrentUpdate,
+    DatabaseError,
+    HandoffRejected,
+    InvalidData,
+    PermissionDenied,
+    StorageError,
+)
+from mediation_flow.flow.compiler import CompiledFlow
+from mediation_flow.handoff import (
+    Contents,
+    HandoffPackage,
+    HandoffResult,
+    check_format,
+    check_numbers,
+    load_package,
+    package_body,
+    parse_package,
+)
+from mediation_flow.models import Actor, Case, Role
+from mediation_flow.policy import CaseScope
+from mediation_flow.records import CaseRecord
+
+#: How far ahead of its start a deadline may fall (the longest, the limitation period with its
+#: interruptions, runs a year; suspensions and extensions add months, not years).
+_MAX_DEADLINE_SPAN_DAYS = 5 * 366
+
+
+class Docking(EngineCore):
+    """Handoff packages: export, import, reclaim."""
+
+    def handoffs(self, case_id: int, *, actor: Actor | None = None) -> list[dict[str, Any]]:
+        """The handoff packages sent (``out``) and received (``in``) for the case."""
+        actor = self._acting(actor, "read")
+        with self._store.connect() as conn, self._store.reading(conn):
+            self._authorize_read(actor, self._get(conn, case_id))
+            return self._store.handoffs_of(conn, case_id)
+
+    def export_handoff(
+        self,
+        case_id: int,
+        *,
+        to_org: str,
+        hold: bool = True,
+        from_org: str | None = None,
+        actor: Actor | None = None,
+        at: datetime | None = None,
+    ) -> HandoffPackage:
+        """Hand the case over to ``to_org``: a package (:mod:`mediation_flow.handoff`) of the
+        case, parties, claims, history with its hashes, deadlines and documents' metadata, with
+        a digest and, when this system has a signing key, a signature.
+
+        With ``hold`` (the default) the case is acted on there from now on: here nothing is
+        fired on it (``CaseHandedOver``) and its deadlines wait, until the package that brings
+        it back is imported or it is taken back with :meth:`reclaim`. ``hold=False`` exports a
+        copy and leaves the case running here. The package holds personal data in clear text:
+        only an actor who may see it exports. Every export is recorded (:meth:`handoffs`).
+        ``from_org`` defaults to this system's ``HandoffSettings.org_id``."""
+        actor = self._acting(actor, "export a handoff package of")
+        at = self._at(at, "export_handoff")
+        from_org = from_org or self.handoff.org_id
+        if not isinstance(from_org, str) or not 0 < len(from_org.strip()) <= 200:
+            raise InvalidData(
+                "export_handoff",
+                "from_org",
+                "this system's organisation is not configured: "
+                "Engine(handoff=HandoffSettings(org_id=...)), or pass from_org (1 to 200 "
+                "characters)",
+            )
+        if not isinstance(to_org, str) or not 0 < len(to_org.strip()) <= 200:
+            raise InvalidData("export_handoff", "to_org", "must be 1 to 200 characters")
+        if to_org.strip() == from_org.strip():
+            raise InvalidData(
+                "export_handoff", "to_org", f"{to_org!r} is this system's own organisation"
+            )
+        with self._store.connect() as conn:
+            with self._store.reading(conn):
+                record = self._load(conn, case_id)
+                parties = self._store.load_parties(conn, case_id)
+                self._authorize_personal_data(
+                    actor, self._scope(record, parties), "export a handoff package of"
+                )
+                if hold and record.held_by is not None:
+                    raise handed_over(record, "export_handoff")
+                flow = self._flow_of(record)
+                body = package_body(
+                    case=record,
+                    flow_name=flow.definition.name,
+                    parties=parties,
+                    claims=self._store.load_claims(conn, case_id),
+                    history=self._store.history(conn, case_id),
+                    deadlines=self._store.load_deadlines(conn, case_id),
+                    documents=self._store.documents_of(conn, case_id),
+                    from_org=from_org.strip(),
+                    to_org=to_org.strip(),
+                    at=at,
+                )
+            package = HandoffPackage(self.handoff.seal(body))
+            with self._store.writing(conn):
+                if hold and not self._store.hold(conn, case_id, record.version, body["to_org"], at):
+                    # A command changed the case since it was read: the package would miss it.
+                    raise ConcurrentUpdate(case_id, record.version, None)
+                if hold:
+                    self._ledger_entry(conn, case_id, "hold", at)
+                self._store.insert_handoff(
+                    conn,
+                    {
+                        "case_id": case_id,
+                        "direction": "out" if hold else "copy",
+                        "from_org": body["from_org"],
+                        "to_org": body["to_org"],
+                        "digest": package.digest,
+                        "head": record.event_hash or "",
+                        "events": record.version,
+                        "signed_by": body["from_org"] if package.data["signature"] else None,
+                        "actor_id": actor.id,
+                        "at": at,
+                    },
+                )
+        self._log.info(
+            "handoff_exported",
+            case_id=case_id,
+            serial=record.serial,
+            to_org=body["to_org"],
+            digest=package.digest,
+            events=record.version,
+            hold=hold,
+        )
+        return package
+
+    def reclaim(
+        self, case_id: int, *, actor: Actor | None = None, at: datetime | None = None
+    ) -> Case:
+        """Take back a case handed over with :meth:`export_handoff` that will not come back
+        (the receiver refused it, say): commands and deadlines run here again. Whatever the
+        receiver did with its copy is not brought back; a package it sends later that departs
+        from the history here is refused."""
+        actor = self._acting(actor, "take back")
+        at = self._at(at, "reclaim")
+        with self._store.connect() as conn:
+            with self._store.reading(conn):
+                case = self._get(conn, case_id)
+                self._authorize_personal_data(actor, case, "take back")
+                record = self._load(conn, case_id)
+            if record.held_by is None:
+                raise InvalidData("reclaim", "case", f"case {case_id} is not handed over")
+            with self._store.writing(conn):
+                self._store.release(conn, case_id)
+                self._ledger_entry(conn, case_id, "reclaim", at)
+                self._store.insert_handoff(
+                    conn,
+                    {
+                        "case_id": case_id,
+                        "direction": "reclaim",
+                        "from_org": record.held_by,
+                        "to_org": self.handoff.org_id or "",
+                        "digest": "",
+                        "head": record.event_hash or "",
+                        "events": record.version,
+                        "signed_by": None,
+                        "actor_id": actor.id,
+                        "at": at,
+                    },
+                )
+            case = self._get(conn, case_id)
+        self._log.info("handoff_reclaimed", case_id=case_id, held_by=record.held_by)
+        return case
+
+    #: Who may take a case in: the offices that see a whole region (mediators receive cases
+    #: through referrals inside their own system).
+    _IMPORTERS = frozenset({Role.system, Role.intake_officer, Role.arbitrator, Role.judge})
+
+    def import_handoff(
+        self,
+        package: HandoffPackage | bytes | str | Path | Mapping[str, Any],
+        *,
+        actor: Actor | None = None,
+        at: datetime | None = None,
+    ) -> HandoffResult:
+        """Take in a case handed over by another system (:mod:`mediation_flow.handoff`).
+
+        ``package`` is an exported :class:`~mediation_flow.handoff.HandoffPackage`, the file's
+        bytes or JSON text, its ``Path``, or its parsed JSON. Before anything is written the
+        package is checked: its form and schema, its digest, its signature (against
+        ``HandoffSettings.trusted_keys``; once any key is trusted, unsigned packages are
+        refused), that it is addressed to this system, the actor (an intake officer, arbitrator
+        or judge whose scope covers the region), the case's hash chain, intake digest and case
+        numbers, and its history replayed through the flow to the state it claims. Then, in one
+        transaction: a case new here is created in the same state with the same history,
+        deadlines, numbers and documents' metadata; a case already here with this history is
+        left alone (importing twice is a no-op); a case here whose history the package
+        continues gets the new events and runs here again. A package whose history departs from
+        the one here, or that fails any check, raises ``HandoffRejected`` and writes nothing.
+        """
+        actor = self._acting(actor, "import a handoff package")
+        at = self._at(at, "import_handoff")
+        try:
+            data, _ = load_package(package)  # size and nesting first, before any parsing
+            check_format(data)
+            try:
+                # Who sent it, before its content is looked at (the schema, the history).
+                signer = self.handoff.check_seals(data)
+            except (TypeError, ValueError, KeyError, AttributeError):
+                raise HandoffRejected("format", "the package is not a sealed package") from None
+            contents = parse_package(data)
+        except RecursionError:
+            raise HandoffRejected("format", "the package is nested too deeply") from None
+        case = contents.case
+        if self.handoff.org_id and data["to_org"] != self.handoff.org_id:
+            raise HandoffRejected(
+                "address",
+                f"the package is addressed to {data['to_org']!r}, and this system is "
+                f"{self.handoff.org_id!r}",
+            )
+        org = case["attributes"].get("org_id")
+        scope = CaseScope(0, case["region"], case["state"], org if isinstance(org, str) else None,
+                          tuple(contents.parties))  # fmt: skip
+        if actor.role not in self._IMPORTERS:
+            raise PermissionDenied(
+                actor.id,
+                actor.role.value,
+                "import a handoff package",
+                None,
+                "cases are taken in by intake officers, arbitrators and judges",
+            )
+        self._authorize_personal_data(
+            actor, scope, f"import the handoff package of {case['serial']}"
+        )
+        compiled = self._flows.get(case["flow_fingerprint"]) or self._compiled_for(case["region"])
+        self._check_imported(contents, compiled)
+        outcome, case_id, added = self._store_import(contents, compiled, data, signer, actor, at)
+        self._log.info(
+            "handoff_imported",
+            case_id=case_id,
+            serial=case["serial"],
+            from_org=data["from_org"],
+            outcome=outcome,
+            new_events=added,
+            signed_by=signer,
+        )
+        return HandoffResult(case_id, outcome, added, signer)
+
+    @staticmethod
+    def _check_imported(contents: Contents, compiled: CompiledFlow) -> None:
+        """The package's case against its own history and the flow it runs under."""
+        case = contents.case
+        flow = compiled.definition
+        verification = verify_case(
+            flow,
+            0,
+            case["state"],
+            contents.head,
+            contents.events,
+            contents.parties,
+            contents.claims,
+            chain_id=contents.chain_id,
+        )
+        if not verification.ok:
+            known = case["flow_fingerprint"] == compiled.fingerprint
+            hint = (
+                ""
+                if known
+                else f" (the case runs under flow {case['flow_fingerprint'][:12]}, which this "
+                "engine lacks: start it with the plugins of the sending system)"
+            )
+            raise HandoffRejected("chain", "; ".join(verification.problems) + hint)
+        if case["version"] != len(contents.events):
+            raise HandoffRejected(
+                "chain", f"version {case['version']} but {len(contents.events)} events"
+            )
+        opened_serial = contents.events[0].data.get("serial")
+        if opened_serial is not None and opened_serial != case["serial"]:
+            raise HandoffRejected(
+                "chain", f"the serial {case['serial']} is not the one issued at intake"
+            )
+        state = flow.state_map[case["state"]]
+        if case["resolution"] is not None and not state.terminal:
+            raise HandoffRejected("format", f"an open case ({case['state']}) has no resolution")
+        unknown = sorted({d["kind"] for d in contents.deadlines} - set(flow.deadline_map))
+        if unknown:
+            raise HandoffRejected(
+                "format", f"deadline kinds {', '.join(unknown)} are not in the case's flow"
+            )
+        check_numbers(contents)
+        # What only the history may say: the organisation the case was referred to last.
+        referred = None
+        for event in contents.events:
+            if isinstance(event.data.get("org_id"), str):
+                referred = event.data["org_id"]
+        if case["attributes"].get("org_id") != referred:
+            raise HandoffRejected(
+                "chain", "the case's organisation is not the one its history referred it to"
+            )
+        _check_imported_deadlines(contents)
+
+    def _store_import(
+        self,
+        contents: Contents,
+        compiled: CompiledFlow,
+        data: Mapping[str, Any],
+        signer: str | None,
+        actor: Actor,
+        at: datetime,
+    ) -> tuple[str, int, int]:
+        """Write the import in one transaction. Two imports of the same case at once: the
+        second finds the first's case when it tries again."""
+        for attempt in (1, 2):
+            try:
+                return self._write_import(contents, compiled, data, signer, actor, at)
+            except DatabaseError as exc:
+                if exc.kind != "integrity":
+                    raise
+                with self._store.connect() as conn, self._store.reading(conn):
+                    arrived = self._store.case_by_serial(conn, contents.case["serial"])
+                if arrived is not None and attempt == 1:
+                    continue
+                raise HandoffRejected(
+                    "conflict",
+                    "a case number of the package is already used by another case here: two "
+                    "systems issue numbers under the same prefix; give each system its own "
+                    "prefixes (docs/howto/handoff.md)",
+                ) from None
+            except StorageError:
+                # Its message holds no value of the package (personal data).
+                raise HandoffRejected("format", "a value does not fit this database") from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _write_import(
+        self,
+        contents: Contents,
+        compiled: CompiledFlow,
+        data: Mapping[str, Any],
+        signer: str | None,
+        actor: Actor,
+        at: datetime,
+    ) -> tuple[str, int, int]:
+        with self._store.connect() as conn, self._store.writing(conn):
+            case_id = self._store.case_by_serial(conn, contents.case["serial"])
+            if case_id is None:
+                case_id = self._insert_imported(conn, contents, compiled)
+                outcome, added = "created", len(contents.events)
+            else:
+                here = self._load(conn, case_id)
+                self._authorize_personal_data(
+                    actor,
+                    self._scope(here, self._store.load_parties(conn, case_id)),
+                    "import a handoff package into",
+                )
+                if len(contents.events) > here.version and here.held_by != data["from_org"]:
+                    # Only the organisation holding the case acts on it, and sends it back.
+                    raise HandoffRejected(
+                        "holder",
+                        f"case {contents.case['serial']} is not held by {data['from_org']!r} "
+                        "(it holds, at most, a copy): only the organisation the case was handed "
+                        "to continues it and sends it back",
+                    )
+                outcome, added = self._continue_imported(conn, here, contents)
+                if outcome == "unchanged" and self._handed_back(conn, here, data, contents):
+                    # Handed back as it was sent: it runs here again.
+                    self._store.release(conn, case_id)
+                    outcome = "returned"
+            if outcome != "unchanged":
+                self._ledger_entry(conn, case_id, "import", at)
+                for n in contents.numbers:
+                    self._store.raise_counter(conn, n.prefix, n.year, n.seq)
+                self._store.insert_handoff(
+                    conn,
+                    {
+                        "case_id": case_id,
+                        "direction": "in",
+                        "from_org": data["from_org"],
+                        "to_org": data["to_org"],
+                        "digest": data["digest"]["value"],
+                        "head": contents.head,
+                        "events": len(contents.events),
+                        "signed_by": signer,
+                        "actor_id": actor.id,
+                        "at": at,
+                    },
+                )
+            return outcome, case_id, added
+
+    def _insert_imported(self, conn: Connection, contents: Contents, compiled: CompiledFlow) -> int:
+        case = {**contents.case, "flow_fingerprint": compiled.fingerprint}
+        case["chain_id"] = contents.chain_id
+        party_rows = [
+            {
+                "position": i,
+                "kind": p.kind,
+                "role": p.role,
+                "name": p.name,
+                "id_number": p.id_number,
+                "phone": p.phone,
+                # The sender's logins: here they would let a stranger act as a party.
+                "account": None,
+            }
+            for i, p in enumerate(contents.parties)
+        ]
+        claim_rows = [
+            {"position": i, "kind": c.kind.value, "amount": c.amount}
+            for i, c in enumerate(contents.claims)
+        ]
+        case_id = self._store.insert_case(conn, case, party_rows, claim_rows)
+        self._store.insert_rows(conn, "mf_event", event_rows(case_id, contents.events))
+        self._store.insert_rows(
+            conn, "mf_deadline", [{**d, "case_id": case_id} for d in contents.deadlines]
+        )
+        self._store.insert_rows(conn, "mf_case_number", number_rows(case_id, contents))
+        self._store.insert_rows(
+            conn, "mf_document", [{**d, "case_id": case_id} for d in contents.documents]
+        )
+        return case_id
+
+    def _handed_back(
+        self, conn: Connection, here: CaseRecord, data: Mapping[str, Any], contents: Contents
+    ) -> bool:
+        """A package with the history here, from the organisation the case was handed to,
+        exported after the hand-over and not taken in before (a replay is not a hand-back)."""
+        if (
+            here.held_by is None
+            or here.held_since is None
+            or data["from_org"] != here.held_by
+            or len(contents.events) != here.version
+            or datetime.fromisoformat(data["exported_at"]) < here.held_since
+        ):
+            return False
+        seen = {h["digest"] for h in self._store.handoffs_of(conn, here.id)}
+        return data["digest"]["value"] not in seen
+
+    def _continue_imported(
+        self, conn: Connection, record: CaseRecord, contents: Contents
+    ) -> tuple[str, int]:
+        """The case is here already: nothing to do, or the package continues its history."""
+        case_id = record.id
+        local = self._store.history(conn, case_id)
+        theirs = contents.events
+        if [e.hash for e in local] == [e.hash for e in theirs[: len(local)]]:
+            if len(theirs) == len(local):
+                return "unchanged", 0
+            known = {n["number"] for n in record.attributes.get("case_numbers", ())}
+            new_events = theirs[len(local) :]
+            case = contents.case
+            self._store.lock_version(conn, case_id, record.version)
+            self._store.update_case(
+                conn,
+                case_id,
+                {
+                    k: case[k]
+                    for k in (
+                        "state",
+                        "version",
+                        "resolution",
+                        "limitation_expires_on",
+                        "updated_at",
+                        "attributes",
+                        "event_hash",
+                    )
+                }
+                | {"held_by": None, "held_since": None},
+            )
+            self._store.insert_rows(conn, "mf_event", event_rows(case_id, new_events))
+            self._store.delete_deadlines(conn, case_id)
+            self._store.insert_rows(
+                conn, "mf_deadline", [{**d, "case_id": case_id} for d in contents.deadlines]
+            )
+            self._store.insert_rows(
+                conn,
+                "mf_case_number",
+                [r for r in number_rows(case_id, contents) if r["number"] not in known],
+            )
+            have = {d["sha256"] for d in self._store.documents_of(conn, case_id)}
+            self._store.insert_rows(
+                conn,
+                "mf_document",
+                [{**d, "case_id": case_id} for d in contents.documents if d["sha256"] not in have],
+            )
+            return "updated", len(new_events)
+        if [e.hash for e in theirs] == [e.hash for e in local[: len(theirs)]]:
+            return "unchanged", 0  # an older package of a case that has moved on here
+        raise HandoffRejected(
+            "conflict",
+            f"case {contents.case['serial']} is here (case {case_id}) with a history that "
+            "departs from the package's: both systems acted on it since the handoff; settle "
+            "which history stands before importing",
+        )
+
+
+def _check_imported_deadlines(contents: Contents) -> None:
+    """An imported deadline must start within the case's life and fall due within five years of
+    its start: a package cannot park a clock in 2199."""
+    first = contents.events[0].at.date() if contents.events else None
+    last = contents.events[-1].at.date() if contents.events else None
+    for d in contents.deadlines:
+        starts, due = d["starts_on"], d["due"]
+        if (
+            first is not None
+            and last is not None
+            and not (
+                first.replace(year=max(first.year - 1, 1))
+                <= starts
+                <= last.replace(year=last.year + 1)
+            )
+        ):
+            raise HandoffRejected(
+                "deadlines", f"the deadline {d['kind']} starts outside the case's history"
+            )
+        if not 0 <= (due - starts).days <= _MAX_DEADLINE_SPAN_DAYS:
+            raise HandoffRejected(
+                "deadlines",
+                f"the deadline {d['kind']} falls due {due.isoformat()}, more than five years "
+                "after it starts",
+            )
