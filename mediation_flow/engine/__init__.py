@@ -13,19 +13,28 @@ Time is an argument: every command takes ``at`` (timezone-aware); without it, th
 module of this package, read in this order:
 
 =====================  ===========================================================================
-:mod:`.core`           configuration, the actor and the moment of a call, regional flows, who may
-                       see and act on a case, loading a case, a command's context
-:mod:`.step`           the write step every command ends in: apply, seal, write, log
-:mod:`.commands`       ``open_case``, ``fire``: load -> authorise -> decide -> write step
-:mod:`.expiry`         ``tick``: deadlines that ran out, in batches, exactly once; early warning
+:mod:`.core`           shared state: the actor and the moment of a call, regional flows
+                       (``flow_for``, ``plugins``), who may see and act on a case, loading a case,
+                       a command's context, idempotent replays
+:mod:`.step`           the write step a command and an expiry end in: apply, number, seal, write
+                       state + event + deadlines + ledger entry + alerts; log
+:mod:`.intake`         ``open_case``, ``suggest_routes``, ``demo_scenarios``
+:mod:`.commands`       ``fire``: load -> authorise -> decide -> write step -> after-commit hooks
+:mod:`.expiry`         ``tick``: deadlines that ran out, in batches, exactly once; the catch-up a
+                       command runs first; the database-wide early warning
 :mod:`.queries`        ``get``, ``history``, ``deadlines``, ``cases``, ``export``, ``report``,
                        ``triggers``, ``due``, ``lookup``
 :mod:`.integrity`      ``verify``, ``verify_all``, ``checkpoint``
-:mod:`.paperwork`      ``render_document``, ``documents``, ``advance_numbering``
+:mod:`.paperwork`      ``render_document``, ``document_templates``, ``documents``,
+                       ``advance_numbering``
 :mod:`.docking`        ``export_handoff``, ``import_handoff``, ``reclaim``, ``handoffs``
 :mod:`.holidays`       ``register_holiday_schedule``, ``settle_calendar``, ``calendar_status``
-:mod:`.rows`           the rows stored for parties, events, numbers
+:mod:`.rows`           the rows stored for parties, events and case numbers
 =====================  ===========================================================================
+
+Each part is a class on :class:`~.core.EngineCore`, and ``Engine`` inherits every one of them;
+a transaction begins and commits in the public method of a part (``_fire``, ``_open_case``,
+``_expire_batch``...), never in :mod:`.step`.
 """
 
 from __future__ import annotations
@@ -33,24 +42,28 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mediation_flow.calendar import DEFAULT_CALENDAR, Calendar
 from mediation_flow.documents import DocumentTemplates
 from mediation_flow.early_warning import Rule, RuleSet, default_rules
 from mediation_flow.engine.commands import Commands, retry_on_conflict
-from mediation_flow.engine.core import SHANGHAI, _now
+from mediation_flow.engine.core import SHANGHAI
 from mediation_flow.engine.docking import Docking
+from mediation_flow.engine.expiry import Expiry
+from mediation_flow.engine.holidays import HolidayCalendar
+from mediation_flow.engine.intake import OneStopIntake
 from mediation_flow.engine.integrity import Integrity
 from mediation_flow.engine.paperwork import Paperwork
 from mediation_flow.engine.queries import Queries
+from mediation_flow.engine.step import WriteStep
 from mediation_flow.errors import DocumentError, PluginError
 from mediation_flow.flow.compiler import CompiledFlow, compile_flow
 from mediation_flow.flow.definition import FlowDefinition
 from mediation_flow.flow.national import national_flow
 from mediation_flow.handoff import HandoffSettings
 from mediation_flow.logging import get_logger
-from mediation_flow.models import SYSTEM, Actor, Claim, Party
+from mediation_flow.models import SYSTEM, Actor
 from mediation_flow.numbering import NATIONAL_RULES, Numbering, NumberingRule
 from mediation_flow.plugins import Plugins
 from mediation_flow.policy import Policy
@@ -64,7 +77,22 @@ if TYPE_CHECKING:
 __all__ = ["SHANGHAI", "Engine", "retry_on_conflict"]
 
 
-class Engine(Commands, Queries, Integrity, Paperwork, Docking):
+def _now() -> datetime:
+    """The default clock: now in Asia/Shanghai."""
+    return datetime.now(SHANGHAI)
+
+
+class Engine(
+    OneStopIntake,
+    Commands,
+    Expiry,
+    WriteStep,
+    HolidayCalendar,
+    Queries,
+    Integrity,
+    Paperwork,
+    Docking,
+):
     """Runs labour-dispute cases through the five-mediation linkage on a database.
 
     ``url`` is any SQLAlchemy URL; ``None`` means the SQLite file ``mediation_flow.db`` in the
@@ -146,7 +174,7 @@ class Engine(Commands, Queries, Integrity, Paperwork, Docking):
         )
         self._clock = clock or _now
         # Parties and claims by case and chain head (mediation_flow.storage.cache).
-        self._intake: IntakeCache[tuple[tuple[Party, ...], tuple[Claim, ...]]] = IntakeCache()
+        self._intake = IntakeCache()
         self._log = get_logger()
         self.policy = policy or Policy()
         self._plugins = Plugins(plugins, entry_points=entry_points)
@@ -160,7 +188,7 @@ class Engine(Commands, Queries, Integrity, Paperwork, Docking):
         self._base_calendar = self._plugins.calendar(calendar or DEFAULT_CALENDAR)
         self.calendar = self._base_calendar
         self._calendar_revision = -1
-        self._calendar_problems: list[Any] = []
+        self._calendar_problems = []
         self._base = flow or national_flow()
         self._plugins.check(self._base)
         self._flow = compile_flow(self._base)

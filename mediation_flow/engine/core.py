@@ -5,6 +5,12 @@ case, and the command's context.
 :class:`EngineCore` holds no command of its own; the parts of :class:`~mediation_flow.Engine`
 (the command path, expiry, queries, integrity, paperwork, docking, the holiday calendar) build
 on it, each in its own module of this package. Its attributes are set by ``Engine.__init__``.
+
+The parts import one another in one direction (core -> rows, step -> holidays -> expiry ->
+commands, intake -> the facade); none imports the package itself (``mediation_flow.engine``
+or ``mediation_flow.Engine``), which would be circular. The engine's calendar is brought up
+to the database here (``_sync_calendar``) because every command checks it; registering a
+notice and re-dating are in :mod:`.holidays`.
 """
 
 from __future__ import annotations
@@ -12,7 +18,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import nullcontext
-from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -29,6 +34,7 @@ from mediation_flow.errors import (
     CaseNotFound,
     FlowDefinitionError,
     GuardFailed,
+    IdempotencyConflict,
     IllegalTransition,
     InvalidData,
     PermissionDenied,
@@ -43,7 +49,6 @@ from mediation_flow.handoff import HandoffSettings
 from mediation_flow.inputs import nul_path
 from mediation_flow.models import Actor, Case, Claim, Event, Party, Resolution, Role
 from mediation_flow.numbering import Numbering, NumberingRule
-from mediation_flow.personal_data import mask_value
 from mediation_flow.plugins import PluginInfo, Plugins
 from mediation_flow.policy import CaseScope, Policy
 from mediation_flow.records import CaseRecord, DeadlineRecord
@@ -233,25 +238,6 @@ class EngineCore:
             reason = f"{vetoed[1]} (plugin {vetoed[0]})" if vetoed else None
         return reason
 
-    def _shown_to(self, actor: Actor, case: Case) -> Case:
-        """The case as ``actor`` may see it: a party sees the other side's identity number,
-        phone and account masked."""
-        if actor.role not in (Role.worker, Role.employer):
-            return case
-        mine = self.policy.own_party(actor, self._scope(case, case.parties))
-        parties = tuple(
-            p
-            if p is mine
-            else replace(
-                p,
-                id_number=mask_value("id_number", p.id_number),
-                phone=mask_value("phone", p.phone),
-                account=None,
-            )
-            for p in case.parties
-        )
-        return replace(case, parties=parties)
-
     def _authorize_read(self, actor: Actor | None, case: Case | CaseScope) -> None:
         """A case outside the actor's scope is "not found": a refusal is no existence oracle."""
         if self._read_refusal(actor, case) is not None:
@@ -289,7 +275,7 @@ class EngineCore:
             raise PermissionDenied(actor.id, actor.role.value, what, scope.id or None, reason)
 
     def _load(self, conn: Connection, case_id: int) -> CaseRecord:
-        check_case_id(case_id)
+        _check_case_id(case_id)
         case = self._store.load_case(conn, case_id)
         if case is None:
             raise CaseNotFound(case_id)
@@ -298,7 +284,7 @@ class EngineCore:
     def _load_command(
         self, conn: Connection, case_id: int
     ) -> tuple[CaseRecord, list[DeadlineRecord]]:
-        check_case_id(case_id)
+        _check_case_id(case_id)
         loaded = self._store.load_command(conn, case_id)
         if loaded is None:
             raise CaseNotFound(case_id)
@@ -418,11 +404,6 @@ class EngineCore:
                 reason=reason,
             )
 
-    def _ledger_entry(self, conn: Connection, case_id: int, kind: str, at: datetime) -> None:
-        """A ledger entry for a write outside the command path (a hold, an import...): the
-        state digest is taken from the rows as written, in the same transaction."""
-        ledger.append(conn, case_id, kind, self._stored_digest(conn, case_id), at)
-
     @staticmethod
     def _stored_digest(conn: Connection, case_id: int) -> str:
         digest = ledger.stored_digest(conn, case_id)
@@ -472,9 +453,65 @@ class EngineCore:
             handed_over_to=case.held_by,
         )
 
+    def _replay_idempotent(
+        self,
+        conn: Connection,
+        key: str,
+        request: str | None,
+        case_id: int | None,
+        actor: Actor,
+        trigger: str | None,
+        shown: str | None = None,
+    ) -> Case | None:
+        """The stored result of the command stored under ``key`` (None if there is none);
+        ``case_id`` and ``trigger`` None: an intake, whose case the record names."""
+        with self._store.reading(conn):
+            return self._replayed(conn, key, request, case_id, actor, trigger, shown)
 
-def _now() -> datetime:
-    return datetime.now(SHANGHAI)
+    def _replayed(
+        self,
+        conn: Connection,
+        key: str,
+        request: str | None,
+        case_id: int | None,
+        actor: Actor,
+        trigger: str | None,
+        shown: str | None = None,
+    ) -> Case | None:
+        """The result of the command stored under ``key``, if any (inside a transaction);
+        ``shown``: the key as the caller gave it (``key`` is scoped to the actor)."""
+        prior = self._store.idempotency(conn, key)
+        if prior is None:
+            return None
+        if prior["request"] != request or (case_id is not None and prior["case_id"] != case_id):
+            raise IdempotencyConflict(shown or key, prior["case_id"])
+        case_id = int(prior["case_id"])
+        case = self._load(conn, case_id)
+        # A replay answers only an actor who may still see the case and fire the trigger.
+        scope = self._scope(case, self._store.load_parties(conn, case_id))
+        if self._read_refusal(actor, scope) is not None:
+            raise CaseNotFound(case_id)
+        reason = (
+            None
+            if trigger is None
+            else self.policy.role_refusal(actor, trigger, self._flow_of(case).definition)
+        )
+        if reason is not None:
+            raise PermissionDenied(
+                actor.id, actor.role.value, f"fire {trigger!r} on", case_id, reason
+            )
+        snapshot = prior["result"]
+        case.state, case.version = snapshot["state"], snapshot["version"]
+        case.resolution, case.attributes = snapshot["resolution"], snapshot["attributes"]
+        case.updated_at = datetime.fromisoformat(snapshot["updated_at"])
+        expires = snapshot["limitation_expires_on"]
+        case.limitation_expires_on = date.fromisoformat(expires) if expires else None
+        return self._view(
+            self._flow_of(case),
+            case,
+            self._store.load_parties(conn, case_id),
+            self._store.load_claims(conn, case_id),
+        )
 
 
 def _org_triggers(flows: Iterable[FlowDefinition]) -> dict[str, bool]:
@@ -488,7 +525,7 @@ def _org_triggers(flows: Iterable[FlowDefinition]) -> dict[str, bool]:
     return known
 
 
-def check_case_id(case_id: object) -> None:
+def _check_case_id(case_id: object) -> None:
     """A case id the database can hold, else "not found" (no raw driver error, no oracle)."""
     if isinstance(case_id, bool) or not isinstance(case_id, int) or not 0 < case_id < 2**31:
         raise CaseNotFound(case_id)  # type: ignore[arg-type]

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from mediation_flow import ledger
 from mediation_flow.audit import verify_case
 from mediation_flow.engine.core import EngineCore, handed_over
 from mediation_flow.engine.rows import event_rows, number_rows
@@ -500,6 +501,11 @@ class Docking(EngineCore):
             "departs from the package's: both systems acted on it since the handoff; settle "
             "which history stands before importing",
         )
+
+    def _ledger_entry(self, conn: Connection, case_id: int, kind: str, at: datetime) -> None:
+        """A ledger entry for a write outside the command path (a hold, an import...): the
+        state digest is taken from the rows as written, in the same transaction."""
+        ledger.append(conn, case_id, kind, self._stored_digest(conn, case_id), at)
 
 
 def _check_imported_deadlines(contents: Contents) -> None:

@@ -17,7 +17,6 @@ from mediation_flow.engine.holidays import HolidayCalendar
 from mediation_flow.engine.step import CalendarChanged, WriteStep
 from mediation_flow.errors import ConcurrentUpdate, GuardFailed, InvalidData
 from mediation_flow.flow.context import Context
-from mediation_flow.flow.data import to_json
 from mediation_flow.models import SYSTEM, DeadlineStatus, Event
 from mediation_flow.records import CaseRecord, DeadlineRecord
 from mediation_flow.redating import calendar_warnings
@@ -322,25 +321,6 @@ class Expiry(WriteStep, HolidayCalendar):
             )
             for n, warning in calendar_warnings(self.calendar, today)
         ]
-
-    def _new_alerts(self, conn: Connection, alerts: list[Alert], at: datetime) -> list[Alert]:
-        """Store ``alerts`` in mf_alert (one statement), skipping keys stored already; return
-        the new ones."""
-        rows = [
-            {
-                "key": alert.key,
-                "rule": alert.rule,
-                "level": alert.level.value,
-                "reason": alert.reason,
-                "case_id": alert.case_id,
-                "region": alert.region,
-                "data": to_json(dict(alert.data)),
-                "raised_at": at,
-            }
-            for alert in alerts
-        ]
-        stored = self._store.insert_alerts(conn, rows)
-        return [alert for alert in alerts if alert.key in stored]
 
     def _early_warning_failed(self, rule: Rule, exc: Exception) -> None:
         self._log.error("early_warning_failed", rule=rule.id, error=f"{type(exc).__name__}: {exc}")

@@ -1,6 +1,7 @@
 """The holiday calendar in the database: registering a year's State Council notice, re-dating
 the provisional deadlines on it (:mod:`mediation_flow.redating`), settling them when the
-calendar learns a year, and the calendar's status.
+calendar learns a year, and the calendar's status. Bringing an engine's calendar up to the
+notices in the database (``_sync_calendar``) is in :mod:`.core`: every command needs it.
 """
 
 from __future__ import annotations

@@ -269,6 +269,25 @@ class Queries(EngineCore):
                 self._store.entered_state_at(conn, case_id, case.state),
             )
 
+    def _shown_to(self, actor: Actor, case: Case) -> Case:
+        """The case as ``actor`` may see it: a party sees the other side's identity number,
+        phone and account masked."""
+        if actor.role not in (Role.worker, Role.employer):
+            return case
+        mine = self.policy.own_party(actor, self._scope(case, case.parties))
+        parties = tuple(
+            p
+            if p is mine
+            else replace(
+                p,
+                id_number=mask_value("id_number", p.id_number),
+                phone=mask_value("phone", p.phone),
+                account=None,
+            )
+            for p in case.parties
+        )
+        return replace(case, parties=parties)
+
 
 def _redacted(events: list[Event], actor: Actor | None) -> list[Event]:
     if actor is not None and actor.role in (Role.worker, Role.employer):

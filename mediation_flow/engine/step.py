@@ -9,7 +9,7 @@ A command (:mod:`.commands`) and an expiry (:mod:`.expiry`) both end here.
 from __future__ import annotations
 
 import time
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection
@@ -18,6 +18,7 @@ from mediation_flow import ledger
 from mediation_flow.audit import event_hash
 from mediation_flow.deadlines import apply_transition
 from mediation_flow.duedates import limitation_expiry
+from mediation_flow.early_warning import Alert
 from mediation_flow.engine.core import EngineCore
 from mediation_flow.engine.rows import added_party_rows, number_row, snapshot
 from mediation_flow.flow import guards as _guards
@@ -125,7 +126,7 @@ class WriteStep(EngineCore):
         :class:`~mediation_flow.storage.repository.WritePlan` for tick's batches). With
         ``plan``, state + event + deadlines are added to it and written with the batch."""
         if (
-            decided_on_prediction(ctx)
+            _decided_on_prediction(ctx)
             and self._store.locked_calendar_revision(conn) != self._calendar_revision
         ):
             # Decided on a prediction while a notice was registered: decide again on it. (The
@@ -208,11 +209,30 @@ class WriteStep(EngineCore):
             duration_ms=round((time.perf_counter() - started) * 1000, 3),
         )
 
+    def _new_alerts(self, conn: Connection, alerts: list[Alert], at: datetime) -> list[Alert]:
+        """Store ``alerts`` in mf_alert (one statement), skipping keys stored already; return
+        the new ones."""
+        rows = [
+            {
+                "key": alert.key,
+                "rule": alert.rule,
+                "level": alert.level.value,
+                "reason": alert.reason,
+                "case_id": alert.case_id,
+                "region": alert.region,
+                "data": to_json(dict(alert.data)),
+                "raised_at": at,
+            }
+            for alert in alerts
+        ]
+        stored = self._store.insert_alerts(conn, rows)
+        return [alert for alert in alerts if alert.key in stored]
+
 
 class CalendarChanged(Exception):
     """A notice was registered while the command was deciding on a prediction (internal)."""
 
 
-def decided_on_prediction(ctx: Context) -> bool:
+def _decided_on_prediction(ctx: Context) -> bool:
     """Whether the command computed a date on a predicted schedule."""
     return any(d.dirty and d.provisional for d in ctx.deadlines)
