@@ -90,6 +90,7 @@ from mediation_flow.handoff import (
     load_package,
     package_body,
     parse_package,
+    recompute_deadlines,
 )
 from mediation_flow.holiday_schedule import Basis
 from mediation_flow.idempotency import check_key, intake_request, scoped_key
@@ -140,6 +141,7 @@ from mediation_flow.redating import (
     calendar_warnings,
     redate,
 )
+from mediation_flow.replay import DeadlineDifference
 from mediation_flow.reports import Report, build_report
 from mediation_flow.storage.cache import IntakeCache
 from mediation_flow.storage.repository import DuplicateKey, Store, WritePlan
@@ -1850,8 +1852,21 @@ class Engine:
             actor, scope, f"import the handoff package of {case['serial']}"
         )
         compiled = self._flows.get(case["flow_fingerprint"]) or self._compiled_for(case["region"])
-        self._check_imported(contents, compiled)
+        contents, redated = self._check_imported(contents, compiled)
         outcome, case_id, added = self._store_import(contents, compiled, data, signer, actor, at)
+        for d in redated if outcome != "unchanged" else ():
+            # Stored on this system's calendar; the package's date came from a predicted
+            # schedule on one side (mediation_flow.replay.compare_deadlines).
+            self._log.warning(
+                "handoff_deadline_redated",
+                case_id=case_id,
+                kind=d.kind,
+                party=d.party,
+                starts_on=d.starts_on.isoformat(),
+                package_due=d.theirs.isoformat(),
+                due=d.ours.isoformat(),
+                provisional=d.ours_provisional,
+            )
         self._log.info(
             "handoff_imported",
             case_id=case_id,
@@ -1863,9 +1878,12 @@ class Engine:
         )
         return HandoffResult(case_id, outcome, added, signer)
 
-    @staticmethod
-    def _check_imported(contents: Contents, compiled: CompiledFlow) -> None:
-        """The package's case against its own history and the flow it runs under."""
+    def _check_imported(
+        self, contents: Contents, compiled: CompiledFlow
+    ) -> tuple[Contents, list[DeadlineDifference]]:
+        """The package's case against its own history and the flow it runs under; the contents
+        to store, with the deadlines recomputed from the history on this engine's calendar, and
+        the due dates that differ from the package's for a reason a calendar explains."""
         case = contents.case
         flow = compiled.definition
         verification = verify_case(
@@ -1904,7 +1922,7 @@ class Engine:
             raise HandoffRejected(
                 "format", f"deadline kinds {', '.join(unknown)} are not in the case's flow"
             )
-        check_numbers(contents)
+        check_numbers(contents, self._numbering_for(case["region"]))
         # What only the history may say: the organisation the case was referred to last.
         referred = None
         for event in contents.events:
@@ -1914,7 +1932,7 @@ class Engine:
             raise HandoffRejected(
                 "chain", "the case's organisation is not the one its history referred it to"
             )
-        _check_imported_deadlines(contents)
+        return recompute_deadlines(contents, compiled, self.calendar)
 
     def _store_import(
         self,
@@ -2977,38 +2995,6 @@ class _CalendarChanged(Exception):
 def _predicted(ctx: Context) -> bool:
     """Whether the command computed a date on a predicted schedule."""
     return any(d.dirty and d.provisional for d in ctx.deadlines)
-
-
-#: How far ahead of its start a deadline may fall (the longest, the limitation period with its
-#: interruptions, runs a year; suspensions and extensions add months, not years).
-_MAX_DEADLINE_SPAN_DAYS = 5 * 366
-
-
-def _check_imported_deadlines(contents: Contents) -> None:
-    """An imported deadline must start within the case's life and fall due within five years of
-    its start: a package cannot park a clock in 2199."""
-    first = contents.events[0].at.date() if contents.events else None
-    last = contents.events[-1].at.date() if contents.events else None
-    for d in contents.deadlines:
-        starts, due = d["starts_on"], d["due"]
-        if (
-            first is not None
-            and last is not None
-            and not (
-                first.replace(year=max(first.year - 1, 1))
-                <= starts
-                <= last.replace(year=last.year + 1)
-            )
-        ):
-            raise HandoffRejected(
-                "deadlines", f"the deadline {d['kind']} starts outside the case's history"
-            )
-        if not 0 <= (due - starts).days <= _MAX_DEADLINE_SPAN_DAYS:
-            raise HandoffRejected(
-                "deadlines",
-                f"the deadline {d['kind']} falls due {due.isoformat()}, more than five years "
-                "after it starts",
-            )
 
 
 def _masked_export(clear_text: bool, exported: dict[str, Any]) -> dict[str, Any]:
