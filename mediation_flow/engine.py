@@ -1810,7 +1810,9 @@ class Engine:
         ``HandoffSettings.trusted_keys``; once any key is trusted, unsigned packages are
         refused), that it is addressed to this system, the actor (an intake officer, arbitrator
         or judge whose scope covers the region), the case's hash chain, intake digest and case
-        numbers, and its history replayed through the flow to the state it claims. Then, in one
+        numbers (each what this engine's rule for its key issues), its history replayed through
+        the flow to the state it claims, and the deadlines it lists against those the history
+        gives on this engine's calendar (which are the ones stored). Then, in one
         transaction: a case new here is created in the same state with the same history,
         deadlines, numbers and documents' metadata; a case already here with this history is
         left alone (importing twice is a no-op); a case here whose history the package

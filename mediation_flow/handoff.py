@@ -18,8 +18,11 @@ It is sealed by:
   against its content and the previous hash, the chain's head against the case, the intake digest
   against the parties and claims, and the history is replayed through the flow to the state.
 
-The receiving engine (``Engine.import_handoff``) checks all three before it writes anything and
-then writes the case in one transaction. The case's serial is its identity across systems:
+The receiving engine (``Engine.import_handoff``) checks all three before it writes anything,
+checks each case number against the numbering rule that issues it (:func:`check_numbers`),
+recomputes the case's deadlines from the history on its own calendar and compares them with the
+package's (:func:`recompute_deadlines`), and then writes the case, with its own deadlines, in
+one transaction. The case's serial is its identity across systems:
 importing a package whose case is already here with the same history does nothing; a package
 that continues the history here (the case comes back with more events) brings the new events;
 a package whose history departs from the one here is refused.
