@@ -1934,6 +1934,7 @@ class Engine:
             raise HandoffRejected(
                 "chain", "the case's organisation is not the one its history referred it to"
             )
+        self._sync_calendar()  # the notices registered in the database, by any engine
         return recompute_deadlines(contents, compiled, self.calendar)
 
     def _store_import(

@@ -124,6 +124,11 @@ def replay_deadlines(
             raise
         except MediationFlowError as exc:
             raise ReplayError(f"{where}: {type(exc).__name__} in the replay") from None
+        except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
+            # Data no command of the flow could have recorded (the history came from elsewhere).
+            raise ReplayError(
+                f"{where}: its data cannot be applied ({type(exc).__name__})"
+            ) from None
         case.state = event.dest
         case.version = event.seq
         case.updated_at = event.at
@@ -269,6 +274,9 @@ def _fire(
         expiring=expiring,
     )
     tdef = _edge(flow, ctx, event, where)
+    missing = [f.name for f in tdef.data if f.required and f.name not in data]
+    if missing:
+        raise ReplayError(f"{where}: its data lacks the required {', '.join(missing)}")
     ctx.transition = tdef
     _apply(ctx, tdef, event.dest, calendar)
     return len(parties) + len(ctx.added_parties)

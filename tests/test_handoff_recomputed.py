@@ -399,3 +399,32 @@ def test_a_guizhou_case_with_relative_reminders_comes_through(db_url: str) -> No
         there = court_platform.import_handoff(package, at=at(2025, 3, 31)).case_id
         assert deadlines_of(court_platform, there) == theirs
         assert court_platform.verify(there).ok
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda data: data.update(reason="bribed"), "field 'reason' does not parse"),
+        (lambda data: data.update(days=3), "a field the trigger does not take"),
+    ],
+    ids=["value", "field"],
+)
+def test_a_rewritten_history_that_does_not_replay_is_refused(
+    edit: Callable[[dict[str, Any]], None], message: str
+) -> None:
+    """A trusted sender rewrites an event's data and hashes its history again: the chain holds,
+    the replay does not."""
+
+    def change(body: dict[str, Any]) -> None:
+        edit(next(e for e in body["history"] if e["trigger"] == "fail_mediation")["data"])
+        rechained(body)
+
+    with sender() as centre:
+        data = centre.export_handoff(case_in_arbitration(centre), to_org=COURT).data
+    with receiver() as court_platform:
+        with pytest.raises(
+            HandoffRejected, match=r"\(deadlines\).*event 3 \(fail_mediation\)"
+        ) as e:
+            court_platform.import_handoff(resigned(data, change))
+        assert message in str(e.value)
+        assert count(court_platform, cases) == 0

@@ -105,6 +105,22 @@ def test_a_history_the_flow_cannot_apply_is_refused_naming_the_event() -> None:
                 case.claims,
                 forged,
             )
+        engine.fire(case.id, "accept_arbitration", at=at(2025, 3, 5))
+        award = {"items": [{"kind": "wages", "amount": "18000"}], "monthly_minimum_wage": "1930"}
+        engine.fire(case.id, "issue_award", data=award, at=at(2025, 4, 1))
+        history = engine.history(case.id)
+        data = {k: v for k, v in history[-1].data.items() if k != "items"}
+        with pytest.raises(
+            ReplayError, match=r"\(issue_award\): its data lacks the required items"
+        ):
+            replay_deadlines(
+                flow,
+                engine.calendar,
+                _opened(engine, case.id),
+                case.parties,
+                case.claims,
+                [*history[:-1], replace(history[-1], data=data)],
+            )
         with pytest.raises(ReplayError, match="starts with the open_case event"):
             replay_deadlines(
                 flow, engine.calendar, _opened(engine, case.id), case.parties, case.claims, []
