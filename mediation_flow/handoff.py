@@ -18,8 +18,11 @@ It is sealed by:
   against its content and the previous hash, the chain's head against the case, the intake digest
   against the parties and claims, and the history is replayed through the flow to the state.
 
-The receiving engine (``Engine.import_handoff``) checks all three before it writes anything and
-then writes the case in one transaction. The case's serial is its identity across systems:
+The receiving engine (``Engine.import_handoff``) checks all three before it writes anything,
+checks each case number against the numbering rule that issues it (:func:`check_numbers`),
+recomputes the case's deadlines from the history on its own calendar and compares them with the
+package's (:func:`recompute_deadlines`), and then writes the case, with its own deadlines, in
+one transaction. The case's serial is its identity across systems:
 importing a package whose case is already here with the same history does nothing; a package
 that continues the history here (the case comes back with more events) brings the new events;
 a package whose history departs from the one here is refused.
@@ -31,15 +34,18 @@ import base64
 import hashlib
 import json
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from mediation_flow.errors import HandoffRejected
+from mediation_flow.calendar import Calendar
+from mediation_flow.errors import FlowDefinitionError, HandoffRejected
+from mediation_flow.flow.compiler import CompiledFlow
 from mediation_flow.flow.data import to_json
 from mediation_flow.models import (
     CaseNumber,
@@ -51,7 +57,15 @@ from mediation_flow.models import (
     PartyKind,
     PartyRole,
 )
+from mediation_flow.numbering import Numbering
 from mediation_flow.records import CaseRecord, DeadlineRecord
+from mediation_flow.replay import (
+    DeadlineDifference,
+    ReplayError,
+    compare_deadlines,
+    deadline_rows,
+    replay_deadlines,
+)
 
 __all__ = [
     "FORMAT",
@@ -65,11 +79,13 @@ __all__ = [
     "load_package",
     "package_body",
     "parse_package",
+    "recompute_deadlines",
     "schema",
 ]
 
 FORMAT = "mediation_flow.handoff"
 FORMAT_VERSION = 1
+_SHANGHAI = ZoneInfo("Asia/Shanghai")
 _SEALS = ("digest", "signature")
 
 
@@ -643,10 +659,16 @@ def parse_package(data: Mapping[str, Any]) -> Contents:
 MAX_NUMBER_SEQ = 10_000_000
 
 
-def check_numbers(contents: Contents) -> None:
+def check_numbers(contents: Contents, numbering: Numbering | None = None) -> None:
     """The case's numbers must be those its history recorded as they were issued, every part
     of them (the history is hash-protected; the attributes are not), with a sequence number and
-    a year in range, the year the one of the day it was issued, and its text naming both."""
+    a year in range, the year the one of the day it was issued, and its text naming both.
+
+    With ``numbering`` (the receiver's rules for the case's region), each number must also be
+    what its rule issues: issued by the event that records it, a transition the rule numbers
+    at; under the prefix the rule gives the case's region and the organisation that event
+    names; laid out by the rule's pattern from that prefix, its year and its sequence number;
+    with the rule's label; on the day of that event."""
     recorded = [e.data["case_number"] for e in contents.events if "case_number" in e.data]
     claimed = [n.to_json() for n in contents.numbers]
     if recorded != claimed:
@@ -668,3 +690,88 @@ def check_numbers(contents: Contents) -> None:
                 f"the case number {n.number[:80]!r} is out of range or does not match its year "
                 f"and sequence number (at most {MAX_NUMBER_SEQ})",
             )
+        if numbering is not None:
+            problem = _number_problem(contents, numbering, n)
+            if problem is not None:
+                raise HandoffRejected("numbers", f"the case number {n.number[:80]!r} {problem}")
+
+
+def _number_problem(contents: Contents, numbering: Numbering, n: CaseNumber) -> str | None:
+    """What is wrong with a number against its rule (None: nothing)."""
+    issuers = [e for e in contents.events if e.data.get("case_number") == n.to_json()]
+    event = issuers[0] if len(issuers) == 1 else None
+    if event is None or event.seq != n.event_seq:
+        return f"is not recorded by the event {n.event_seq} it names"
+    rule = numbering.rule_for(event.trigger)
+    if rule is None or rule.key != n.key:
+        return (
+            f"was issued at {event.trigger!r}, at which this system's rules issue no "
+            f"{n.key!r} number; give this system the numbering rules of the organisations "
+            "whose cases it takes in (Engine(numbering=...))"
+        )
+    if rule.label != n.label:
+        return f"is labelled {n.label[:40]!r}; its rule {rule.key!r} labels it {rule.label!r}"
+    org = event.data.get("org_id")
+    try:
+        prefix = rule.prefix_for(contents.case["region"], org if isinstance(org, str) else None)
+    except FlowDefinitionError:
+        return f"has a prefix its rule {rule.key!r} cannot give this case"
+    if n.prefix != prefix:
+        return (
+            f"has the prefix {n.prefix[:40]!r}; its rule {rule.key!r} numbers this case under "
+            f"{prefix!r} (give this system the sender's numbering rules, Engine(numbering=...))"
+        )
+    if n.number != rule.format(n.prefix, n.year, n.seq):
+        return (
+            f"is not laid out by its rule {rule.key!r} from its prefix, year {n.year} and "
+            f"sequence number {n.seq} ({rule.format(n.prefix, n.year, n.seq)!r})"
+        )
+    if n.issued_on != event.at.astimezone(_SHANGHAI).date():
+        return f"was issued on {n.issued_on.isoformat()}, not on the day of its event"
+    return None
+
+
+def recompute_deadlines(
+    contents: Contents, compiled: CompiledFlow, calendar: Calendar
+) -> tuple[Contents, list[DeadlineDifference]]:
+    """The package's contents with the deadlines its history gives on ``calendar``
+    (:func:`mediation_flow.replay.replay_deadlines`) in place of those it lists, and the due
+    dates that differ for a reason a holiday calendar explains. Raises ``HandoffRejected``
+    (``deadlines``) when the history cannot be replayed or the listed deadlines are not the
+    ones it gives (:func:`mediation_flow.replay.compare_deadlines`)."""
+    c = contents.case
+    case = CaseRecord(
+        id=0,
+        region=c["region"],
+        state=c["state"],
+        version=c["version"],
+        flow_fingerprint=compiled.fingerprint,
+        resolution=None,
+        worker_count=c["worker_count"],
+        is_migrant_worker=c["is_migrant_worker"],
+        knew_of_infringement_on=c["knew_of_infringement_on"],
+        employment_ended_on=c["employment_ended_on"],
+        received_on=c["received_on"],
+        limitation_started_on=None,
+        limitation_expires_on=c["limitation_expires_on"],
+        opened_at=c["opened_at"],
+        updated_at=c["opened_at"],
+        attributes=dict(c["attributes"]),
+        chain_id=contents.chain_id,
+    )
+    try:
+        ours = replay_deadlines(
+            compiled, calendar, case, contents.parties, contents.claims, contents.events
+        )
+    except ReplayError as exc:
+        raise HandoffRejected("deadlines", f"the history does not replay here: {exc}") from None
+    problems, differences = compare_deadlines(ours, contents.deadlines)
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise HandoffRejected(
+            "deadlines",
+            "the package's deadlines are not the ones its history gives: "
+            + "; ".join(problems[:3])
+            + more,
+        )
+    return replace(contents, deadlines=deadline_rows(ours)), differences

@@ -16,7 +16,7 @@ from typing import Any
 from mediation_flow.errors import InvalidData
 from mediation_flow.models import Actor
 
-__all__ = ["check_actor", "nul_path"]
+__all__ = ["check_actor", "encodable", "nul_path"]
 
 #: The longest actor id (the width of the actor columns).
 MAX_ACTOR_ID = 128
@@ -56,3 +56,15 @@ def nul_path(value: Any, path: str = "") -> str | None:
             if found is not None:
                 return found
     return None
+
+
+def encodable(text: str) -> bool:
+    """Whether ``text`` can be stored and compared at all: UTF-8 without lone surrogates
+    (``"\\ud800"`` decoded from broken input) and without a NUL character."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

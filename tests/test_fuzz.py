@@ -166,6 +166,30 @@ def test_reads_and_lookups_with_random_input(engine: Engine, value: Any) -> None
         attempt(engine, command)
 
 
+#: Texts no database stores: a lone surrogate (from broken decoding), a NUL, both.
+UNSTORABLE = ["\ud800", "\udfff", "A\ud83d", "x\x00", "\x00\udc80"]
+
+
+@pytest.mark.parametrize("text", UNSTORABLE)
+def test_unstorable_text_is_refused_by_every_command_that_takes_text(
+    engine: Engine, text: str
+) -> None:
+    """Found by the fuzz test: a lone surrogate reached the database as a raw
+    UnicodeEncodeError from lookup and advance_numbering."""
+    case = engine.open_case(make_intake(), at=DAY)
+    for command in (
+        lambda: engine.lookup(text),
+        lambda: engine.advance_numbering(text, 2025, to=1),
+        lambda: engine.open_case(make_intake(region=text), at=DAY),
+        lambda: engine.fire(case.id, text, at=DAY),
+        lambda: engine.fire(case.id, "refer_to_negotiation", data={"note": text}, at=DAY),
+        lambda: engine.report(region=text, at=DAY),
+        lambda: engine.export_handoff(case.id, to_org=text, from_org="A", at=DAY),
+        lambda: engine.import_handoff(text),
+    ):
+        attempt(engine, command)
+
+
 @FUZZ
 @given(id_=weird_text, role=weird_text, org=st.one_of(st.none(), weird_text),
        region=st.one_of(st.none(), weird_text))  # fmt: skip

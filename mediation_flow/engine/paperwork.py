@@ -12,6 +12,7 @@ from typing import Any
 from mediation_flow.documents import Document, TemplateInfo, document_context
 from mediation_flow.engine.core import EngineCore
 from mediation_flow.errors import InvalidData, PermissionDenied
+from mediation_flow.inputs import encodable
 from mediation_flow.models import Actor, Role
 
 
@@ -115,8 +116,10 @@ class Paperwork(EngineCore):
                 None,
                 "counters are moved by the host's operators (the system actor)",
             )
-        if not isinstance(prefix, str) or not 0 < len(prefix) <= 100:
-            raise InvalidData("advance_numbering", "prefix", "must be 1 to 100 characters")
+        if not isinstance(prefix, str) or not 0 < len(prefix) <= 100 or not encodable(prefix):
+            raise InvalidData(
+                "advance_numbering", "prefix", "must be 1 to 100 characters of UTF-8 text"
+            )
         for name, value in (("year", year), ("to", to)):
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
                 raise InvalidData("advance_numbering", name, f"expected a count, got {value!r}")

@@ -13,6 +13,7 @@ from typing import Any
 from mediation_flow.engine.core import EngineCore
 from mediation_flow.errors import GuardFailed, InvalidData, NotFound, PermissionDenied
 from mediation_flow.flow.data import to_json
+from mediation_flow.inputs import encodable
 from mediation_flow.lookup import Progress, progress
 from mediation_flow.models import Actor, Case, Deadline, Event, Role
 from mediation_flow.numbering import normalise_reference, number_variants
@@ -251,7 +252,11 @@ class Queries(EngineCore):
         outcome (:mod:`mediation_flow.lookup`). It holds nothing personal. Raises ``NotFound``.
         Any actor may look up a reference it holds (the serial or number is the credential)."""
         self._acting(actor, "look up a case")
-        if not isinstance(reference, str) or not 0 < len(reference.strip()) <= 200:
+        if (
+            not isinstance(reference, str)
+            or not 0 < len(reference.strip()) <= 200
+            or not encodable(reference)
+        ):
             raise NotFound(str(reference)[:200])
         text = reference.strip()
         with self._store.connect() as conn, self._store.reading(conn):

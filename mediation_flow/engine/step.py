@@ -9,27 +9,23 @@ A command (:mod:`.commands`) and an expiry (:mod:`.expiry`) both end here.
 from __future__ import annotations
 
 import time
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
 
 from mediation_flow import ledger
 from mediation_flow.audit import event_hash
-from mediation_flow.deadlines import apply_transition
-from mediation_flow.duedates import limitation_expiry
 from mediation_flow.early_warning import Alert
 from mediation_flow.engine.core import EngineCore
 from mediation_flow.engine.rows import added_party_rows, number_row, snapshot
-from mediation_flow.flow import guards as _guards
 from mediation_flow.flow.context import Context
 from mediation_flow.flow.data import to_json
 from mediation_flow.flow.definition import TransitionDef
-from mediation_flow.flow.effects import apply_effect
-from mediation_flow.flow.guards import limitation_day
 from mediation_flow.ledger import state_digest
 from mediation_flow.models import CaseNumber, Event
 from mediation_flow.records import CaseRecord
+from mediation_flow.replay import apply_fired
 from mediation_flow.storage.repository import WritePlan
 
 
@@ -39,43 +35,10 @@ class WriteStep(EngineCore):
 
     def _apply(self, ctx: Context, tdef: TransitionDef, dest: str) -> dict[str, Any]:
         """Work out everything firing ``tdef`` changes; update ``ctx.case`` and
-        ``ctx.deadlines`` in memory and return the event row to write."""
-        case = ctx.case
-        updates: dict[str, Any] = {
-            f.name: to_json(ctx.data[f.name]) for f in tdef.data if f.record and f.name in ctx.data
-        }
-        for spec in tdef.effects:
-            updates.update(apply_effect(spec, ctx))
-        ctx.warnings.extend(w for w in tdef.warnings if _guards.warning(w, ctx))
-        apply_transition(ctx, tdef, dest)
-        attributes = {**case.attributes, **updates}
-        if tdef.interrupts_limitation:
-            self._interrupt_limitation(ctx, attributes)
-        case.attributes = {k: v for k, v in attributes.items() if v is not None}
-        if tdef.resolution is not None:
-            case.resolution = tdef.resolution.value
-        elif dest not in ("closed", "archived"):
-            case.resolution = None
+        ``ctx.deadlines`` in memory (:func:`mediation_flow.replay.apply_fired`, which the
+        replay of a handed-over history runs too) and return the event row to write."""
+        apply_fired(ctx, tdef, dest, self.calendar)
         return self._record(ctx, dest=dest, data=to_json(ctx.data))
-
-    def _interrupt_limitation(self, ctx: Context, attributes: dict[str, Any]) -> None:
-        # LDMAL 27 ¶2: the period restarts from the interruption, if it was still running.
-        case = ctx.case
-        day = limitation_day(ctx).isoformat()
-        stops = list(attributes.get("limitation_interruptions", []))
-        if day not in stops:
-            stops.append(day)
-        attributes["limitation_interruptions"] = stops
-        limitation = limitation_expiry(
-            self.calendar,
-            case.region,
-            knew_of_infringement_on=case.knew_of_infringement_on,
-            employment_ended_on=case.employment_ended_on,
-            claim_kinds=[c.kind for c in ctx.claims],
-            interruptions=[date.fromisoformat(d) for d in stops],
-        )
-        case.limitation_expires_on = limitation["expires_on"]
-        attributes["limitation_provisional"] = limitation["provisional"] or None
 
     def _record(self, ctx: Context, *, dest: str, data: dict[str, Any]) -> dict[str, Any]:
         case = ctx.case

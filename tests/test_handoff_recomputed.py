@@ -1,0 +1,430 @@
+"""A receiver stores the deadlines it computes from a package's history on its own calendar, not
+the ones the package lists, and takes in only case numbers its numbering rules would issue.
+
+The attacker here is a trusted sender: its packages are signed with a key the receiver trusts,
+so the digest, the signature and (for numbers) the hash chain, which it rewrites, all hold."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from mediation_flow_guizhou import GuizhouPlugin
+from structlog.testing import capture_logs
+
+from mediation_flow import Engine, HandoffRejected, HandoffSettings, NumberingRule
+from mediation_flow.audit import event_hash
+from mediation_flow.storage.repository import cases
+from mediation_flow.testing import sample_intake
+from tests.conftest import at, make_intake
+from tests.test_handoff import CENTRE, COURT, case_in_arbitration, count, snapshot
+from tests.test_holiday_calendar import FINAL_AWARD, NOTICE_2027
+
+KEY = Ed25519PrivateKey.generate()
+
+
+def sender(url: str = "sqlite://", unsigned_from: tuple[str, ...] = (), **engine: Any) -> Engine:
+    return Engine(
+        url,
+        entry_points=False,
+        handoff=HandoffSettings(org_id=CENTRE, signing_key=KEY, unsigned_from=unsigned_from),
+        **engine,
+    )
+
+
+def receiver(url: str = "sqlite://", **engine: Any) -> Engine:
+    return Engine(
+        url,
+        entry_points=False,
+        handoff=HandoffSettings(
+            org_id=COURT, trusted_keys={CENTRE: KEY.public_key()}, unsigned_from=()
+        ),
+        **engine,
+    )
+
+
+def resigned(data: dict[str, Any], change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    """The package edited by ``change`` and signed again with the trusted sender's key."""
+    body = {
+        k: v for k, v in json.loads(json.dumps(data)).items() if k not in ("digest", "signature")
+    }
+    change(body)
+    return HandoffSettings(org_id=CENTRE, signing_key=KEY).seal(body)
+
+
+def rechained(body: dict[str, Any]) -> None:
+    """Hash the package's history again, as a sender rewriting its own history would."""
+    previous = None
+    for event in body["history"]:
+        fields = {
+            **event,
+            "case_id": body["case"]["chain_id"],
+            "at": datetime.fromisoformat(event["at"]),
+        }
+        event["hash"] = previous = event_hash(previous, fields)
+    body["case"]["head"] = previous
+
+
+def deadlines_of(engine: Engine, case_id: int) -> list[tuple[Any, ...]]:
+    return [(*_dates(d), d.unit, d.length, d.estimate, d.basis) for d in engine.deadlines(case_id)]
+
+
+def _dates(d: Any) -> tuple[Any, ...]:
+    return (d.kind, d.party, d.status, d.starts_on, d.due, d.provisional)
+
+
+def through_arbitration(engine: Engine) -> int:
+    """Mediation extended, then failed; arbitration accepted, the respondent's defence period
+    run out, the award limit extended, the arbitration suspended and resumed."""
+    case = engine.open_case(make_intake(), at=at(2025, 3, 3))
+    engine.fire(
+        case.id, "refer_to_peoples_mediation", data={"org_id": "芙蓉区调委会"}, at=at(2025, 3, 3)
+    )
+    engine.fire(case.id, "extend_mediation", data={"by": "both", "days": 10}, at=at(2025, 3, 10))
+    engine.fire(case.id, "fail_mediation", data={"reason": "no_agreement"}, at=at(2025, 3, 20))
+    engine.fire(case.id, "apply_arbitration", data={"by": "worker"}, at=at(2025, 3, 21))
+    engine.fire(
+        case.id,
+        "accept_arbitration",
+        data={"respondent_served_on": "2025-03-24"},
+        at=at(2025, 3, 24),
+    )
+    assert engine.tick(at(2025, 4, 10))  # the defence period (10 days) ran out
+    engine.fire(case.id, "extend_award_limit", data={"days": 15}, at=at(2025, 4, 14))
+    engine.fire(case.id, "suspend_arbitration", data={"reason": "鉴定"}, at=at(2025, 4, 15))
+    engine.fire(case.id, "resume_arbitration", at=at(2025, 4, 25))
+    return case.id
+
+
+def test_a_case_with_extensions_suspension_and_an_expiry_comes_through_with_its_deadlines(
+    db_url: str,
+) -> None:
+    # The court signs nothing here: the centre accepts its unsigned packages.
+    with sender(unsigned_from=(COURT,)) as centre, receiver(db_url) as court_platform:
+        case_id = through_arbitration(centre)
+        kinds = {d.kind: d for d in centre.deadlines(case_id)}
+        assert kinds["award_limit"].length == 45 + 15 + 10  # extended, and 10 days suspended
+        assert kinds["mediation_limit"].length == 15 + 10  # extended
+        assert any(d.status == "expired" for d in kinds.values())
+        package = centre.export_handoff(case_id, to_org=COURT, at=at(2025, 4, 28))
+        there = court_platform.import_handoff(package.to_bytes(), at=at(2025, 4, 28)).case_id
+        assert snapshot(court_platform, there) == snapshot(centre, case_id)
+        assert deadlines_of(court_platform, there) == deadlines_of(centre, case_id)
+        assert court_platform.verify(there).ok
+        # The court acts on it and hands it back; the centre recomputes in turn.
+        court_platform.fire(there, "start_arbitration_mediation", at=at(2025, 4, 29))
+        back = court_platform.export_handoff(there, to_org=CENTRE, at=at(2025, 4, 30))
+        assert centre.import_handoff(back, at=at(2025, 4, 30)).outcome == "updated"
+        assert deadlines_of(centre, case_id) == deadlines_of(court_platform, there)
+        assert centre.verify(case_id).ok
+
+
+@pytest.fixture(scope="module")
+def package() -> dict[str, Any]:
+    with sender() as centre:
+        data: dict[str, Any] = centre.export_handoff(
+            through_arbitration(centre), to_org=COURT, at=at(2025, 4, 28)
+        ).data
+        return data
+
+
+def _open(body: dict[str, Any], kind: str) -> dict[str, Any]:
+    found: dict[str, Any] = next(
+        d for d in body["deadlines"] if d["kind"] == kind and d["status"] == "pending"
+    )
+    return found
+
+
+def _later(day: str, days: int) -> str:
+    return (date.fromisoformat(day) + timedelta(days=days)).isoformat()
+
+
+def test_an_open_due_date_moved_by_one_day_is_refused(package: dict[str, Any]) -> None:
+    def move(body: dict[str, Any]) -> None:
+        limit = _open(body, "award_limit")
+        limit["due"] = _later(limit["due"], 1)
+
+    due = _open(package, "award_limit")["due"]
+    with receiver() as court_platform:
+        with pytest.raises(HandoffRejected, match=r"\(deadlines\)") as refused:
+            court_platform.import_handoff(resigned(package, move))
+        message = str(refused.value)
+        assert "award_limit" in message and due in message and _later(due, 1) in message
+        assert "registered holiday schedules" in message
+        assert count(court_platform, cases) == 0
+
+
+def test_a_due_date_called_provisional_is_replaced_by_the_receivers(
+    package: dict[str, Any],
+) -> None:
+    """A prediction explains a few days' difference: the import goes through, the receiver's
+    date is stored and the difference logged. It does not explain six weeks."""
+
+    def move(days: int) -> Callable[[dict[str, Any]], None]:
+        def change(body: dict[str, Any]) -> None:
+            limit = _open(body, "award_limit")
+            limit["due"], limit["provisional"] = _later(limit["due"], days), True
+
+        return change
+
+    due = _open(package, "award_limit")["due"]
+    with receiver() as court_platform, capture_logs() as logs:
+        there = court_platform.import_handoff(resigned(package, move(3))).case_id
+        (stored,) = [d for d in court_platform.deadlines(there) if d.kind == "award_limit"]
+        assert (stored.due.isoformat(), stored.provisional) == (due, False)
+        (logged,) = [e for e in logs if e["event"] == "handoff_deadline_redated"]
+        assert (logged["package_due"], logged["due"]) == (_later(due, 3), due)
+    with (
+        receiver() as court_platform,
+        pytest.raises(HandoffRejected, match="more than 31 days apart"),
+    ):
+        court_platform.import_handoff(resigned(package, move(40)))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda body: body["deadlines"].remove(_open(body, "award_limit")),
+            "leaves out the deadline|is award_limit",
+        ),
+        (
+            lambda body: body["deadlines"].append(
+                {**_open(body, "award_limit"), "kind": "suit_window"}
+            ),
+            "that its history never started",
+        ),
+        (
+            lambda body: _open(body, "award_limit").update(party="worker-1"),
+            "award_limit of worker-1",
+        ),
+        (
+            lambda body: _open(body, "award_limit").update(status="met"),
+            "is met in the package and pending in its history",
+        ),
+        (
+            lambda body: _open(body, "award_limit").update(starts_on="2025-03-31"),
+            "in the package and award_limit from 2025-03-24 in its history",
+        ),
+        (
+            lambda body: _open(body, "award_limit").update(length=90),
+            "length 90 in the package and 70",
+        ),
+    ],
+    ids=["deleted", "added", "party", "status", "start", "length"],
+)
+def test_deadlines_that_are_not_the_historys_are_refused(
+    package: dict[str, Any], change: Callable[[dict[str, Any]], None], message: str
+) -> None:
+    with receiver() as court_platform:
+        with pytest.raises(HandoffRejected, match=rf"\(deadlines\).*({message})"):
+            court_platform.import_handoff(resigned(package, change))
+        assert count(court_platform, cases) == 0
+
+
+def test_a_closed_deadlines_date_is_history_and_taken_from_the_replay(
+    package: dict[str, Any],
+) -> None:
+    def move(body: dict[str, Any]) -> None:
+        closed = next(d for d in body["deadlines"] if d["status"] == "expired")
+        closed["due"] = "2031-01-01"
+
+    with receiver() as court_platform:
+        there = court_platform.import_handoff(resigned(package, move)).case_id
+        stored = next(d for d in court_platform.deadlines(there) if d.status == "expired")
+        assert stored.due < date(2026, 1, 1)
+
+
+# -- case numbers ---------------------------------------------------------------------------------
+
+
+def _number_change(edit: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
+    """Edit the arbitration number in the event that issued it and in the attributes alike, and
+    hash the history again: only the numbering rule can tell."""
+
+    def change(body: dict[str, Any]) -> None:
+        issuing = next(
+            e
+            for e in body["history"]
+            if e["data"].get("case_number", {}).get("key") == "arbitration"
+        )
+        edit(issuing["data"]["case_number"])
+        body["case"]["attributes"]["case_numbers"] = [
+            e["data"]["case_number"] for e in body["history"] if "case_number" in e["data"]
+        ]
+        rechained(body)
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda n: n.update(
+                prefix="京110101劳人仲案字", number="京110101劳人仲案字〔2025〕第1号"
+            ),
+            "has the prefix '京110101劳人仲案字'",
+        ),
+        (
+            lambda n: n.update(number="湘430102劳人仲案字2025年第1号"),
+            "is not laid out by its rule",
+        ),
+        (
+            # The text still names 第1号; "2" is in 2025 and 430102, so a substring check passes.
+            lambda n: n.update(seq=2),
+            "is not laid out by its rule 'arbitration' from its prefix, year 2025 and sequence "
+            "number 2",
+        ),
+        (lambda n: n.update(event_seq=2), "is not recorded by the event 2"),
+        (lambda n: n.update(label="二审案号"), "is labelled"),
+        (lambda n: n.update(key="court_appeal"), "issue no 'court_appeal' number"),
+        (lambda n: n.update(issued_on="2025-01-02"), "not on the day of its event"),
+    ],
+    ids=["prefix", "layout", "seq", "event", "label", "rule", "day"],
+)
+def test_a_forged_case_number_is_refused(
+    edit: Callable[[dict[str, Any]], None], message: str
+) -> None:
+    with sender() as centre:
+        data = centre.export_handoff(case_in_arbitration(centre), to_org=COURT).data
+    forged = resigned(data, _number_change(edit))
+    with receiver() as court_platform:
+        with pytest.raises(HandoffRejected, match=r"\(numbers\)") as refused:
+            court_platform.import_handoff(forged)
+        assert message in str(refused.value)
+        assert count(court_platform, cases) == 0
+
+
+def test_a_receiver_checks_numbers_against_the_senders_rules() -> None:
+    """The commission numbers under its own prefix: a receiver that knows only the national
+    rule refuses the number, and takes it in once it is given the commission's rule."""
+    commission = [NumberingRule("arbitration", "仲裁案号", ("accept_arbitration",), "长劳人仲案字")]
+    with sender(numbering=commission) as centre:
+        data = centre.export_handoff(case_in_arbitration(centre), to_org=COURT).data
+    assert data["case"]["attributes"]["case_numbers"][-1]["number"] == "长劳人仲案字〔2025〕第1号"
+    with receiver() as court_platform, pytest.raises(HandoffRejected, match="numbering rules"):
+        court_platform.import_handoff(data)
+    with receiver(numbering=commission) as court_platform:
+        assert court_platform.import_handoff(data).outcome == "created"
+
+
+# -- calendars ------------------------------------------------------------------------------------
+
+
+def _award_in_2027(engine: Engine) -> int:
+    case = engine.open_case(make_intake(), at=at(2026, 12, 7))
+    engine.fire(case.id, "apply_arbitration", data={"by": "worker"}, at=at(2026, 12, 7))
+    engine.fire(case.id, "accept_arbitration", data={}, at=at(2026, 12, 7))
+    engine.fire(case.id, "issue_award", data=FINAL_AWARD, at=at(2027, 1, 20))
+    return case.id
+
+
+def test_a_redated_provisional_deadline_comes_through_on_either_calendar(db_url: str) -> None:
+    """The centre registered the 2027 notice after the award: its windows were re-dated
+    (``deadline_redated``). A court that has the notice computes the same dates; one that has
+    not computes provisional dates on its prediction and stores those."""
+    with sender() as centre:
+        case_id = _award_in_2027(centre)
+        centre.register_holiday_schedule(2027, **NOTICE_2027, at=at(2027, 1, 26))
+        assert any(e.trigger == "deadline_redated" for e in centre.history(case_id))
+        package = centre.export_handoff(case_id, to_org=COURT, at=at(2027, 1, 27))
+        theirs = [_dates(d) for d in centre.deadlines(case_id)]
+    with receiver(db_url) as court_platform:
+        court_platform.register_holiday_schedule(2027, **NOTICE_2027, at=at(2027, 1, 26))
+        there = court_platform.import_handoff(package, at=at(2027, 1, 27)).case_id
+        # The same dates; the open ones the same in every respect. The court computed on the
+        # notice from the start, so the award limit (met on 2027-01-20, 2027 then predicted
+        # at the centre) is not provisional here, and a December period's basis is
+        # "registered" (it names the next year's schedule).
+        ours = [_dates(d) for d in court_platform.deadlines(there)]
+        assert [d[:5] for d in ours] == [d[:5] for d in theirs]
+        assert [d for d in ours if d[2] == "pending"] == [d for d in theirs if d[2] == "pending"]
+        assert court_platform.verify(there).ok
+    with receiver() as court_platform, capture_logs() as logs:
+        there = court_platform.import_handoff(package, at=at(2027, 1, 27)).case_id
+        (window,) = [
+            d
+            for d in court_platform.deadlines(there)
+            if d.kind == "suit_window" and d.status == "pending"
+        ]
+        # The prediction's conservative date for the worker's window, not the notice's 02-12.
+        assert (window.due, window.provisional, window.basis) == (
+            date(2027, 2, 15),
+            True,
+            "predicted",
+        )
+        logged = {
+            (e["kind"], e["package_due"], e["due"])
+            for e in logs
+            if e["event"] == "handoff_deadline_redated"
+        }
+        assert ("suit_window", "2027-02-12", "2027-02-15") in logged
+
+
+def test_a_guizhou_case_with_relative_reminders_comes_through(db_url: str) -> None:
+    """The Guizhou plugin's reminders fall three working days before the windows they precede;
+    its settlement ran out (an agreed date) before the agreement was signed."""
+    region = "520102"
+    with sender(plugins=[GuizhouPlugin()]) as centre:
+        case = centre.open_case(sample_intake(region=region), at=at(2025, 3, 3))
+        steps: list[tuple[date, str, dict[str, Any]]] = [
+            (date(2025, 3, 3), "refer_to_negotiation", {}),
+            (date(2025, 3, 4), "accept_negotiation", {}),
+            (date(2025, 3, 5), "sign_settlement", {"perform_by": "2025-03-14"}),
+            (date(2025, 3, 17), "report_breach", {}),
+            (date(2025, 3, 17), "request_union_guidance", {"union_org": "南明区总工会"}),
+            (
+                date(2025, 3, 19),
+                "refer_to_peoples_mediation",
+                {"org_id": "花果园街道人民调解委员会"},
+            ),
+            (
+                date(2025, 3, 28),
+                "sign_agreement",
+                {"effective_on": "2025-03-28", "perform_by": "2025-05-30"},
+            ),
+        ]
+        for day, trigger, data in steps:
+            centre.fire(case.id, trigger, data=data, at=at(day.year, day.month, day.day, 10))
+        reminders = [d for d in centre.deadlines(case.id) if d.kind.endswith("_reminder")]
+        assert len(reminders) == 2 and all(d.length is None for d in reminders)
+        package = centre.export_handoff(case.id, to_org=COURT, at=at(2025, 3, 31))
+        theirs = deadlines_of(centre, case.id)
+    with receiver(db_url, plugins=[GuizhouPlugin()]) as court_platform:
+        there = court_platform.import_handoff(package, at=at(2025, 3, 31)).case_id
+        assert deadlines_of(court_platform, there) == theirs
+        assert court_platform.verify(there).ok
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda data: data.update(reason="bribed"), "field 'reason' does not parse"),
+        (lambda data: data.update(days=3), "a field the trigger does not take"),
+    ],
+    ids=["value", "field"],
+)
+def test_a_rewritten_history_that_does_not_replay_is_refused(
+    edit: Callable[[dict[str, Any]], None], message: str
+) -> None:
+    """A trusted sender rewrites an event's data and hashes its history again: the chain holds,
+    the replay does not."""
+
+    def change(body: dict[str, Any]) -> None:
+        edit(next(e for e in body["history"] if e["trigger"] == "fail_mediation")["data"])
+        rechained(body)
+
+    with sender() as centre:
+        data = centre.export_handoff(case_in_arbitration(centre), to_org=COURT).data
+    with receiver() as court_platform:
+        with pytest.raises(
+            HandoffRejected, match=r"\(deadlines\).*event 3 \(fail_mediation\)"
+        ) as e:
+            court_platform.import_handoff(resigned(data, change))
+        assert message in str(e.value)
+        assert count(court_platform, cases) == 0
