@@ -18,7 +18,7 @@ unit of work cost more than the SQL itself in the benchmark (``benchmarks/``).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     Connection,
+    Integer,
     and_,
     bindparam,
     create_engine,
@@ -76,9 +77,10 @@ from mediation_flow.storage.tables import (
     HandoffRow,
     HolidayScheduleRow,
     IdempotencyRow,
+    LedgerRow,
     NumberCounterRow,
-    OutboxRow,
     PartyRow,
+    UTCDateTime,
 )
 
 __all__ = ["DEFAULT_URL", "DuplicateKey", "Store", "WritePlan"]
@@ -92,12 +94,13 @@ class WritePlan:
     """The writes of several commands of one transaction (tick's batch), written together by
     :meth:`Store.save_plan`: one executemany per statement. A command adds its case (with the
     version it read, once per case: later commands on the same case update the same record),
-    its event and its deadlines."""
+    its event, its deadlines and its ledger entry."""
 
     def __init__(self) -> None:
         self.cases: dict[int, tuple[CaseRecord, int]] = {}
         self.events: list[dict[str, Any]] = []
         self.deadlines: dict[int, DeadlineRecord] = {}
+        self.entries: list[dict[str, Any]] = []
 
     def add(
         self,
@@ -105,10 +108,13 @@ class WritePlan:
         expected_version: int,
         event_row: dict[str, Any],
         deadlines: Sequence[DeadlineRecord],
+        entry: dict[str, Any] | None = None,
     ) -> None:
         if case.id not in self.cases:
             self.cases[case.id] = (case, expected_version)
         self.events.append(event_row)
+        if entry is not None:
+            self.entries.append(entry)
         for d in deadlines:
             if d.dirty:
                 self.deadlines[id(d)] = d
@@ -130,7 +136,7 @@ case_numbers = CaseNumberRow.__table__  # type: ignore[attr-defined]
 documents = DocumentRow.__table__  # type: ignore[attr-defined]
 handoffs = HandoffRow.__table__  # type: ignore[attr-defined]
 holiday_schedules = HolidayScheduleRow.__table__  # type: ignore[attr-defined]
-outbox = OutboxRow.__table__  # type: ignore[attr-defined]
+ledger_entries = LedgerRow.__table__  # type: ignore[attr-defined]
 
 _CASE_COLUMNS = (
     cases.c.id,
@@ -250,11 +256,9 @@ _UPDATE_CASE_HEAD = (
     )
 )
 _CALENDAR_REVISION = select(func.coalesce(func.max(holiday_schedules.c.revision), 0))
-#: Every event also queued in the outbox, in the event's transaction (mediation_flow.outbox):
-#: one small insert of two integers.
-_INSERT_OUTBOX = insert(outbox)
+#: A command's ledger entry (mediation_flow.ledger): ``case_id``, ``kind``, ``digest``, ``at``.
+_INSERT_LEDGER = insert(ledger_entries)
 _INSERT_CASE_NUMBER = insert(case_numbers)
-_INSERT_DEADLINE = insert(deadlines)
 _INSERT_CASE = insert(cases).returning(cases.c.id)
 _INSERT_PARTY = insert(parties)
 _INSERT_CLAIM = insert(claims)
@@ -268,6 +272,9 @@ _SET_EVENT_HASH = (
 #: row with NULL deadline columns for a case without any), in one statement, so one snapshot
 #: on every database.
 _D = "d_"
+#: Parameter prefixes of the event's and the ledger entry's values in the PostgreSQL save.
+_E = "e_"
+_L = "l_"
 _SELECT_COMMAND = (
     select(*_CASE_COLUMNS, *(c.label(_D + c.name) for c in _DEADLINE_COLUMNS))
     .select_from(cases.outerjoin(deadlines, deadlines.c.case_id == cases.c.id))
@@ -344,6 +351,9 @@ class Store:
         self.engine: SAEngine = create_engine(self.url, **kwargs)
         self._next_number: Any = None
         self._insert_alert: Any = None
+        self._upsert_deadline: Any = None
+        self._save_case: Any = None
+        self._set_head: Any = None
         if self.is_sqlite:
             self._configure_sqlite(memory, busy_timeout)
 
@@ -672,13 +682,12 @@ class Store:
 
     def insert_event(self, conn: Connection, event_row: dict[str, Any]) -> None:
         conn.execute(_INSERT_EVENT, event_row)
-        conn.execute(_INSERT_OUTBOX, {"case_id": event_row["case_id"], "seq": event_row["seq"]})
 
     def insert_events(self, conn: Connection, event_rows: Sequence[dict[str, Any]]) -> None:
-        """Insert events in one statement (executemany)."""
+        """Insert events in one statement (executemany); the database queues each in the
+        outbox (a trigger: :func:`~mediation_flow.storage.tables.create_outbox_trigger`)."""
         if event_rows:
             conn.execute(_INSERT_EVENT, list(event_rows))
-            conn.execute(_INSERT_OUTBOX, _outbox_rows(event_rows))
 
     def insert_idempotency(self, conn: Connection, row: dict[str, Any]) -> None:
         """Store an idempotency key. Another transaction stored it first: ``DuplicateKey``;
@@ -695,11 +704,27 @@ class Store:
         return {"case_id": row.case_id, "request": row.request, "result": dict(row.result)}
 
     def set_event_hash(
-        self, conn: Connection, case_id: int, head: str, version: int | None = None
+        self,
+        conn: Connection,
+        case_id: int,
+        head: str,
+        version: int | None = None,
+        entry: dict[str, Any] | None = None,
     ) -> None:
+        """Set the case's chain head (and ``version``); given, write its ledger ``entry`` too
+        (PostgreSQL: in the same statement)."""
         if version is not None:
-            conn.execute(_SET_EVENT_HASH, {"b_id": case_id, "event_hash": head, "version": version})
+            params = {"b_id": case_id, "event_hash": head, "version": version}
+            if entry is not None and not self.is_sqlite:
+                params.update({_L + k: v for k, v in entry.items()})
+                conn.execute(self._head_statement(), params)
+                return
+            conn.execute(_SET_EVENT_HASH, params)
+            if entry is not None:
+                conn.execute(_INSERT_LEDGER, entry)
             return
+        if entry is not None:
+            raise ValueError("a ledger entry goes with a new version")
         conn.execute(update(cases).where(cases.c.id == case_id).values(event_hash=head))
 
     def alert_keys(self, conn: Connection, keys: Sequence[str]) -> set[str]:
@@ -870,8 +895,6 @@ class Store:
         """Insert rows into one of the case's tables (an imported case)."""
         if rows:
             conn.execute(insert(_TABLES[table]), list(rows))
-            if table == "mf_event":
-                conn.execute(_INSERT_OUTBOX, _outbox_rows(rows))
 
     def update_case(self, conn: Connection, case_id: int, values: dict[str, Any]) -> None:
         conn.execute(update(cases).where(cases.c.id == case_id).values(**values))
@@ -886,29 +909,98 @@ class Store:
         expected_version: int,
         event_row: dict[str, Any],
         changed: Sequence[DeadlineRecord],
+        entry: dict[str, Any] | None = None,
     ) -> None:
-        """Write the case's new state and version, its event and its deadline changes.
+        """Write the case's new state and version, its event (queued in the outbox by the
+        database), its deadline changes (new and changed rows in one executemany) and, given,
+        its ledger ``entry`` (``case_id``, ``kind``, ``digest``, ``at``; mediation_flow.ledger).
+
+        SQLite: the case, the event, the deadlines, the entry: a statement each. PostgreSQL:
+        the case, the event and the entry in one statement (data-modifying CTEs), then the
+        deadlines.
 
         Raises ``ConcurrentUpdate`` when the stored version is no longer ``expected_version``;
         the caller's transaction is then rolled back, so nothing is written.
         """
         changes = {name: getattr(case, name) for name in _CASE_CHANGES}
-        result = conn.execute(
-            _UPDATE_CASE, {"b_id": case.id, "b_version": expected_version, **changes}
-        )
-        if result.rowcount != 1:
-            raise ConcurrentUpdate(case.id, expected_version, self.case_version(conn, case.id))
-        try:
-            conn.execute(_INSERT_EVENT, event_row)
-        except IntegrityError as exc:  # a second line of defence: (case_id, seq) is unique
-            raise ConcurrentUpdate(case.id, expected_version, None) from exc
-        conn.execute(_INSERT_OUTBOX, {"case_id": case.id, "seq": event_row["seq"]})
-        new = [_deadline_values(d) for d in changed if d.dirty and d.id is None]
-        old = [{"b_id": d.id, **_deadline_values(d)} for d in changed if d.dirty and d.id]
-        if new:
-            conn.execute(_INSERT_DEADLINE, new)
-        if old:
-            conn.execute(_UPDATE_DEADLINE, old)
+        params = {"b_id": case.id, "b_version": expected_version, **changes}
+        if entry is not None and not self.is_sqlite:
+            params.update({_E + k: v for k, v in event_row.items() if k != "id"})
+            params.update({_L + k: v for k, v in entry.items()})
+            try:
+                result = conn.execute(self._save_statement(), params)
+            except IntegrityError as exc:  # a second line of defence: (case_id, seq) is unique
+                raise ConcurrentUpdate(case.id, expected_version, None) from exc
+            if result.rowcount != 1:
+                raise ConcurrentUpdate(case.id, expected_version, self.case_version(conn, case.id))
+        else:
+            result = conn.execute(_UPDATE_CASE, params)
+            if result.rowcount != 1:
+                raise ConcurrentUpdate(case.id, expected_version, self.case_version(conn, case.id))
+            try:
+                conn.execute(_INSERT_EVENT, event_row)
+            except IntegrityError as exc:  # a second line of defence: (case_id, seq) is unique
+                raise ConcurrentUpdate(case.id, expected_version, None) from exc
+            if entry is not None:
+                conn.execute(_INSERT_LEDGER, entry)
+        self.write_deadlines(conn, [d for d in changed if d.dirty])
+
+    def write_deadlines(self, conn: Connection, changed: Sequence[DeadlineRecord]) -> None:
+        """Insert the new deadlines and update the changed ones: one executemany of
+        ``INSERT ... ON CONFLICT (id) DO UPDATE`` (a new row has no id yet: the database gives
+        it one)."""
+        if changed:
+            conn.execute(
+                self._upsert_deadlines(), [{"id": d.id, **_deadline_values(d)} for d in changed]
+            )
+
+    def _upsert_deadlines(self) -> Any:
+        if self._upsert_deadline is None:  # built once, for the store's dialect
+            stmt = _dialect_insert(self.dialect)(deadlines)
+            new_id: Any = bindparam("id", type_=Integer)
+            if not self.is_sqlite:  # SQLite numbers a NULL INTEGER PRIMARY KEY itself
+                new_id = func.coalesce(
+                    new_id, func.nextval(func.pg_get_serial_sequence("mf_deadline", "id"))
+                )
+            stmt = stmt.values(id=new_id, **{n: bindparam(n) for n in _DEADLINE_FIELDS})
+            self._upsert_deadline = stmt.on_conflict_do_update(
+                index_elements=[deadlines.c.id],
+                set_={n: stmt.excluded[n] for n in _DEADLINE_FIELDS},
+            )
+        return self._upsert_deadline
+
+    def _head_statement(self) -> Any:
+        """PostgreSQL: the case's new head and its ledger entry in one statement."""
+        if self._set_head is None:
+            updated = _SET_EVENT_HASH.returning(cases.c.id).cte("updated")
+            self._set_head = insert(ledger_entries).from_select(
+                ["case_id", "kind", "digest", "at"], _entry_values(updated)
+            )
+        return self._set_head
+
+    def _save_statement(self) -> Any:
+        """PostgreSQL: the case's update (checked against the version read), its event and
+        its ledger entry in one statement; inserts as many events as cases it updated."""
+        if self._save_case is None:
+            updated = _UPDATE_CASE.returning(cases.c.id).cte("updated")
+            entry = insert(ledger_entries).from_select(
+                ["case_id", "kind", "digest", "at"], _entry_values(updated)
+            )
+            names = [c.name for c in events.c if c.name not in ("id", "case_id")]
+            self._save_case = (
+                insert(events)
+                .from_select(
+                    ["case_id", *names],
+                    select(
+                        updated.c.id,
+                        *(bindparam(_E + n, type_=events.c[n].type) for n in names),
+                    ),
+                )
+                .add_cte(entry.cte("entry"))
+                # The rowcount is the check: 0 when the case's version moved.
+                .execution_options(preserve_rowcount=True)
+            )
+        return self._save_case
 
     # -- the holiday calendar (mediation_flow.redating) -------------------------------------------
 
@@ -1049,13 +1141,12 @@ class Store:
             if result.rowcount not in (-1, len(heads)):
                 raise ConcurrentUpdate(0, 0, None)
             conn.execute(_INSERT_EVENT, list(event_rows))
-            conn.execute(_INSERT_OUTBOX, _outbox_rows(event_rows))
         if changed:
             conn.execute(_UPDATE_DEADLINE, [{"b_id": d.id, **_deadline_values(d)} for d in changed])
 
     def save_plan(self, conn: Connection, plan: WritePlan) -> None:
         """Write a :class:`WritePlan`: the cases (each checked against the version it was
-        read at), the events, the new and the changed deadlines, one executemany each. Raises
+        read at), the events, the deadlines, the ledger entries, one executemany each. Raises
         ``ConcurrentUpdate`` when a case changed meanwhile; the transaction is then rolled
         back."""
         if not plan.cases:
@@ -1071,14 +1162,9 @@ class Store:
             conn.execute(_INSERT_EVENT, plan.events)
         except IntegrityError as exc:  # (case_id, seq) is unique
             raise ConcurrentUpdate(0, 0, None) from exc
-        conn.execute(_INSERT_OUTBOX, _outbox_rows(plan.events))
-        changed = list(plan.deadlines.values())
-        new = [_deadline_values(d) for d in changed if d.id is None]
-        old = [{"b_id": d.id, **_deadline_values(d)} for d in changed if d.id is not None]
-        if new:
-            conn.execute(_INSERT_DEADLINE, new)
-        if old:
-            conn.execute(_UPDATE_DEADLINE, old)
+        self.write_deadlines(conn, list(plan.deadlines.values()))
+        if plan.entries:
+            conn.execute(_INSERT_LEDGER, plan.entries)
 
 
 _TABLES = {
@@ -1091,9 +1177,15 @@ _TABLES = {
 }
 
 
-def _outbox_rows(event_rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The outbox entries of events (mediation_flow.outbox): one per event."""
-    return [{"case_id": r["case_id"], "seq": r["seq"]} for r in event_rows]
+def _entry_values(updated: Any) -> Any:
+    """The ledger entry's values (parameters ``l_kind``, ``l_digest``, ``l_at``) for each case
+    the CTE ``updated`` updated."""
+    return select(
+        updated.c.id,
+        bindparam(_L + "kind", type_=ledger_entries.c.kind.type),
+        bindparam(_L + "digest", type_=ledger_entries.c.digest.type),
+        bindparam(_L + "at", type_=UTCDateTime()),
+    )
 
 
 def _dialect_insert(dialect: str) -> Any:
