@@ -120,6 +120,9 @@ class NewDeadline:
     length: int
     due: date
     provisional: bool = False
+    #: A provisional date's estimate and what it rests on (mediation_flow.deadlines).
+    estimate: date | None = None
+    basis: str = "package"
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +167,8 @@ STEPS: tuple[Step, ...] = (
         source="union_mediation",
         dest="mediation_failed",
         attributes={"reason": "no_agreement"},
+        # The mediation's end interrupts the limitation period again (LDMAL 27).
+        limitation_expires_on=date(2026, 3, 4),
         close=(("mediation_limit", None, "cancelled"),),
     ),
     Step(
@@ -208,11 +213,13 @@ STEPS: tuple[Step, ...] = (
             "monthly_minimum_wage": "1930",
             "award_items": [{"kind": "wages", "amount": "50000", "final": False}],
             "award_final": False,
+            "award_made_on": "2025-03-07",
         },
         close=(("award_limit", None, "met"), ("defence_due", None, "cancelled")),
         start=(
-            NewDeadline("suit_window", "worker", SERVED, "cd", 15, date(2025, 3, 24)),
-            NewDeadline("suit_window", "employer", SERVED, "cd", 15, date(2025, 3, 24)),
+            # Each party's own window, held by the party's id (worker-1, employer-1).
+            NewDeadline("suit_window", "worker-1", SERVED, "cd", 15, date(2025, 3, 24)),
+            NewDeadline("suit_window", "employer-1", SERVED, "cd", 15, date(2025, 3, 24)),
         ),
     ),
     Step(
@@ -222,7 +229,7 @@ STEPS: tuple[Step, ...] = (
         source="award_nonfinal",
         dest="litigation",
         attributes={"award_before_suit": True, "worker_sued": False, "suit_from": "award_nonfinal"},
-        close=(("suit_window", "worker", "met"), ("suit_window", "employer", "cancelled")),
+        close=(("suit_window", "worker-1", "met"), ("suit_window", "employer-1", "cancelled")),
     ),
     Step(
         "withdraw_lawsuit",
@@ -242,6 +249,8 @@ STEPS: tuple[Step, ...] = (
                 2,
                 date(2027, 3, 10),
                 provisional=True,
+                estimate=date(2027, 3, 10),
+                basis="predicted",
             ),
         ),
     ),
@@ -554,6 +563,8 @@ def core_fire(sa: SAEngine, case_id: int, step: Step) -> None:
                                 "paused_on": None,
                                 "due": d.due,
                                 "provisional": d.provisional,
+                                "estimate": d.estimate,
+                                "basis": d.basis,
                             }
                             for d in step.start
                         ],
