@@ -34,6 +34,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    literal_column,
     or_,
     select,
     update,
@@ -292,6 +293,57 @@ _SELECT_IDEMPOTENCY = select(
 ).where(idempotency.c.key == bindparam("key"))
 
 
+class Prepared:
+    """A hot statement compiled once per dialect for a fixed set of parameters, and executed as
+    the driver's SQL with its parameters converted by the statement's own bind processors: the
+    same SQL and values as ``conn.execute(statement, row)``, without SQLAlchemy's per-call
+    compiled-cache look-up and parameter set-up (half of a small statement's cost in
+    ``benchmarks/bench_engine.py``). Event hooks, error translation and transactions are the
+    connection's, as for any statement."""
+
+    def __init__(self, statement: Any, keys: Sequence[str], *, rowcount: bool = False) -> None:
+        self.statement = statement
+        self.keys = tuple(keys)
+        self.options = {"preserve_rowcount": True} if rowcount else {}
+        self._compiled: dict[str, tuple[str, tuple[str, ...] | None, Any]] = {}
+
+    def _for(self, dialect: Any) -> tuple[str, tuple[str, ...] | None, Any]:
+        found = self._compiled.get(dialect.name)
+        if found is None:
+            compiled = self.statement.compile(dialect=dialect, column_keys=list(self.keys))
+            processors = compiled._bind_processors
+            positions = tuple(compiled.positiontup) if compiled.positional else None
+            names = positions if positions is not None else tuple(compiled.binds)
+            missing = set(names) - set(self.keys)
+            if missing:
+                raise ValueError(f"parameters {sorted(missing)} are not among {self.keys}")
+            found = (compiled.string, positions, [(n, processors.get(n)) for n in names])
+            self._compiled[dialect.name] = found
+        return found
+
+    def execute(self, conn: Connection, rows: dict[str, Any] | Sequence[dict[str, Any]]) -> Any:
+        """Execute with one row of parameters (a mapping) or several (executemany)."""
+        sql, positions, convert = self._for(conn.dialect)
+
+        def one(row: dict[str, Any]) -> Any:
+            values = [(n, row[n] if p is None else p(row[n])) for n, p in convert]
+            if positions is not None:
+                return tuple(v for _, v in values)
+            return dict(values)
+
+        params = one(rows) if isinstance(rows, dict) else [one(r) for r in rows]
+        return conn.exec_driver_sql(sql, params, self.options or None)
+
+
+#: The command path's writes, prepared (:class:`Prepared`).
+_EVENT_KEYS = tuple(c.name for c in events.c if c.name != "id")
+_ENTRY_KEYS = ("case_id", "kind", "digest", "at")
+_P_UPDATE_CASE = Prepared(_UPDATE_CASE, ("b_id", "b_version", *_CASE_CHANGES), rowcount=True)
+_P_INSERT_EVENT = Prepared(_INSERT_EVENT, _EVENT_KEYS)
+_P_INSERT_LEDGER = Prepared(_INSERT_LEDGER, _ENTRY_KEYS)
+_P_SET_EVENT_HASH = Prepared(_SET_EVENT_HASH, ("b_id", "event_hash", "version"))
+
+
 def _normalise_url(url: str) -> str:
     parsed = make_url(url)
     if parsed.drivername in ("postgresql", "postgres"):
@@ -351,9 +403,9 @@ class Store:
         self.engine: SAEngine = create_engine(self.url, **kwargs)
         self._next_number: Any = None
         self._insert_alert: Any = None
-        self._upsert_deadline: Any = None
-        self._save_case: Any = None
-        self._set_head: Any = None
+        self._upsert_deadline: Prepared | None = None
+        self._save_case: Prepared | None = None
+        self._set_head: Prepared | None = None
         if self.is_sqlite:
             self._configure_sqlite(memory, busy_timeout)
 
@@ -717,11 +769,11 @@ class Store:
             params = {"b_id": case_id, "event_hash": head, "version": version}
             if entry is not None and not self.is_sqlite:
                 params.update({_L + k: v for k, v in entry.items()})
-                conn.execute(self._head_statement(), params)
+                self._head_statement().execute(conn, params)
                 return
-            conn.execute(_SET_EVENT_HASH, params)
+            _P_SET_EVENT_HASH.execute(conn, params)
             if entry is not None:
-                conn.execute(_INSERT_LEDGER, entry)
+                _P_INSERT_LEDGER.execute(conn, entry)
             return
         if entry is not None:
             raise ValueError("a ledger entry goes with a new version")
@@ -928,21 +980,21 @@ class Store:
             params.update({_E + k: v for k, v in event_row.items() if k != "id"})
             params.update({_L + k: v for k, v in entry.items()})
             try:
-                result = conn.execute(self._save_statement(), params)
+                result = self._save_statement().execute(conn, params)
             except IntegrityError as exc:  # a second line of defence: (case_id, seq) is unique
                 raise ConcurrentUpdate(case.id, expected_version, None) from exc
             if result.rowcount != 1:
                 raise ConcurrentUpdate(case.id, expected_version, self.case_version(conn, case.id))
         else:
-            result = conn.execute(_UPDATE_CASE, params)
+            result = _P_UPDATE_CASE.execute(conn, params)
             if result.rowcount != 1:
                 raise ConcurrentUpdate(case.id, expected_version, self.case_version(conn, case.id))
             try:
-                conn.execute(_INSERT_EVENT, event_row)
+                _P_INSERT_EVENT.execute(conn, event_row)
             except IntegrityError as exc:  # a second line of defence: (case_id, seq) is unique
                 raise ConcurrentUpdate(case.id, expected_version, None) from exc
             if entry is not None:
-                conn.execute(_INSERT_LEDGER, entry)
+                _P_INSERT_LEDGER.execute(conn, entry)
         self.write_deadlines(conn, [d for d in changed if d.dirty])
 
     def write_deadlines(self, conn: Connection, changed: Sequence[DeadlineRecord]) -> None:
@@ -950,35 +1002,39 @@ class Store:
         ``INSERT ... ON CONFLICT (id) DO UPDATE`` (a new row has no id yet: the database gives
         it one)."""
         if changed:
-            conn.execute(
-                self._upsert_deadlines(), [{"id": d.id, **_deadline_values(d)} for d in changed]
+            self._upsert_deadlines().execute(
+                conn, [{"id": d.id, **_deadline_values(d)} for d in changed]
             )
 
-    def _upsert_deadlines(self) -> Any:
+    def _upsert_deadlines(self) -> Prepared:
         if self._upsert_deadline is None:  # built once, for the store's dialect
             stmt = _dialect_insert(self.dialect)(deadlines)
             new_id: Any = bindparam("id", type_=Integer)
             if not self.is_sqlite:  # SQLite numbers a NULL INTEGER PRIMARY KEY itself
                 new_id = func.coalesce(
-                    new_id, func.nextval(func.pg_get_serial_sequence("mf_deadline", "id"))
+                    new_id, literal_column("nextval(pg_get_serial_sequence('mf_deadline', 'id'))")
                 )
             stmt = stmt.values(id=new_id, **{n: bindparam(n) for n in _DEADLINE_FIELDS})
-            self._upsert_deadline = stmt.on_conflict_do_update(
+            upsert = stmt.on_conflict_do_update(
                 index_elements=[deadlines.c.id],
                 set_={n: stmt.excluded[n] for n in _DEADLINE_FIELDS},
             )
+            self._upsert_deadline = Prepared(upsert, ("id", *_DEADLINE_FIELDS))
         return self._upsert_deadline
 
-    def _head_statement(self) -> Any:
+    def _head_statement(self) -> Prepared:
         """PostgreSQL: the case's new head and its ledger entry in one statement."""
         if self._set_head is None:
             updated = _SET_EVENT_HASH.returning(cases.c.id).cte("updated")
-            self._set_head = insert(ledger_entries).from_select(
+            head = insert(ledger_entries).from_select(
                 ["case_id", "kind", "digest", "at"], _entry_values(updated)
+            )
+            self._set_head = Prepared(
+                head, ("b_id", "event_hash", "version", *(_L + k for k in _ENTRY_KEYS))
             )
         return self._set_head
 
-    def _save_statement(self) -> Any:
+    def _save_statement(self) -> Prepared:
         """PostgreSQL: the case's update (checked against the version read), its event and
         its ledger entry in one statement; inserts as many events as cases it updated."""
         if self._save_case is None:
@@ -987,7 +1043,7 @@ class Store:
                 ["case_id", "kind", "digest", "at"], _entry_values(updated)
             )
             names = [c.name for c in events.c if c.name not in ("id", "case_id")]
-            self._save_case = (
+            save = (
                 insert(events)
                 .from_select(
                     ["case_id", *names],
@@ -997,9 +1053,16 @@ class Store:
                     ),
                 )
                 .add_cte(entry.cte("entry"))
-                # The rowcount is the check: 0 when the case's version moved.
-                .execution_options(preserve_rowcount=True)
             )
+            keys = (
+                "b_id",
+                "b_version",
+                *_CASE_CHANGES,
+                *(_E + n for n in names),
+                *(_L + k for k in _ENTRY_KEYS),
+            )
+            # The rowcount is the check: 0 when the case's version moved.
+            self._save_case = Prepared(save, keys, rowcount=True)
         return self._save_case
 
     # -- the holiday calendar (mediation_flow.redating) -------------------------------------------
@@ -1164,7 +1227,7 @@ class Store:
             raise ConcurrentUpdate(0, 0, None) from exc
         self.write_deadlines(conn, list(plan.deadlines.values()))
         if plan.entries:
-            conn.execute(_INSERT_LEDGER, plan.entries)
+            _P_INSERT_LEDGER.execute(conn, plan.entries)
 
 
 _TABLES = {
