@@ -11,7 +11,8 @@ QLDB digests, immudb's state):
   import, a hold or its release) inserts one ``mf_ledger`` row in the same transaction: the case
   id, the kind of write, and the *state digest*: SHA-256 over the case's whole stored state after
   the write (every case column, including its event-chain head, the parties, claims and
-  deadlines). One INSERT per command; nothing else on the command path.
+  deadlines). One row per command, written with the case's update (the same statement on
+  PostgreSQL, one executemany for a tick's batch); nothing else on the command path.
 - **Sequencing.** A checkpoint (:meth:`Engine.checkpoint <mediation_flow.engine.Engine.checkpoint>`,
   ``mediation-flow checkpoint``) gives the entries not yet sequenced their ``position`` (1, 2,
   3... in insertion order) and ``head = SHA-256(previous head, entry)``, like Trillian's
