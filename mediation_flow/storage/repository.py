@@ -21,6 +21,7 @@ The ORM's unit of work cost more than the SQL itself in the benchmark (``benchma
 from __future__ import annotations
 
 import sqlite3
+from collections import namedtuple
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -338,6 +339,34 @@ class Prepared:
         return conn.exec_driver_sql(sql, params, self.options or None)
 
 
+#: Row classes are made at run time from a statement's columns (``namedtuple`` typed loosely).
+_row_type: Any = namedtuple
+
+
+class PreparedQuery(Prepared):
+    """A hot query, prepared as :class:`Prepared`; its rows come back through the statement's
+    own result processors, as named tuples with the statement's column names."""
+
+    def __init__(self, statement: Any, keys: Sequence[str]) -> None:
+        super().__init__(statement, keys)
+        self._results: dict[str, tuple[Any, list[Any]]] = {}
+
+    def rows(self, conn: Connection, params: dict[str, Any]) -> list[Any]:
+        results = self._results.get(conn.dialect.name)
+        if results is None:
+            compiled = self.statement.compile(dialect=conn.dialect, column_keys=list(self.keys))
+            columns = compiled._result_columns
+            made = _row_type("Row", [c.keyname for c in columns])
+            processors = [c.type._cached_result_processor(conn.dialect, None) for c in columns]
+            results = self._results[conn.dialect.name] = (made, processors)
+        row_type, processors = results
+        raw = self.execute(conn, params).fetchall()
+        return [
+            row_type(*[v if p is None else p(v) for p, v in zip(processors, r, strict=True)])
+            for r in raw
+        ]
+
+
 #: The command path's writes, prepared (:class:`Prepared`).
 _EVENT_KEYS = tuple(c.name for c in events.c if c.name != "id")
 _ENTRY_KEYS = ("case_id", "kind", "digest", "at")
@@ -345,6 +374,7 @@ _P_UPDATE_CASE = Prepared(_UPDATE_CASE, ("b_id", "b_version", *_CASE_CHANGES), r
 _P_INSERT_EVENT = Prepared(_INSERT_EVENT, _EVENT_KEYS)
 _P_INSERT_LEDGER = Prepared(_INSERT_LEDGER, _ENTRY_KEYS)
 _P_SET_EVENT_HASH = Prepared(_SET_EVENT_HASH, ("b_id", "event_hash", "version"))
+_P_SELECT_COMMAND = PreparedQuery(_SELECT_COMMAND, ("case_id",))
 
 
 def _normalise_url(url: str) -> str:
@@ -554,7 +584,7 @@ class Store:
         self, conn: Connection, case_id: int
     ) -> tuple[CaseRecord, list[DeadlineRecord]] | None:
         """The case and its deadlines (oldest first) in one statement: what a command reads."""
-        rows = conn.execute(_SELECT_COMMAND, {"case_id": case_id}).all()
+        rows = _P_SELECT_COMMAND.rows(conn, {"case_id": case_id})
         if not rows:
             return None
         return _case_record(rows[0]), [_command_deadline(r) for r in rows if r.d_id is not None]
