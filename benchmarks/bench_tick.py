@@ -52,7 +52,8 @@ CASE_COLUMNS = (
 PARTY_COLUMNS = "position, kind, role, name, id_number, phone, account"
 CLAIM_COLUMNS = "position, kind, amount"
 DEADLINE_COLUMNS = (
-    "kind, party, status, starts_on, unit, length, due, extended, paused_on, provisional"
+    "kind, party, status, starts_on, unit, length, due, extended, paused_on, provisional, "
+    "estimate, basis"
 )
 
 

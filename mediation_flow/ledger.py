@@ -11,7 +11,8 @@ QLDB digests, immudb's state):
   import, a hold or its release) inserts one ``mf_ledger`` row in the same transaction: the case
   id, the kind of write, and the *state digest*: SHA-256 over the case's whole stored state after
   the write (every case column, including its event-chain head, the parties, claims and
-  deadlines). One INSERT per command; nothing else on the command path.
+  deadlines). One row per command, written with the case's update (the same statement on
+  PostgreSQL, one executemany for a tick's batch); nothing else on the command path.
 - **Sequencing.** A checkpoint (:meth:`Engine.checkpoint <mediation_flow.engine.Engine.checkpoint>`,
   ``mediation-flow checkpoint``) gives the entries not yet sequenced their ``position`` (1, 2,
   3... in insertion order) and ``head = SHA-256(previous head, entry)``, like Trillian's
@@ -57,6 +58,7 @@ __all__ = [
 ]
 
 ledger = LedgerRow.__table__  # type: ignore[attr-defined]
+_INSERT = insert(ledger)
 
 #: The case columns a state digest covers (every stored column but the id).
 CASE_COLUMNS = (
@@ -172,9 +174,16 @@ def entry_head(previous: str | None, position: int, entry: Mapping[str, Any]) ->
 # -- storage --------------------------------------------------------------------------------------
 
 
+def entry(case_id: int, kind: str, digest: str, at: datetime) -> dict[str, Any]:
+    """A ledger entry's row: on the command path the store writes it with the case's update
+    (:meth:`~mediation_flow.storage.repository.Store.save`; one statement with it on
+    PostgreSQL, a prebuilt INSERT beside it on SQLite, one executemany for a tick's batch)."""
+    return {"case_id": case_id, "kind": kind, "digest": digest, "at": at}
+
+
 def append(conn: Connection, case_id: int, kind: str, digest: str, at: datetime) -> None:
     """Record a write (one INSERT, inside the command's transaction)."""
-    conn.execute(insert(ledger), {"case_id": case_id, "kind": kind, "digest": digest, "at": at})
+    conn.execute(_INSERT, entry(case_id, kind, digest, at))
 
 
 def stored_digest(conn: Connection, case_id: int) -> str | None:

@@ -1,8 +1,10 @@
 """The event outbox: every committed event, for the systems that must learn what happened.
 
-Every event a command commits is also queued in ``mf_outbox`` in the same transaction (one
-small insert: the case id and the event's number), so an event is queued if and only if it is
-committed. From there:
+Every event a command commits is also queued in ``mf_outbox`` in the same transaction (a row of
+the case id and the event's number, inserted by the database itself: a trigger on ``mf_event``,
+:func:`~mediation_flow.storage.tables.create_outbox_trigger`, so the command sends no statement
+for it and no code path that stores an event can forget it), so an event is queued if and only
+if it is committed. From there:
 
 * :meth:`Outbox.publish` moves queued events into the **feed** (``mf_feed``) in the order they
   were queued, one publisher at a time (a PostgreSQL advisory lock; SQLite's write lock). Feed

@@ -190,3 +190,51 @@ def test_an_event_rolled_back_is_not_queued(db_url: str) -> None:
             engine.fire(case.id, "refer_to_negotiation", at=DAY)
         assert [(e.case_id, e.seq) for e in engine.history(case.id)] == [(case.id, 1)]
         assert [(e.case_id, e.seq) for e in engine.outbox.events()] == [(case.id, 1)]
+
+
+def test_the_database_queues_every_event_whichever_code_stores_it(db_url: str) -> None:
+    """The outbox entry is written by a trigger on mf_event in the event's own statement: an
+    event stored outside the command path (here: by plain SQL) is queued too, exactly once."""
+    from sqlalchemy import text
+
+    with Engine(db_url) as engine:
+        case = engine.open_case(make_intake(), at=DAY)
+        with engine._store.writing() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO mf_event (case_id, seq, trigger, source, dest, actor_id, "
+                    "actor_role, at, data, warnings) VALUES (:case_id, 2, 'note', 'received', "
+                    "'received', 'system', 'system', :at, '{}', '[]')"
+                ),
+                {"case_id": case.id, "at": DAY},
+            )
+            queued = conn.execute(text("SELECT case_id, seq FROM mf_outbox ORDER BY id")).all()
+        assert [tuple(r) for r in queued] == [(case.id, 1), (case.id, 2)]
+        assert [(e.case_id, e.seq) for e in engine.outbox.events()] == [(case.id, 1), (case.id, 2)]
+
+
+def test_a_database_migrated_from_0011_queues_its_events_by_trigger(db_url: str) -> None:
+    """Migration 0012 adds the trigger to a database of the outbox's first release (and its
+    downgrade removes it): events queued before stay queued, events stored after are queued
+    once."""
+    from mediation_flow.storage import schema
+    from mediation_flow.storage.repository import Store
+
+    with Engine(db_url) as engine:
+        first = engine.open_case(make_intake(), at=DAY)
+    store = Store(db_url)
+    try:
+        with store.migrating() as conn:
+            schema.downgrade(conn, "0011")
+        with store.migrating() as conn:
+            schema.upgrade(conn, "head")
+    finally:
+        store.dispose()
+    with Engine(db_url) as engine:
+        engine.fire(first.id, "refer_to_negotiation", at=DAY)
+        second = engine.open_case(make_intake(), at=DAY)
+        assert [(e.case_id, e.seq) for e in engine.outbox.events()] == [
+            (first.id, 1),
+            (first.id, 2),
+            (second.id, 1),
+        ]

@@ -219,7 +219,6 @@ class OneStopIntake(WriteStep):
                 head = row["hash"] = event_hash(head, row)
                 rows.append(row)
             self._store.insert_events(conn, rows)
-            self._store.set_event_hash(conn, case_id, head, version=len(rows))
             record = CaseRecord(
                 id=case_id,
                 region=parsed.region,
@@ -240,8 +239,10 @@ class OneStopIntake(WriteStep):
                 event_hash=head,
                 serial=serial,
             )
-            # The ledger entry (mediation_flow.ledger): the state digest after the intake.
-            ledger.append(conn, case_id, "open", state_digest(record, parties, claims, ()), at)
+            # The chain head, and the ledger entry (mediation_flow.ledger): the state digest
+            # after the intake.
+            entry = ledger.entry(case_id, "open", state_digest(record, parties, claims, ()), at)
+            self._store.set_event_hash(conn, case_id, head, version=len(rows), entry=entry)
             if idempotent is not None:
                 self._store.insert_idempotency(
                     conn,

@@ -99,18 +99,19 @@ class WriteStep(EngineCore):
         self._issue_number(conn, ctx, version, event_row)
         self._seal(ctx.case, event_row)
         event = self._event(event_row)
+        # The ledger entry (mediation_flow.ledger): the state digest after the write, written
+        # with the case's update.
+        parties = (*ctx.parties, *ctx.added_parties)
+        digest = state_digest(ctx.case, parties, ctx.claims, ctx.deadlines)
+        entry = ledger.entry(ctx.case.id, "command", digest, ctx.at)
         if plan is None:
-            self._store.save(conn, ctx.case, version, event_row, ctx.deadlines)
+            self._store.save(conn, ctx.case, version, event_row, ctx.deadlines, entry)
         else:
-            plan.add(ctx.case, version, event_row, ctx.deadlines)
+            plan.add(ctx.case, version, event_row, ctx.deadlines, entry)
         if ctx.added_parties:  # add_party (AR 46)
             self._store.append_parties(
                 conn, ctx.case.id, added_party_rows(len(ctx.parties), ctx.added_parties)
             )
-        # The ledger entry (mediation_flow.ledger): one INSERT, the state digest after the write.
-        parties = (*ctx.parties, *ctx.added_parties)
-        digest = state_digest(ctx.case, parties, ctx.claims, ctx.deadlines)
-        ledger.append(conn, ctx.case.id, "command", digest, ctx.at)
         if idempotent is not None:
             self._store.insert_idempotency(
                 conn, {**idempotent, "created_at": ctx.at, "result": snapshot(ctx.case)}

@@ -11,14 +11,18 @@ a read lock; files use WAL so that readers never block the writer. PostgreSQL: `
 COMMITTED``; the conditional ``UPDATE`` waits for a concurrent writer of the same row and then
 sees its new version.
 
-The hot path uses SQLAlchemy Core statements: a fire does 2 reads and 3 small writes, and the ORM's
-unit of work cost more than the SQL itself in the benchmark (``benchmarks/``).
+The hot path uses SQLAlchemy Core statements, its writes prepared once per dialect
+(:class:`Prepared`): a fire reads once (the case with its deadlines) and writes the case, its
+event (the database queues it in the outbox), its ledger entry and its deadlines (one upsert):
+4 writes on SQLite, 2 on PostgreSQL, where the case, the event and the entry are one statement.
+The ORM's unit of work cost more than the SQL itself in the benchmark (``benchmarks/``).
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections import namedtuple
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
@@ -26,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     Connection,
+    Integer,
     and_,
     bindparam,
     create_engine,
@@ -33,6 +38,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    literal_column,
     or_,
     select,
     update,
@@ -76,9 +82,10 @@ from mediation_flow.storage.tables import (
     HandoffRow,
     HolidayScheduleRow,
     IdempotencyRow,
+    LedgerRow,
     NumberCounterRow,
-    OutboxRow,
     PartyRow,
+    UTCDateTime,
 )
 
 __all__ = ["DEFAULT_URL", "DuplicateKey", "Store", "WritePlan"]
@@ -92,12 +99,13 @@ class WritePlan:
     """The writes of several commands of one transaction (tick's batch), written together by
     :meth:`Store.save_plan`: one executemany per statement. A command adds its case (with the
     version it read, once per case: later commands on the same case update the same record),
-    its event and its deadlines."""
+    its event, its deadlines and its ledger entry."""
 
     def __init__(self) -> None:
         self.cases: dict[int, tuple[CaseRecord, int]] = {}
         self.events: list[dict[str, Any]] = []
         self.deadlines: dict[int, DeadlineRecord] = {}
+        self.entries: list[dict[str, Any]] = []
 
     def add(
         self,
@@ -105,10 +113,13 @@ class WritePlan:
         expected_version: int,
         event_row: dict[str, Any],
         deadlines: Sequence[DeadlineRecord],
+        entry: dict[str, Any] | None = None,
     ) -> None:
         if case.id not in self.cases:
             self.cases[case.id] = (case, expected_version)
         self.events.append(event_row)
+        if entry is not None:
+            self.entries.append(entry)
         for d in deadlines:
             if d.dirty:
                 self.deadlines[id(d)] = d
@@ -130,7 +141,7 @@ case_numbers = CaseNumberRow.__table__  # type: ignore[attr-defined]
 documents = DocumentRow.__table__  # type: ignore[attr-defined]
 handoffs = HandoffRow.__table__  # type: ignore[attr-defined]
 holiday_schedules = HolidayScheduleRow.__table__  # type: ignore[attr-defined]
-outbox = OutboxRow.__table__  # type: ignore[attr-defined]
+ledger_entries = LedgerRow.__table__  # type: ignore[attr-defined]
 
 _CASE_COLUMNS = (
     cases.c.id,
@@ -250,11 +261,9 @@ _UPDATE_CASE_HEAD = (
     )
 )
 _CALENDAR_REVISION = select(func.coalesce(func.max(holiday_schedules.c.revision), 0))
-#: Every event also queued in the outbox, in the event's transaction (mediation_flow.outbox):
-#: one small insert of two integers.
-_INSERT_OUTBOX = insert(outbox)
+#: A command's ledger entry (mediation_flow.ledger): ``case_id``, ``kind``, ``digest``, ``at``.
+_INSERT_LEDGER = insert(ledger_entries)
 _INSERT_CASE_NUMBER = insert(case_numbers)
-_INSERT_DEADLINE = insert(deadlines)
 _INSERT_CASE = insert(cases).returning(cases.c.id)
 _INSERT_PARTY = insert(parties)
 _INSERT_CLAIM = insert(claims)
@@ -268,6 +277,9 @@ _SET_EVENT_HASH = (
 #: row with NULL deadline columns for a case without any), in one statement, so one snapshot
 #: on every database.
 _D = "d_"
+#: Parameter prefixes of the event's and the ledger entry's values in the PostgreSQL save.
+_E = "e_"
+_L = "l_"
 _SELECT_COMMAND = (
     select(*_CASE_COLUMNS, *(c.label(_D + c.name) for c in _DEADLINE_COLUMNS))
     .select_from(cases.outerjoin(deadlines, deadlines.c.case_id == cases.c.id))
@@ -283,6 +295,116 @@ _SELECT_COMMANDS = (
 _SELECT_IDEMPOTENCY = select(
     idempotency.c.case_id, idempotency.c.request, idempotency.c.result
 ).where(idempotency.c.key == bindparam("key"))
+
+
+class Prepared:
+    """A hot statement compiled once per dialect for a fixed set of parameters, and executed as
+    the driver's SQL with its parameters converted by the statement's own bind processors: the
+    same SQL and values as ``conn.execute(statement, row)``, without SQLAlchemy's per-call
+    compiled-cache look-up and parameter set-up (half of a small statement's cost in
+    ``benchmarks/bench_engine.py``). Event hooks, error translation and transactions are the
+    connection's, as for any statement.
+
+    It reads a compiled statement's bind and result processors, which SQLAlchemy keeps private
+    (``_bind_processors``, ``_result_columns``): a SQLAlchemy release that renames them makes
+    the statements run as ``conn.execute(statement, ...)`` again (slower, the same result), and
+    ``tests/test_statement_counts.py`` checks both ways."""
+
+    #: False once SQLAlchemy lacks what preparing needs: every statement runs the plain way.
+    available = True
+
+    def __init__(self, statement: Any, keys: Sequence[str], *, rowcount: bool = False) -> None:
+        self.statement = statement
+        self.keys = tuple(keys)
+        self.options = {"preserve_rowcount": True} if rowcount else {}
+        self._compiled: dict[str, tuple[str, tuple[str, ...] | None, Any]] = {}
+
+    def _for(self, dialect: Any) -> tuple[str, tuple[str, ...] | None, Any]:
+        found = self._compiled.get(dialect.name)
+        if found is None:
+            compiled = self.statement.compile(dialect=dialect, column_keys=list(self.keys))
+            processors = compiled._bind_processors
+            positions = tuple(compiled.positiontup) if compiled.positional else None
+            names = positions if positions is not None else tuple(compiled.binds)
+            missing = set(names) - set(self.keys)
+            if missing:
+                raise ValueError(f"parameters {sorted(missing)} are not among {self.keys}")
+            found = (compiled.string, positions, [(n, processors.get(n)) for n in names])
+            self._compiled[dialect.name] = found
+        return found
+
+    def execute(self, conn: Connection, rows: dict[str, Any] | Sequence[dict[str, Any]]) -> Any:
+        """Execute with one row of parameters (a mapping) or several (executemany)."""
+        if not Prepared.available:
+            return self._plain(conn, rows)
+        try:
+            sql, positions, convert = self._for(conn.dialect)
+        except AttributeError:
+            Prepared.available = False  # a SQLAlchemy without the private processors
+            return self._plain(conn, rows)
+
+        def one(row: dict[str, Any]) -> Any:
+            values = [(n, row[n] if p is None else p(row[n])) for n, p in convert]
+            if positions is not None:
+                return tuple(v for _, v in values)
+            return dict(values)
+
+        params = one(rows) if isinstance(rows, dict) else [one(r) for r in rows]
+        return conn.exec_driver_sql(sql, params, self.options or None)
+
+    def _plain(self, conn: Connection, rows: dict[str, Any] | Sequence[dict[str, Any]]) -> Any:
+        """The statement executed as SQLAlchemy executes any statement."""
+        keys = self.keys
+        params: Any = (
+            {k: rows[k] for k in keys}
+            if isinstance(rows, dict)
+            else [{k: r[k] for k in keys} for r in rows]
+        )
+        return conn.execute(self.statement, params, execution_options=self.options or None)
+
+
+#: Row classes are made at run time from a statement's columns (``namedtuple`` typed loosely).
+_row_type: Any = namedtuple
+
+
+class PreparedQuery(Prepared):
+    """A hot query, prepared as :class:`Prepared`; its rows come back through the statement's
+    own result processors, as named tuples with the statement's column names."""
+
+    def __init__(self, statement: Any, keys: Sequence[str]) -> None:
+        super().__init__(statement, keys)
+        self._results: dict[str, tuple[Any, list[Any]]] = {}
+
+    def rows(self, conn: Connection, params: dict[str, Any]) -> list[Any]:
+        if not Prepared.available:
+            return list(self._plain(conn, params).fetchall())
+        results = self._results.get(conn.dialect.name)
+        if results is None:
+            compiled = self.statement.compile(dialect=conn.dialect, column_keys=list(self.keys))
+            try:
+                columns = compiled._result_columns
+                made = _row_type("Row", [c.keyname for c in columns])
+                processors = [c.type._cached_result_processor(conn.dialect, None) for c in columns]
+            except AttributeError:
+                Prepared.available = False  # a SQLAlchemy without the private processors
+                return list(self._plain(conn, params).fetchall())
+            results = self._results[conn.dialect.name] = (made, processors)
+        row_type, processors = results
+        raw = self.execute(conn, params).fetchall()
+        return [
+            row_type(*[v if p is None else p(v) for p, v in zip(processors, r, strict=True)])
+            for r in raw
+        ]
+
+
+#: The command path's writes, prepared (:class:`Prepared`).
+_EVENT_KEYS = tuple(c.name for c in events.c if c.name != "id")
+_ENTRY_KEYS = ("case_id", "kind", "digest", "at")
+_P_UPDATE_CASE = Prepared(_UPDATE_CASE, ("b_id", "b_version", *_CASE_CHANGES), rowcount=True)
+_P_INSERT_EVENT = Prepared(_INSERT_EVENT, _EVENT_KEYS)
+_P_INSERT_LEDGER = Prepared(_INSERT_LEDGER, _ENTRY_KEYS)
+_P_SET_EVENT_HASH = Prepared(_SET_EVENT_HASH, ("b_id", "event_hash", "version"))
+_P_SELECT_COMMAND = PreparedQuery(_SELECT_COMMAND, ("case_id",))
 
 
 def _normalise_url(url: str) -> str:
@@ -344,6 +466,9 @@ class Store:
         self.engine: SAEngine = create_engine(self.url, **kwargs)
         self._next_number: Any = None
         self._insert_alert: Any = None
+        self._upsert_deadline: Prepared | None = None
+        self._save_case: Prepared | None = None
+        self._set_head: Prepared | None = None
         if self.is_sqlite:
             self._configure_sqlite(memory, busy_timeout)
 
@@ -489,7 +614,7 @@ class Store:
         self, conn: Connection, case_id: int
     ) -> tuple[CaseRecord, list[DeadlineRecord]] | None:
         """The case and its deadlines (oldest first) in one statement: what a command reads."""
-        rows = conn.execute(_SELECT_COMMAND, {"case_id": case_id}).all()
+        rows = _P_SELECT_COMMAND.rows(conn, {"case_id": case_id})
         if not rows:
             return None
         return _case_record(rows[0]), [_command_deadline(r) for r in rows if r.d_id is not None]
@@ -672,13 +797,12 @@ class Store:
 
     def insert_event(self, conn: Connection, event_row: dict[str, Any]) -> None:
         conn.execute(_INSERT_EVENT, event_row)
-        conn.execute(_INSERT_OUTBOX, {"case_id": event_row["case_id"], "seq": event_row["seq"]})
 
     def insert_events(self, conn: Connection, event_rows: Sequence[dict[str, Any]]) -> None:
-        """Insert events in one statement (executemany)."""
+        """Insert events in one statement (executemany); the database queues each in the
+        outbox (a trigger: :func:`~mediation_flow.storage.tables.create_outbox_trigger`)."""
         if event_rows:
             conn.execute(_INSERT_EVENT, list(event_rows))
-            conn.execute(_INSERT_OUTBOX, _outbox_rows(event_rows))
 
     def insert_idempotency(self, conn: Connection, row: dict[str, Any]) -> None:
         """Store an idempotency key. Another transaction stored it first: ``DuplicateKey``;
@@ -695,11 +819,27 @@ class Store:
         return {"case_id": row.case_id, "request": row.request, "result": dict(row.result)}
 
     def set_event_hash(
-        self, conn: Connection, case_id: int, head: str, version: int | None = None
+        self,
+        conn: Connection,
+        case_id: int,
+        head: str,
+        version: int | None = None,
+        entry: dict[str, Any] | None = None,
     ) -> None:
+        """Set the case's chain head (and ``version``); given, write its ledger ``entry`` too
+        (PostgreSQL: in the same statement)."""
         if version is not None:
-            conn.execute(_SET_EVENT_HASH, {"b_id": case_id, "event_hash": head, "version": version})
+            params = {"b_id": case_id, "event_hash": head, "version": version}
+            if entry is not None and not self.is_sqlite:
+                params.update({_L + k: v for k, v in entry.items()})
+                self._head_statement().execute(conn, params)
+                return
+            _P_SET_EVENT_HASH.execute(conn, params)
+            if entry is not None:
+                _P_INSERT_LEDGER.execute(conn, entry)
             return
+        if entry is not None:
+            raise ValueError("a ledger entry goes with a new version")
         conn.execute(update(cases).where(cases.c.id == case_id).values(event_hash=head))
 
     def alert_keys(self, conn: Connection, keys: Sequence[str]) -> set[str]:
@@ -870,8 +1010,6 @@ class Store:
         """Insert rows into one of the case's tables (an imported case)."""
         if rows:
             conn.execute(insert(_TABLES[table]), list(rows))
-            if table == "mf_event":
-                conn.execute(_INSERT_OUTBOX, _outbox_rows(rows))
 
     def update_case(self, conn: Connection, case_id: int, values: dict[str, Any]) -> None:
         conn.execute(update(cases).where(cases.c.id == case_id).values(**values))
@@ -886,29 +1024,109 @@ class Store:
         expected_version: int,
         event_row: dict[str, Any],
         changed: Sequence[DeadlineRecord],
+        entry: dict[str, Any] | None = None,
     ) -> None:
-        """Write the case's new state and version, its event and its deadline changes.
+        """Write the case's new state and version, its event (queued in the outbox by the
+        database), its deadline changes (new and changed rows in one executemany) and, given,
+        its ledger ``entry`` (``case_id``, ``kind``, ``digest``, ``at``; mediation_flow.ledger).
+
+        SQLite: the case, the event, the deadlines, the entry: a statement each. PostgreSQL:
+        the case, the event and the entry in one statement (data-modifying CTEs), then the
+        deadlines.
 
         Raises ``ConcurrentUpdate`` when the stored version is no longer ``expected_version``;
         the caller's transaction is then rolled back, so nothing is written.
         """
         changes = {name: getattr(case, name) for name in _CASE_CHANGES}
-        result = conn.execute(
-            _UPDATE_CASE, {"b_id": case.id, "b_version": expected_version, **changes}
-        )
-        if result.rowcount != 1:
-            raise ConcurrentUpdate(case.id, expected_version, self.case_version(conn, case.id))
-        try:
-            conn.execute(_INSERT_EVENT, event_row)
-        except IntegrityError as exc:  # a second line of defence: (case_id, seq) is unique
-            raise ConcurrentUpdate(case.id, expected_version, None) from exc
-        conn.execute(_INSERT_OUTBOX, {"case_id": case.id, "seq": event_row["seq"]})
-        new = [_deadline_values(d) for d in changed if d.dirty and d.id is None]
-        old = [{"b_id": d.id, **_deadline_values(d)} for d in changed if d.dirty and d.id]
-        if new:
-            conn.execute(_INSERT_DEADLINE, new)
-        if old:
-            conn.execute(_UPDATE_DEADLINE, old)
+        params = {"b_id": case.id, "b_version": expected_version, **changes}
+        if entry is not None and not self.is_sqlite:
+            params.update({_E + k: v for k, v in event_row.items() if k != "id"})
+            params.update({_L + k: v for k, v in entry.items()})
+            try:
+                result = self._save_statement().execute(conn, params)
+            except IntegrityError as exc:  # a second line of defence: (case_id, seq) is unique
+                raise ConcurrentUpdate(case.id, expected_version, None) from exc
+            if result.rowcount != 1:
+                raise ConcurrentUpdate(case.id, expected_version, self.case_version(conn, case.id))
+        else:
+            result = _P_UPDATE_CASE.execute(conn, params)
+            if result.rowcount != 1:
+                raise ConcurrentUpdate(case.id, expected_version, self.case_version(conn, case.id))
+            try:
+                _P_INSERT_EVENT.execute(conn, event_row)
+            except IntegrityError as exc:  # a second line of defence: (case_id, seq) is unique
+                raise ConcurrentUpdate(case.id, expected_version, None) from exc
+            if entry is not None:
+                _P_INSERT_LEDGER.execute(conn, entry)
+        self.write_deadlines(conn, [d for d in changed if d.dirty])
+
+    def write_deadlines(self, conn: Connection, changed: Sequence[DeadlineRecord]) -> None:
+        """Insert the new deadlines and update the changed ones: one executemany of
+        ``INSERT ... ON CONFLICT (id) DO UPDATE`` (a new row has no id yet: the database gives
+        it one)."""
+        if changed:
+            self._upsert_deadlines().execute(
+                conn, [{"id": d.id, **_deadline_values(d)} for d in changed]
+            )
+
+    def _upsert_deadlines(self) -> Prepared:
+        if self._upsert_deadline is None:  # built once, for the store's dialect
+            stmt = _dialect_insert(self.dialect)(deadlines)
+            new_id: Any = bindparam("id", type_=Integer)
+            if not self.is_sqlite:  # SQLite numbers a NULL INTEGER PRIMARY KEY itself
+                new_id = func.coalesce(
+                    new_id, literal_column("nextval(pg_get_serial_sequence('mf_deadline', 'id'))")
+                )
+            stmt = stmt.values(id=new_id, **{n: bindparam(n) for n in _DEADLINE_FIELDS})
+            upsert = stmt.on_conflict_do_update(
+                index_elements=[deadlines.c.id],
+                set_={n: stmt.excluded[n] for n in _DEADLINE_FIELDS},
+            )
+            self._upsert_deadline = Prepared(upsert, ("id", *_DEADLINE_FIELDS))
+        return self._upsert_deadline
+
+    def _head_statement(self) -> Prepared:
+        """PostgreSQL: the case's new head and its ledger entry in one statement."""
+        if self._set_head is None:
+            updated = _SET_EVENT_HASH.returning(cases.c.id).cte("updated")
+            head = insert(ledger_entries).from_select(
+                ["case_id", "kind", "digest", "at"], _entry_values(updated)
+            )
+            self._set_head = Prepared(
+                head, ("b_id", "event_hash", "version", *(_L + k for k in _ENTRY_KEYS))
+            )
+        return self._set_head
+
+    def _save_statement(self) -> Prepared:
+        """PostgreSQL: the case's update (checked against the version read), its event and
+        its ledger entry in one statement; inserts as many events as cases it updated."""
+        if self._save_case is None:
+            updated = _UPDATE_CASE.returning(cases.c.id).cte("updated")
+            entry = insert(ledger_entries).from_select(
+                ["case_id", "kind", "digest", "at"], _entry_values(updated)
+            )
+            names = [c.name for c in events.c if c.name not in ("id", "case_id")]
+            save = (
+                insert(events)
+                .from_select(
+                    ["case_id", *names],
+                    select(
+                        updated.c.id,
+                        *(bindparam(_E + n, type_=events.c[n].type) for n in names),
+                    ),
+                )
+                .add_cte(entry.cte("entry"))
+            )
+            keys = (
+                "b_id",
+                "b_version",
+                *_CASE_CHANGES,
+                *(_E + n for n in names),
+                *(_L + k for k in _ENTRY_KEYS),
+            )
+            # The rowcount is the check: 0 when the case's version moved.
+            self._save_case = Prepared(save, keys, rowcount=True)
+        return self._save_case
 
     # -- the holiday calendar (mediation_flow.redating) -------------------------------------------
 
@@ -1049,13 +1267,12 @@ class Store:
             if result.rowcount not in (-1, len(heads)):
                 raise ConcurrentUpdate(0, 0, None)
             conn.execute(_INSERT_EVENT, list(event_rows))
-            conn.execute(_INSERT_OUTBOX, _outbox_rows(event_rows))
         if changed:
             conn.execute(_UPDATE_DEADLINE, [{"b_id": d.id, **_deadline_values(d)} for d in changed])
 
     def save_plan(self, conn: Connection, plan: WritePlan) -> None:
         """Write a :class:`WritePlan`: the cases (each checked against the version it was
-        read at), the events, the new and the changed deadlines, one executemany each. Raises
+        read at), the events, the deadlines, the ledger entries, one executemany each. Raises
         ``ConcurrentUpdate`` when a case changed meanwhile; the transaction is then rolled
         back."""
         if not plan.cases:
@@ -1071,14 +1288,9 @@ class Store:
             conn.execute(_INSERT_EVENT, plan.events)
         except IntegrityError as exc:  # (case_id, seq) is unique
             raise ConcurrentUpdate(0, 0, None) from exc
-        conn.execute(_INSERT_OUTBOX, _outbox_rows(plan.events))
-        changed = list(plan.deadlines.values())
-        new = [_deadline_values(d) for d in changed if d.id is None]
-        old = [{"b_id": d.id, **_deadline_values(d)} for d in changed if d.id is not None]
-        if new:
-            conn.execute(_INSERT_DEADLINE, new)
-        if old:
-            conn.execute(_UPDATE_DEADLINE, old)
+        self.write_deadlines(conn, list(plan.deadlines.values()))
+        if plan.entries:
+            _P_INSERT_LEDGER.execute(conn, plan.entries)
 
 
 _TABLES = {
@@ -1091,9 +1303,15 @@ _TABLES = {
 }
 
 
-def _outbox_rows(event_rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The outbox entries of events (mediation_flow.outbox): one per event."""
-    return [{"case_id": r["case_id"], "seq": r["seq"]} for r in event_rows]
+def _entry_values(updated: Any) -> Any:
+    """The ledger entry's values (parameters ``l_kind``, ``l_digest``, ``l_at``) for each case
+    the CTE ``updated`` updated."""
+    return select(
+        updated.c.id,
+        bindparam(_L + "kind", type_=ledger_entries.c.kind.type),
+        bindparam(_L + "digest", type_=ledger_entries.c.digest.type),
+        bindparam(_L + "at", type_=UTCDateTime()),
+    )
 
 
 def _dialect_insert(dialect: str) -> Any:

@@ -16,12 +16,14 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Column,
+    Connection,
     DateTime,
     ForeignKey,
     Index,
     Numeric,
     Text,
     UniqueConstraint,
+    event,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -46,6 +48,8 @@ __all__ = [
     "OutboxRow",
     "PartyRow",
     "SubscriptionRow",
+    "create_outbox_trigger",
+    "drop_outbox_trigger",
     "metadata",
 ]
 
@@ -366,6 +370,51 @@ class OutboxRow(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     case_id: int
     seq: int
+
+
+#: The outbox entry of every event is written by the database, in the statement that inserts the
+#: event (a row trigger on ``mf_event``, migration 0012): an event is queued if and only if it is
+#: committed, whichever code inserted it, and no command sends a statement for it.
+_OUTBOX_TRIGGER: dict[str, tuple[str, ...]] = {
+    "sqlite": (
+        "CREATE TRIGGER IF NOT EXISTS mf_event_outbox AFTER INSERT ON mf_event "
+        "BEGIN INSERT INTO mf_outbox (case_id, seq) VALUES (NEW.case_id, NEW.seq); END",
+    ),
+    "postgresql": (
+        "CREATE OR REPLACE FUNCTION mf_event_outbox() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        "BEGIN INSERT INTO mf_outbox (case_id, seq) VALUES (NEW.case_id, NEW.seq); "
+        "RETURN NULL; END $$",
+        # DROP + CREATE rather than CREATE OR REPLACE TRIGGER, which needs PostgreSQL 14.
+        "DROP TRIGGER IF EXISTS mf_event_outbox ON mf_event",
+        "CREATE TRIGGER mf_event_outbox AFTER INSERT ON mf_event "
+        "FOR EACH ROW EXECUTE FUNCTION mf_event_outbox()",
+    ),
+}
+_DROP_OUTBOX_TRIGGER: dict[str, tuple[str, ...]] = {
+    "sqlite": ("DROP TRIGGER IF EXISTS mf_event_outbox",),
+    "postgresql": (
+        "DROP TRIGGER IF EXISTS mf_event_outbox ON mf_event",
+        "DROP FUNCTION IF EXISTS mf_event_outbox()",
+    ),
+}
+
+
+def create_outbox_trigger(conn: Connection) -> None:
+    """Queue every inserted event in ``mf_outbox`` from the database (SQLite, PostgreSQL)."""
+    for statement in _OUTBOX_TRIGGER.get(conn.dialect.name, ()):
+        conn.exec_driver_sql(statement)
+
+
+def drop_outbox_trigger(conn: Connection) -> None:
+    for statement in _DROP_OUTBOX_TRIGGER.get(conn.dialect.name, ()):
+        conn.exec_driver_sql(statement)
+
+
+@event.listens_for(metadata, "after_create")
+def _after_create(target: Any, connection: Connection, **kw: Any) -> None:
+    tables = kw.get("tables")
+    if tables is None or any(t.name in ("mf_event", "mf_outbox") for t in tables):
+        create_outbox_trigger(connection)
 
 
 class FeedRow(SQLModel, table=True):
