@@ -180,8 +180,12 @@ def _redate(
     where: str,
 ) -> None:
     """A holiday notice re-dated provisional deadlines: compute them again on this calendar.
-    An entry ``held`` kept a date already relied on when the official one had passed: kept here
-    too when this calendar gives the same official date."""
+
+    Only a deadline this replay holds open and provisional is re-dated (one computed on a
+    registered schedule here has its official date already). An entry ``held`` kept the date
+    already relied on when the official one had passed: that date must be the one this replay
+    had before the re-dating (a held date is never a new one), and it is kept here too when
+    this calendar gives the same official date."""
     entries = event.data.get("deadlines")
     if not isinstance(entries, list):
         raise ReplayError(f"{where}: no re-dated deadlines")
@@ -193,16 +197,24 @@ def _redate(
             {"kind": entry.get("kind"), "party": entry.get("party"), "due": entry.get("old_due")},
             where,
         )
+        if not d.is_open:
+            raise ReplayError(f"{where}: re-dates the deadline {d.kind}, which is not open")
+        if not d.provisional:
+            continue  # computed on a registered schedule here: nothing to re-date
+        before = d.due
+        if entry.get("held") is True and entry.get("new_due") != before.isoformat():
+            raise ReplayError(
+                f"{where}: holds the deadline {d.kind} on a date that is not the one it had "
+                "before the re-dating"
+            )
         holder = flow.definition.deadline_map[d.kind].holder
         settle(calendar, d, case.region, holder, force=True)
-        official, kept = entry.get("official_due"), entry.get("new_due")
-        if entry.get("held") is True and official == d.due.isoformat() and isinstance(kept, str):
-            try:
-                held = date.fromisoformat(kept)
-            except ValueError:
-                raise ReplayError(f"{where}: a held date is not a date") from None
-            if held > d.due:
-                d.due = held  # never moved into the past (mediation_flow.redating)
+        if (
+            entry.get("held") is True
+            and entry.get("official_due") == d.due.isoformat()
+            and before > d.due
+        ):
+            d.due = before  # never moved into the past (mediation_flow.redating)
 
 
 def _edge(flow: CompiledFlow, ctx: Context, event: Event, where: str) -> TransitionDef:

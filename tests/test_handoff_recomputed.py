@@ -428,3 +428,74 @@ def test_a_rewritten_history_that_does_not_replay_is_refused(
             court_platform.import_handoff(resigned(data, change))
         assert message in str(e.value)
         assert count(court_platform, cases) == 0
+
+
+# -- fields the history gives: re-datings ---------------------------------------------------------
+
+
+def _appended(
+    body: dict[str, Any], trigger: str, data: dict[str, Any], when: str, role: str = "system"
+) -> None:
+    """Append an event with no transition, as a re-dating or an expiry records it."""
+    last = body["history"][-1]
+    body["history"].append(
+        {
+            **last,
+            "seq": last["seq"] + 1,
+            "trigger": trigger,
+            "source": last["dest"],
+            "actor_id": role,
+            "actor_role": role,
+            "at": when,
+            "data": data,
+            "warnings": [],
+        }
+    )
+
+
+def _sealed_again(body: dict[str, Any]) -> None:
+    """Hash the history again and bring the case's version and head with it."""
+    rechained(body)
+    body["case"]["version"] = len(body["history"])
+    body["case"]["updated_at"] = body["history"][-1]["at"]
+
+
+def test_a_forged_held_redating_cannot_park_a_deadline() -> None:
+    """A re-dating ``held`` keeps the date the deadline had before it: a sender cannot hold
+    an award limit to 2199, whether the receiver's date is official or predicted."""
+    with sender() as centre:
+        data = centre.export_handoff(case_in_arbitration(centre), to_org=COURT).data
+    due = _open(data, "award_limit")["due"]
+
+    def park(body: dict[str, Any]) -> None:
+        entry = {"kind": "award_limit", "party": None, "old_due": due}
+        entry.update(official_due=due, new_due="2199-12-31", held=True)
+        _appended(body, "deadline_redated", {"deadlines": [entry]}, body["exported_at"])
+        _sealed_again(body)
+        _open(body, "award_limit").update(due="2199-12-31")
+
+    with receiver() as court_platform:
+        with pytest.raises(HandoffRejected, match=r"\(deadlines\).*award_limit") as refused:
+            court_platform.import_handoff(resigned(data, park))
+        assert due in str(refused.value)
+        assert count(court_platform, cases) == 0
+
+    # 2027 is predicted on both sides: the window is provisional, and the held date is new.
+    with sender() as centre:
+        case_id = _award_in_2027(centre)
+        data = centre.export_handoff(case_id, to_org=COURT, at=at(2027, 1, 27)).data
+    window = _open(data, "suit_window")
+
+    def hold(body: dict[str, Any]) -> None:
+        entry = {"kind": "suit_window", "party": window["party"], "old_due": window["due"]}
+        entry.update(official_due="2027-02-12", new_due="2027-12-31", held=True)
+        _appended(body, "deadline_redated", {"deadlines": [entry]}, "2027-01-26T02:00:00+00:00")
+        _sealed_again(body)
+
+    with receiver() as court_platform:
+        with pytest.raises(
+            HandoffRejected, match="not the one it had before the re-dating"
+        ) as refused:
+            court_platform.import_handoff(resigned(data, hold), at=at(2027, 1, 27))
+        assert "2027-12-31" not in str(refused.value)
+        assert count(court_platform, cases) == 0
