@@ -76,6 +76,7 @@ __all__ = [
     "HandoffSettings",
     "canonical_bytes",
     "check_numbers",
+    "check_times",
     "load_package",
     "package_body",
     "parse_package",
@@ -514,14 +515,28 @@ def _day(value: date | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+#: The years a date or a time in a package may fall in.
+MIN_YEAR, MAX_YEAR = 1900, 2199
+
+
+def _in_range(value: date) -> None:
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValueError(f"a date outside the years {MIN_YEAR} to {MAX_YEAR}")
+
+
 def _date(value: str | None) -> date | None:
-    return date.fromisoformat(value) if value is not None else None
+    if value is None:
+        return None
+    parsed = date.fromisoformat(value)
+    _in_range(parsed)
+    return parsed
 
 
 def _when(value: str) -> datetime:
     parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is None:
-        raise ValueError(f"{value!r} has no time zone")
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise ValueError("a time without a time zone")
+    _in_range(parsed)
     return parsed
 
 
@@ -546,6 +561,7 @@ class Contents:
     deadlines: list[dict[str, Any]]
     numbers: list[CaseNumber]
     documents: list[dict[str, Any]]
+    exported_at: datetime
 
 
 def check_format(data: Mapping[str, Any]) -> None:
@@ -586,7 +602,7 @@ def parse_package(data: Mapping[str, Any]) -> Contents:
             "is_migrant_worker": c["is_migrant_worker"],
             "knew_of_infringement_on": _date(c["knew_of_infringement_on"]),
             "employment_ended_on": _date(c["employment_ended_on"]),
-            "received_on": date.fromisoformat(c["received_on"]),
+            "received_on": _date(c["received_on"]),
             "limitation_expires_on": _date(c["limitation_expires_on"]),
             "opened_at": _when(c["opened_at"]),
             "updated_at": _when(c["updated_at"]),
@@ -626,18 +642,19 @@ def parse_package(data: Mapping[str, Any]) -> Contents:
                 "kind": d["kind"],
                 "party": d["party"],
                 "status": DeadlineStatus(d["status"]).value,
-                "starts_on": date.fromisoformat(d["starts_on"]),
+                "starts_on": _date(d["starts_on"]),
                 "unit": d["unit"],
                 "length": d["length"],
                 "extended": d["extended"],
                 "paused_on": _date(d["paused_on"]),
-                "due": date.fromisoformat(d["due"]),
+                "due": _date(d["due"]),
                 "provisional": d["provisional"],
             }
             for d in data["deadlines"]
         ]
         numbers = [CaseNumber.from_json(n) for n in c["attributes"].get("case_numbers", [])]
         documents = [{**d, "rendered_at": _when(d["rendered_at"])} for d in data["documents"]]
+        exported_at = _when(data["exported_at"])
     except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
         raise HandoffRejected(
             "format", f"unreadable content: {type(exc).__name__}: {exc}"
@@ -652,7 +669,30 @@ def parse_package(data: Mapping[str, Any]) -> Contents:
         deadlines=deadlines,
         numbers=numbers,
         documents=documents,
+        exported_at=exported_at,
     )
+
+
+def check_times(contents: Contents, received_at: datetime) -> None:
+    """The history's times: none before the case was opened, none before the event before it,
+    none after the package was exported or after it is taken in (``received_at``)."""
+    opened = contents.case["opened_at"]
+    previous = opened
+    for e in contents.events:
+        what = f"event {e.seq} ({e.trigger})"
+        if e.at < opened:
+            raise HandoffRejected("times", f"{what} is dated before the case was opened")
+        if e.at < previous:
+            raise HandoffRejected("times", f"{what} is dated before the event before it")
+        if e.at > contents.exported_at:
+            raise HandoffRejected("times", f"{what} is dated after the package was exported")
+        if e.at > received_at:
+            raise HandoffRejected(
+                "times",
+                f"{what} is dated after this import: the sender's clock is ahead of this "
+                "system's, or the history was rewritten",
+            )
+        previous = e.at
 
 
 #: The largest sequence number a case number may carry (a counter near 2^31 would be spent).

@@ -4,10 +4,10 @@
 later event as the engine applied it when it was recorded: a transition through the case's
 compiled flow (its recorded data parsed again, its edge's effects and deadline rules applied by
 :func:`mediation_flow.deadlines.apply_transition` on the given calendar), an expiry (the deadline
-the event names expires; an expiry trigger then fires from the day after the due day the event
-recorded), a re-dating (``deadline_redated``: the named deadlines are computed again), an
-early-warning alert (nothing). What comes out are the deadline records the engine would hold for
-the case had it recorded the same history itself, on this calendar.
+the event names expires: it must be open, due on the day the event names, and past that day when
+the event was recorded), a re-dating (``deadline_redated``: the named open provisional deadlines
+are computed again), an early-warning alert (nothing). What comes out are the deadline records
+the engine would hold for the case had it recorded the same history itself, on this calendar.
 
 The handoff import (:mod:`mediation_flow.handoff`) stores these instead of the deadlines a
 package lists, and compares the two (:func:`compare_deadlines`).
@@ -166,9 +166,32 @@ def _named(deadlines: list[DeadlineRecord], named: Any, where: str) -> DeadlineR
     raise ReplayError(f"{where}: names a deadline {kind} the history never started")
 
 
+def _expiring(
+    deadlines: list[DeadlineRecord], named: Any, event: Event, where: str
+) -> DeadlineRecord:
+    """The deadline an expiry closes: open here, due on the day the event names (the history's
+    own due date, not the event's word for it), and past its due day when the event was
+    recorded (an expiry fires from the day after the due day)."""
+    d = _named(deadlines, named, where)
+    if d.status != DeadlineStatus.pending:
+        raise ReplayError(f"{where}: expires the deadline {d.kind}, which is not open")
+    if named.get("due") != d.due.isoformat():
+        raise ReplayError(
+            f"{where}: names the deadline {d.kind} as due on another day than the "
+            f"{d.due.isoformat()} its history gives"
+        )
+    if event.at.astimezone(SHANGHAI).date() <= d.due:
+        raise ReplayError(
+            f"{where}: expires the deadline {d.kind} before its due day {d.due.isoformat()} ended"
+        )
+    return d
+
+
 def _expire(deadlines: list[DeadlineRecord], event: Event, where: str) -> None:
     """An expiry recorded without a transition: the deadline ran out."""
-    _named(deadlines, event.data.get("expired_deadline"), where).set_status(DeadlineStatus.expired)
+    _expiring(deadlines, event.data.get("expired_deadline"), event, where).set_status(
+        DeadlineStatus.expired
+    )
 
 
 def _redate(
@@ -261,15 +284,10 @@ def _fire(
         raise ReplayError(f"{where}: its field {field!r} does not parse") from None
     expiring: DeadlineRecord | None = None
     if "expired_deadline" in event.data:
-        named = event.data["expired_deadline"]
-        record = _named(deadlines, named, where)
+        # The transition took effect the day after the deadline's due day.
+        record = _expiring(deadlines, event.data["expired_deadline"], event, where)
         record.set_status(DeadlineStatus.expired)
-        # The transition took effect the day after the due day the history recorded.
-        try:
-            recorded_due = date.fromisoformat(str(named.get("due")))
-        except ValueError:
-            raise ReplayError(f"{where}: the expired deadline's due date is not a date") from None
-        expiring = replace(record, due=recorded_due)
+        expiring = replace(record)
     ctx = Context(
         case=case,
         trigger=event.trigger,

@@ -499,3 +499,109 @@ def test_a_forged_held_redating_cannot_park_a_deadline() -> None:
             court_platform.import_handoff(resigned(data, hold), at=at(2027, 1, 27))
         assert "2027-12-31" not in str(refused.value)
         assert count(court_platform, cases) == 0
+
+
+# -- times ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def in_arbitration() -> dict[str, Any]:
+    """A case in arbitration, exported on 2025-03-14 (its defence period runs to 03-28)."""
+    with sender() as centre:
+        data: dict[str, Any] = centre.export_handoff(
+            case_in_arbitration(centre), to_org=COURT, at=at(2025, 3, 14)
+        ).data
+        return data
+
+
+def _dated(seq: int, when: str) -> Callable[[dict[str, Any]], None]:
+    def change(body: dict[str, Any]) -> None:
+        body["history"][seq - 1]["at"] = when
+        _sealed_again(body)
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (_dated(3, "2019-01-01T00:00:00+00:00"), "event 3 (fail_mediation) is dated before the"),
+        (_dated(4, "2025-03-09T00:00:00+00:00"), "event 4 (apply_arbitration) is dated before"),
+        (_dated(5, "2031-06-02T01:00:00+00:00"), "is dated after the package was exported"),
+        (
+            lambda body: (
+                body.update(exported_at="2031-06-03T00:00:00+00:00")
+                or _dated(5, "2031-06-02T01:00:00+00:00")(body)
+            ),
+            "event 5 (accept_arbitration) is dated after this import",
+        ),
+    ],
+    ids=["before-opening", "out-of-order", "after-export", "after-import"],
+)
+def test_event_times_out_of_their_order_are_refused(
+    in_arbitration: dict[str, Any], change: Callable[[dict[str, Any]], None], message: str
+) -> None:
+    with receiver() as court_platform:
+        with pytest.raises(HandoffRejected, match=r"\(times\)") as refused:
+            court_platform.import_handoff(resigned(in_arbitration, change), at=at(2025, 3, 14))
+        assert message in str(refused.value)
+        assert count(court_platform, cases) == 0
+
+
+def _expired(due: str, when: str) -> Callable[[dict[str, Any]], None]:
+    def change(body: dict[str, Any]) -> None:
+        named = {"id": 4, "kind": "defence_due", "party": None, "due": due}
+        _appended(body, "deadline_expired", {"expired_deadline": named}, when)
+        _sealed_again(body)
+        _open(body, "defence_due").update(status="expired")
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            _expired("2025-03-28", "2025-03-14T00:30:00+00:00"),
+            "expires the deadline defence_due before its due day 2025-03-28 ended",
+        ),
+        (
+            _expired("2025-03-10", "2025-03-14T00:30:00+00:00"),
+            "names the deadline defence_due as due on another day than the 2025-03-28",
+        ),
+    ],
+    ids=["early", "named-due"],
+)
+def test_an_expiry_before_the_due_day_is_refused(
+    in_arbitration: dict[str, Any], change: Callable[[dict[str, Any]], None], message: str
+) -> None:
+    with receiver() as court_platform:
+        with pytest.raises(HandoffRejected, match=r"\(deadlines\)") as refused:
+            court_platform.import_handoff(resigned(in_arbitration, change), at=at(2025, 3, 14))
+        assert message in str(refused.value)
+        assert count(court_platform, cases) == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda body: body.update(exported_at="2025-03-14T00:00:00"),
+            "a time without a time zone",
+        ),
+        (_dated(5, "9999-12-31T20:00:00+00:00"), "a date outside the years 1900 to 2199"),
+        (
+            lambda body: body["case"].update(knew_of_infringement_on="0001-01-01"),
+            "a date outside the years 1900 to 2199",
+        ),
+    ],
+    ids=["naive", "year-9999", "year-1"],
+)
+def test_times_without_a_zone_or_out_of_range_are_refused(
+    in_arbitration: dict[str, Any], change: Callable[[dict[str, Any]], None], message: str
+) -> None:
+    with receiver() as court_platform:
+        with pytest.raises(HandoffRejected, match=r"\(format\)") as refused:
+            court_platform.import_handoff(resigned(in_arbitration, change), at=at(2025, 3, 14))
+        assert message in str(refused.value)
+        assert count(court_platform, cases) == 0

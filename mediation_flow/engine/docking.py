@@ -31,6 +31,7 @@ from mediation_flow.handoff import (
     HandoffResult,
     check_format,
     check_numbers,
+    check_times,
     load_package,
     package_body,
     parse_package,
@@ -256,7 +257,7 @@ class Docking(EngineCore):
             actor, scope, f"import the handoff package of {case['serial']}"
         )
         compiled = self._flows.get(case["flow_fingerprint"]) or self._compiled_for(case["region"])
-        contents, redated = self._check_imported(contents, compiled)
+        contents, redated = self._check_imported(contents, compiled, at)
         outcome, case_id, added = self._store_import(contents, compiled, data, signer, actor, at)
         for d in redated if outcome != "unchanged" else ():
             # Stored on this system's calendar; the package's date came from a predicted
@@ -283,7 +284,7 @@ class Docking(EngineCore):
         return HandoffResult(case_id, outcome, added, signer)
 
     def _check_imported(
-        self, contents: Contents, compiled: CompiledFlow
+        self, contents: Contents, compiled: CompiledFlow, at: datetime
     ) -> tuple[Contents, list[DeadlineDifference]]:
         """The package's case against its own history and the flow it runs under; the contents
         to store, with the deadlines recomputed from the history on this engine's calendar, and
@@ -326,6 +327,7 @@ class Docking(EngineCore):
             raise HandoffRejected(
                 "format", f"deadline kinds {', '.join(unknown)} are not in the case's flow"
             )
+        check_times(contents, at)
         check_numbers(contents, self._numbering_for(case["region"]))
         # What only the history may say: the organisation the case was referred to last.
         referred = None
@@ -467,7 +469,7 @@ class Docking(EngineCore):
             or here.held_since is None
             or data["from_org"] != here.held_by
             or len(contents.events) != here.version
-            or datetime.fromisoformat(data["exported_at"]) < here.held_since
+            or contents.exported_at < here.held_since
         ):
             return False
         seen = {h["digest"] for h in self._store.handoffs_of(conn, here.id)}
