@@ -75,6 +75,7 @@ __all__ = [
     "HandoffResult",
     "HandoffSettings",
     "canonical_bytes",
+    "check_intake",
     "check_numbers",
     "check_times",
     "load_package",
@@ -695,6 +696,62 @@ def check_times(contents: Contents, received_at: datetime) -> None:
         previous = e.at
 
 
+def check_intake(contents: Contents) -> None:
+    """The case's intake facts, which no later event records, against the ``open_case`` event
+    and the rules intake applies: opened at the time of that event, received on the day it
+    records and not after it, the infringement known by then, at least as many workers as
+    worker parties, a collective dispute with ten or more workers and 3 to 5 representatives
+    (LDMAL 7). Its documents were rendered for a version of the case it has, between its
+    opening and the export."""
+    c, opened = contents.case, contents.events[0]
+    if opened.at != c["opened_at"]:
+        raise HandoffRejected("intake", "the case was not opened at the time of its open_case")
+    if opened.data.get("received_on") != c["received_on"].isoformat():
+        raise HandoffRejected(
+            "intake", "the case's receipt date is not the one its open_case event records"
+        )
+    if c["received_on"] > opened.at.astimezone(_SHANGHAI).date():
+        raise HandoffRejected("intake", "the case was received after it was opened")
+    knew = c["knew_of_infringement_on"]
+    if knew is not None and knew > c["received_on"]:
+        raise HandoffRejected("intake", "the infringement was known only after the receipt date")
+    added = sum(1 for e in contents.events if e.trigger == "add_party")
+    at_intake = contents.parties[: max(len(contents.parties) - added, 0)]
+    workers = sum(1 for p in at_intake if p.kind is PartyKind.worker)
+    if c["worker_count"] < workers:
+        raise HandoffRejected(
+            "intake", f"worker_count {c['worker_count']} is fewer than the {workers} worker parties"
+        )
+    attributes = c["attributes"]
+    collective = attributes.get("collective")
+    representatives = attributes.get("representatives")
+    if collective is not None and (
+        collective is not True
+        or c["worker_count"] < 10
+        or not isinstance(representatives, list)
+        or not 3 <= len(representatives) <= 5
+        or not all(isinstance(r, str) and 0 < len(r.strip()) <= 200 for r in representatives)
+    ):
+        raise HandoffRejected(
+            "intake",
+            "a collective dispute has ten or more workers and 3 to 5 representatives (LDMAL 7)",
+        )
+    if representatives is not None and collective is None:
+        raise HandoffRejected("intake", "representatives belong to a collective dispute")
+    for d in contents.documents:
+        if not 1 <= d["case_version"] <= c["version"]:
+            raise HandoffRejected(
+                "documents",
+                f"a document was rendered for version {d['case_version']} of a case that has "
+                f"{c['version']} versions",
+            )
+        if not c["opened_at"] <= d["rendered_at"] <= contents.exported_at:
+            raise HandoffRejected(
+                "documents",
+                "a document was rendered before the case was opened or after the export",
+            )
+
+
 #: The largest sequence number a case number may carry (a counter near 2^31 would be spent).
 MAX_NUMBER_SEQ = 10_000_000
 
@@ -776,9 +833,13 @@ def recompute_deadlines(
 ) -> tuple[Contents, list[DeadlineDifference]]:
     """The package's contents with the deadlines its history gives on ``calendar``
     (:func:`mediation_flow.replay.replay_deadlines`) in place of those it lists, and the due
-    dates that differ for a reason a holiday calendar explains. Raises ``HandoffRejected``
-    (``deadlines``) when the history cannot be replayed or the listed deadlines are not the
-    ones it gives (:func:`mediation_flow.replay.compare_deadlines`)."""
+    dates that differ for a reason a holiday calendar explains; the case's fields that follow
+    from the history (its state, version, resolution, limitation period, attributes and last
+    change) are the replay's too. Raises ``HandoffRejected`` (``deadlines``) when the history
+    cannot be replayed or the listed deadlines are not the ones it gives
+    (:func:`mediation_flow.replay.compare_deadlines`), and (``chain``) when the package's
+    attributes or resolution are not the ones the history gives (the limitation period, which
+    a calendar decides, is taken from the replay whatever the package says)."""
     c = contents.case
     case = CaseRecord(
         id=0,
@@ -814,4 +875,35 @@ def recompute_deadlines(
             + "; ".join(problems[:3])
             + more,
         )
-    return replace(contents, deadlines=deadline_rows(ours)), differences
+    if contents.numbers:
+        case.attributes["case_numbers"] = [n.to_json() for n in contents.numbers]
+    attributes = to_json(case.attributes)
+    # The limitation period is computed on a calendar: the two systems' may differ.
+    calendared = {"limitation_provisional"}
+    differ = sorted(
+        k
+        for k in set(attributes) | set(c["attributes"])
+        if k not in calendared and attributes.get(k) != c["attributes"].get(k)
+    )
+    if differ:
+        raise HandoffRejected(
+            "chain",
+            "the case's attributes are not the ones its history gives: "
+            + ", ".join(repr(k[:40]) for k in differ[:5]),
+        )
+    if case.resolution != c["resolution"]:
+        raise HandoffRejected(
+            "chain",
+            f"the case's resolution {str(c['resolution'])[:20]!r} is not the one its history "
+            f"leads to ({case.resolution!r})",
+        )
+    replayed = {
+        **c,
+        "state": case.state,
+        "version": case.version,
+        "resolution": case.resolution,
+        "limitation_expires_on": case.limitation_expires_on,
+        "updated_at": case.updated_at,
+        "attributes": attributes,
+    }
+    return replace(contents, case=replayed, deadlines=deadline_rows(ours)), differences

@@ -82,18 +82,38 @@ def replay_deadlines(
     """The deadlines of a case whose history is ``events``, recomputed on ``calendar``.
 
     ``case`` is the case as it was opened: its region, intake dates and intake attributes; its
-    state, version and other attributes are replayed (the record is changed in place).
+    state, version, resolution, limitation period, last change and other attributes are
+    replayed (the record is changed in place).
     ``parties`` are every party of the case, those added in arbitration (``add_party``) last.
     Raises :class:`ReplayError` when an event cannot be applied."""
     if not events or events[0].trigger != "open_case":
         raise ReplayError("a history starts with the open_case event")
     case.state = flow.definition.initial
     case.version = 1
+    case.resolution = None
+    case.updated_at = events[0].at
     received = events[0].data.get("received_on")
     case.attributes = {
         **{k: case.attributes[k] for k in _INTAKE_ATTRIBUTES if k in case.attributes},
         "limitation_interruptions": [received if isinstance(received, str) else ""],
     }
+    try:
+        # LDMAL 27 ¶2: the first claim interrupts the limitation period (Engine.open_case).
+        limitation = limitation_expiry(
+            calendar,
+            case.region,
+            knew_of_infringement_on=case.knew_of_infringement_on,
+            employment_ended_on=case.employment_ended_on,
+            claim_kinds=[c.kind for c in claims],
+            interruptions=[case.received_on],
+        )
+    except CalendarNotAvailable as exc:
+        raise ReplayError(
+            f"event 1 (open_case): the limitation falls where the calendar is unknown ({exc})"
+        ) from None
+    case.limitation_expires_on = limitation["expires_on"]
+    if limitation["provisional"]:
+        case.attributes["limitation_provisional"] = True
     ids = party_ids(p.kind for p in parties)
     everyone = tuple(replace(p, id=pid) for p, pid in zip(parties, ids, strict=True))
     added = sum(1 for e in events if e.trigger == "add_party")

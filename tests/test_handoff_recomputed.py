@@ -605,3 +605,122 @@ def test_times_without_a_zone_or_out_of_range_are_refused(
             court_platform.import_handoff(resigned(in_arbitration, change), at=at(2025, 3, 14))
         assert message in str(refused.value)
         assert count(court_platform, cases) == 0
+
+
+# -- case fields ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("limitation", ["2199-12-31", "2025-01-01", None])
+def test_the_limitation_period_is_the_replays(
+    in_arbitration: dict[str, Any], limitation: str | None
+) -> None:
+    """A calendar decides the limitation period: the receiver stores its own, whatever the
+    package says (here the same calendar: the sender's)."""
+    real = in_arbitration["case"]["limitation_expires_on"]
+    forged = resigned(
+        in_arbitration, lambda body: body["case"].update(limitation_expires_on=limitation)
+    )
+    with receiver() as court_platform:
+        there = court_platform.import_handoff(forged, at=at(2025, 3, 14)).case_id
+        assert court_platform.get(there).limitation_expires_on.isoformat() == real
+        assert court_platform.verify(there).ok
+
+
+def _attributes(**values: Any) -> Callable[[dict[str, Any]], None]:
+    return lambda body: body["case"]["attributes"].update(values)
+
+
+@pytest.mark.parametrize(
+    ("change", "check", "message"),
+    [
+        (_attributes(settled=True), "chain", "attributes are not the ones its history gives"),
+        (
+            _attributes(limitation_interruptions=["2099-01-01"]),
+            "chain",
+            "'limitation_interruptions'",
+        ),
+        (_attributes(limitation_suspended_on="2025-03-01"), "chain", "'limitation_suspended_on'"),
+        (_attributes(respondent_served_on="2030-01-01"), "chain", "'respondent_served_on'"),
+        (
+            lambda body: body["case"]["attributes"].pop("limitation_interruptions"),
+            "chain",
+            "'limitation_interruptions'",
+        ),
+        (_attributes(intake={"note": "x"}), "intake", "plugins declare for its region"),
+        (_attributes(collective=True), "intake", "ten or more workers and 3 to 5"),
+        (_attributes(representatives=["甲", "乙", "丙"]), "intake", "belong to a collective"),
+        (
+            lambda body: body["case"].update(received_on="2025-03-01"),
+            "intake",
+            "receipt date is not the one its open_case event records",
+        ),
+        (
+            lambda body: body["case"].update(opened_at="2001-01-01T00:00:00+00:00"),
+            "intake",
+            "not opened at the time of its open_case",
+        ),
+        (
+            lambda body: body["case"].update(knew_of_infringement_on="2025-03-04"),
+            "intake",
+            "known only after the receipt date",
+        ),
+        (
+            lambda body: body["case"].update(updated_at="2025-03-13T00:00:00+00:00"),
+            "chain",
+            "last change is not the time of its last event",
+        ),
+        (
+            lambda body: body["documents"][0].update(case_version=99),
+            "documents",
+            "rendered for version 99 of a case that has 5",
+        ),
+        (
+            lambda body: body["documents"][0].update(rendered_at="2025-03-15T00:00:00+00:00"),
+            "documents",
+            "after the export",
+        ),
+    ],
+    ids=[
+        "extra-key",
+        "interruptions",
+        "suspended",
+        "recorded-field",
+        "dropped-key",
+        "intake",
+        "collective",
+        "representatives",
+        "received-on",
+        "opened-at",
+        "knew-of",
+        "updated-at",
+        "document-version",
+        "document-time",
+    ],
+)
+def test_case_fields_the_history_does_not_give_are_refused(
+    in_arbitration: dict[str, Any],
+    change: Callable[[dict[str, Any]], None],
+    check: str,
+    message: str,
+) -> None:
+    with receiver() as court_platform:
+        with pytest.raises(HandoffRejected, match=rf"\({check}\)") as refused:
+            court_platform.import_handoff(resigned(in_arbitration, change), at=at(2025, 3, 14))
+        assert message in str(refused.value)
+        assert count(court_platform, cases) == 0
+
+
+def test_a_closed_cases_resolution_is_the_historys() -> None:
+    with sender() as centre:
+        case = centre.open_case(make_intake(), at=at(2025, 3, 3))
+        centre.fire(case.id, "apply_arbitration", data={"by": "worker"}, at=at(2025, 3, 4))
+        centre.fire(case.id, "withdraw", data={"by": "worker"}, at=at(2025, 3, 5))
+        data = centre.export_handoff(case.id, to_org=COURT, at=at(2025, 3, 6)).data
+    assert data["case"]["resolution"] == "withdrawn"
+    forged = resigned(data, lambda body: body["case"].update(resolution="settled"))
+    with receiver() as court_platform:
+        with pytest.raises(HandoffRejected, match=r"\(chain\).*the history leads to"):
+            court_platform.import_handoff(forged, at=at(2025, 3, 6))
+        assert count(court_platform, cases) == 0
+        there = court_platform.import_handoff(data, at=at(2025, 3, 6)).case_id
+        assert court_platform.get(there).resolution == "withdrawn"

@@ -8,12 +8,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection
 
 from mediation_flow import ledger
-from mediation_flow.audit import verify_case
+from mediation_flow.audit import derived_problems, verify_case
 from mediation_flow.engine.core import EngineCore, handed_over
 from mediation_flow.engine.rows import event_rows, number_rows
 from mediation_flow.errors import (
@@ -21,15 +22,18 @@ from mediation_flow.errors import (
     DatabaseError,
     HandoffRejected,
     InvalidData,
+    InvalidIntake,
     PermissionDenied,
     StorageError,
 )
 from mediation_flow.flow.compiler import CompiledFlow
+from mediation_flow.flow.data import to_json
 from mediation_flow.handoff import (
     Contents,
     HandoffPackage,
     HandoffResult,
     check_format,
+    check_intake,
     check_numbers,
     check_times,
     load_package,
@@ -213,9 +217,12 @@ class Docking(EngineCore):
         ``HandoffSettings.trusted_keys``; once any key is trusted, unsigned packages are
         refused), that it is addressed to this system, the actor (an intake officer, arbitrator
         or judge whose scope covers the region), the case's hash chain, intake digest and case
-        numbers (each what this engine's rule for its key issues), its history replayed through
-        the flow to the state it claims, and the deadlines it lists against those the history
-        gives on this engine's calendar (which are the ones stored). Then, in one
+        numbers (each what this engine's rule for its key issues), its events' times (in order,
+        from the opening to the export and this import), its intake facts against the
+        ``open_case`` event and the intake rules, its history replayed through the flow to the
+        state it claims, the case's attributes and resolution against those the replay gives,
+        and the deadlines it lists against those the history gives on this engine's calendar
+        (the replay's deadlines and limitation period are the ones stored). Then, in one
         transaction: a case new here is created in the same state with the same history,
         deadlines, numbers and documents' metadata; a case already here with this history is
         left alone (importing twice is a no-op); a case here whose history the package
@@ -322,6 +329,8 @@ class Docking(EngineCore):
         state = flow.state_map[case["state"]]
         if case["resolution"] is not None and not state.terminal:
             raise HandoffRejected("format", f"an open case ({case['state']}) has no resolution")
+        check_intake(contents)
+        self._check_intake_attributes(case)
         unknown = sorted({d["kind"] for d in contents.deadlines} - set(flow.deadline_map))
         if unknown:
             raise HandoffRejected(
@@ -329,6 +338,12 @@ class Docking(EngineCore):
             )
         check_times(contents, at)
         check_numbers(contents, self._numbering_for(case["region"]))
+        # The columns that follow from the history, as Engine.verify derives them.
+        derived = derived_problems(
+            flow, SimpleNamespace(**case), contents.events, [n.number for n in contents.numbers]
+        )
+        if derived:
+            raise HandoffRejected("chain", "; ".join(derived))
         # What only the history may say: the organisation the case was referred to last.
         referred = None
         for event in contents.events:
@@ -340,6 +355,31 @@ class Docking(EngineCore):
             )
         self._sync_calendar()  # the notices registered in the database, by any engine
         return recompute_deadlines(contents, compiled, self.calendar)
+
+    def _check_intake_attributes(self, case: Mapping[str, Any]) -> None:
+        """The region's intake attributes (``attributes["intake"]``) as this engine's plugins
+        declare and check them at intake."""
+        intake = case["attributes"].get("intake")
+        if intake is None:
+            return
+        declared = self._plugins.attributes(case["region"])
+        if not isinstance(intake, Mapping) or not set(intake) <= set(declared):
+            raise HandoffRejected(
+                "intake",
+                "the case's intake attributes are not the ones this system's plugins declare for "
+                "its region (start this engine with the plugins of the sending system)",
+            )
+        try:
+            checked = to_json(self._plugins.check_attributes(case["region"], intake))
+        except InvalidIntake as exc:
+            # The reason may quote the value (personal data): the field only.
+            raise HandoffRejected(
+                "intake", f"the intake attribute {exc.field} does not pass this system's check"
+            ) from None
+        if checked != intake:
+            raise HandoffRejected(
+                "intake", "the case's intake attributes are not as this system's plugins check them"
+            )
 
     def _store_import(
         self,
