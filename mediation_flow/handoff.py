@@ -316,6 +316,9 @@ class HandoffResult:
 MAX_PACKAGE_BYTES = 16 * 1024 * 1024
 #: How deeply a package's JSON may nest (the schema needs 6 levels).
 MAX_PACKAGE_DEPTH = 32
+#: The most events a package's history may hold (checked before the schema): a case's history
+#: runs to tens of events, and each is replayed through the flow on import.
+MAX_PACKAGE_EVENTS = 2_000
 
 
 def _too_large(size: int) -> HandoffRejected:
@@ -581,6 +584,13 @@ def parse_package(data: Mapping[str, Any]) -> Contents:
     """Check the package against its schema and read it; ``HandoffRejected`` (``format`` or
     ``version``) names what is wrong."""
     check_format(data)
+    history = data.get("history")
+    if isinstance(history, list) and len(history) > MAX_PACKAGE_EVENTS:
+        raise HandoffRejected(
+            "format",
+            f"the package's history has {len(history)} events, more than the "
+            f"{MAX_PACKAGE_EVENTS} a package may hold",
+        )
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(

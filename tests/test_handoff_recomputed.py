@@ -18,6 +18,7 @@ from structlog.testing import capture_logs
 
 from mediation_flow import Engine, HandoffRejected, HandoffSettings, NumberingRule
 from mediation_flow.audit import event_hash
+from mediation_flow.handoff import MAX_PACKAGE_EVENTS
 from mediation_flow.storage.repository import cases
 from mediation_flow.testing import sample_intake
 from tests.conftest import at, make_intake
@@ -724,3 +725,36 @@ def test_a_closed_cases_resolution_is_the_historys() -> None:
         assert count(court_platform, cases) == 0
         there = court_platform.import_handoff(data, at=at(2025, 3, 6)).case_id
         assert court_platform.get(there).resolution == "withdrawn"
+
+
+# -- cost -----------------------------------------------------------------------------------------
+
+
+def test_a_history_longer_than_the_cap_is_refused_before_the_schema(
+    in_arbitration: dict[str, Any],
+) -> None:
+    def lengthen(body: dict[str, Any]) -> None:
+        last = body["history"][-1]
+        body["history"] += [{**last, "seq": last["seq"] + 1 + i} for i in range(MAX_PACKAGE_EVENTS)]
+
+    with receiver() as court_platform:
+        with pytest.raises(HandoffRejected, match=r"\(format\).* more than the 2000 a package"):
+            court_platform.import_handoff(resigned(in_arbitration, lengthen))
+        assert count(court_platform, cases) == 0
+
+
+def test_a_history_here_already_is_answered_without_a_replay(
+    in_arbitration: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with receiver() as court_platform:
+        there = court_platform.import_handoff(in_arbitration, at=at(2025, 3, 14)).case_id
+
+        def replayed(*_: Any) -> None:
+            pytest.fail("a history here already was replayed")
+
+        monkeypatch.setattr(court_platform, "_check_imported", replayed)
+        for moved_on in (False, True):  # the same head; then an older one
+            if moved_on:
+                court_platform.fire(there, "start_arbitration_mediation", at=at(2025, 3, 15))
+            again = court_platform.import_handoff(in_arbitration, at=at(2025, 3, 16))
+            assert (again.case_id, again.outcome, again.new_events) == (there, "unchanged", 0)

@@ -263,6 +263,19 @@ class Docking(EngineCore):
         self._authorize_personal_data(
             actor, scope, f"import the handoff package of {case['serial']}"
         )
+        here = self._known_history(contents, data, actor)
+        if here is not None:
+            # This history, or an older part of it, is here already: nothing to replay.
+            self._log.info(
+                "handoff_imported",
+                case_id=here,
+                serial=case["serial"],
+                from_org=data["from_org"],
+                outcome="unchanged",
+                new_events=0,
+                signed_by=signer,
+            )
+            return HandoffResult(here, "unchanged", 0, signer)
         compiled = self._flows.get(case["flow_fingerprint"]) or self._compiled_for(case["region"])
         contents, redated = self._check_imported(contents, compiled, at)
         outcome, case_id, added = self._store_import(contents, compiled, data, signer, actor, at)
@@ -289,6 +302,32 @@ class Docking(EngineCore):
             signed_by=signer,
         )
         return HandoffResult(case_id, outcome, added, signer)
+
+    def _known_history(
+        self, contents: Contents, data: Mapping[str, Any], actor: Actor
+    ) -> int | None:
+        """The id of the case here whose history holds the package's (the same head, or an
+        older one of its events), when importing it would change nothing; None otherwise (a
+        new case, more events, another history, or a hand-back from the holder)."""
+        with self._store.connect() as conn, self._store.reading(conn):
+            case_id = self._store.case_by_serial(conn, contents.case["serial"])
+            if case_id is None:
+                return None
+            here = self._load(conn, case_id)
+            events = len(contents.events)
+            if not events or events > here.version or here.held_by == data["from_org"]:
+                return None  # new events, or a hand-back (checked in full)
+            if events == here.version:
+                if here.event_hash != contents.head:
+                    return None
+            elif self._store.history(conn, case_id)[events - 1].hash != contents.head:
+                return None
+            self._authorize_personal_data(
+                actor,
+                self._scope(here, self._store.load_parties(conn, case_id)),
+                "import a handoff package into",
+            )
+            return case_id
 
     def _check_imported(
         self, contents: Contents, compiled: CompiledFlow, at: datetime
