@@ -758,3 +758,21 @@ def test_a_history_here_already_is_answered_without_a_replay(
                 court_platform.fire(there, "start_arbitration_mediation", at=at(2025, 3, 15))
             again = court_platform.import_handoff(in_arbitration, at=at(2025, 3, 16))
             assert (again.case_id, again.outcome, again.new_events) == (there, "unchanged", 0)
+
+
+@pytest.mark.parametrize("error", [OverflowError, TypeError, ValueError, KeyError])
+def test_an_unforeseen_error_of_a_check_is_a_refusal(
+    in_arbitration: dict[str, Any], monkeypatch: pytest.MonkeyPatch, error: type[Exception]
+) -> None:
+    """Whatever a check meets, the import raises ``HandoffRejected`` with no value of the
+    package in its message."""
+
+    def unforeseen(*_: Any) -> None:
+        raise error("张三 430102199001011234")
+
+    monkeypatch.setattr("mediation_flow.engine.docking.check_times", unforeseen)
+    with receiver() as court_platform:
+        with pytest.raises(HandoffRejected, match=r"\(format\)") as refused:
+            court_platform.import_handoff(in_arbitration, at=at(2025, 3, 14))
+        assert error.__name__ in str(refused.value) and "张三" not in str(refused.value)
+        assert count(court_platform, cases) == 0

@@ -23,6 +23,7 @@ from mediation_flow.errors import (
     HandoffRejected,
     InvalidData,
     InvalidIntake,
+    MediationFlowError,
     PermissionDenied,
     StorageError,
 )
@@ -232,16 +233,64 @@ class Docking(EngineCore):
         actor = self._acting(actor, "import a handoff package")
         at = self._at(at, "import_handoff")
         try:
-            data, _ = load_package(package)  # size and nesting first, before any parsing
-            check_format(data)
-            try:
-                # Who sent it, before its content is looked at (the schema, the history).
-                signer = self.handoff.check_seals(data)
-            except (TypeError, ValueError, KeyError, AttributeError):
-                raise HandoffRejected("format", "the package is not a sealed package") from None
-            contents = parse_package(data)
+            checked = self._checked_package(package, actor, at)
+        except MediationFlowError:
+            raise
         except RecursionError:
             raise HandoffRejected("format", "the package is nested too deeply") from None
+        except (ValueError, TypeError, OverflowError, LookupError, AttributeError) as exc:
+            # A value no check foresaw; its message may quote the package: the kind only.
+            raise HandoffRejected(
+                "format", f"the package's content cannot be checked ({type(exc).__name__})"
+            ) from None
+        if isinstance(checked, HandoffResult):
+            return checked
+        data, signer, contents, compiled, redated = checked
+        case = contents.case
+        outcome, case_id, added = self._store_import(contents, compiled, data, signer, actor, at)
+        for d in redated if outcome != "unchanged" else ():
+            # Stored on this system's calendar; the package's date came from a predicted
+            # schedule on one side (mediation_flow.replay.compare_deadlines).
+            self._log.warning(
+                "handoff_deadline_redated",
+                case_id=case_id,
+                kind=d.kind,
+                party=d.party,
+                starts_on=d.starts_on.isoformat(),
+                package_due=d.theirs.isoformat(),
+                due=d.ours.isoformat(),
+                provisional=d.ours_provisional,
+            )
+        self._log.info(
+            "handoff_imported",
+            case_id=case_id,
+            serial=case["serial"],
+            from_org=data["from_org"],
+            outcome=outcome,
+            new_events=added,
+            signed_by=signer,
+        )
+        return HandoffResult(case_id, outcome, added, signer)
+
+    def _checked_package(
+        self,
+        package: HandoffPackage | bytes | str | Path | Mapping[str, Any],
+        actor: Actor,
+        at: datetime,
+    ) -> (
+        HandoffResult
+        | tuple[dict[str, Any], str | None, Contents, CompiledFlow, list[DeadlineDifference]]
+    ):
+        """Every check of an import, before anything is written: the package's contents to
+        store, or the result when the history is here already."""
+        data, _ = load_package(package)  # size and nesting first, before any parsing
+        check_format(data)
+        try:
+            # Who sent it, before its content is looked at (the schema, the history).
+            signer = self.handoff.check_seals(data)
+        except (TypeError, ValueError, KeyError, AttributeError):
+            raise HandoffRejected("format", "the package is not a sealed package") from None
+        contents = parse_package(data)
         case = contents.case
         if self.handoff.org_id and data["to_org"] != self.handoff.org_id:
             raise HandoffRejected(
@@ -278,30 +327,7 @@ class Docking(EngineCore):
             return HandoffResult(here, "unchanged", 0, signer)
         compiled = self._flows.get(case["flow_fingerprint"]) or self._compiled_for(case["region"])
         contents, redated = self._check_imported(contents, compiled, at)
-        outcome, case_id, added = self._store_import(contents, compiled, data, signer, actor, at)
-        for d in redated if outcome != "unchanged" else ():
-            # Stored on this system's calendar; the package's date came from a predicted
-            # schedule on one side (mediation_flow.replay.compare_deadlines).
-            self._log.warning(
-                "handoff_deadline_redated",
-                case_id=case_id,
-                kind=d.kind,
-                party=d.party,
-                starts_on=d.starts_on.isoformat(),
-                package_due=d.theirs.isoformat(),
-                due=d.ours.isoformat(),
-                provisional=d.ours_provisional,
-            )
-        self._log.info(
-            "handoff_imported",
-            case_id=case_id,
-            serial=case["serial"],
-            from_org=data["from_org"],
-            outcome=outcome,
-            new_events=added,
-            signed_by=signer,
-        )
-        return HandoffResult(case_id, outcome, added, signer)
+        return data, signer, contents, compiled, redated
 
     def _known_history(
         self, contents: Contents, data: Mapping[str, Any], actor: Actor
