@@ -16,7 +16,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from mediation_flow_guizhou import GuizhouPlugin
 from structlog.testing import capture_logs
 
-from mediation_flow import Engine, HandoffRejected, HandoffSettings, NumberingRule
+from mediation_flow import (
+    Actor,
+    Engine,
+    HandoffRejected,
+    HandoffSettings,
+    NumberingRule,
+    PermissionDenied,
+    Role,
+)
 from mediation_flow.audit import event_hash
 from mediation_flow.handoff import MAX_PACKAGE_EVENTS
 from mediation_flow.storage.repository import cases
@@ -776,3 +784,32 @@ def test_an_unforeseen_error_of_a_check_is_a_refusal(
             court_platform.import_handoff(in_arbitration, at=at(2025, 3, 14))
         assert error.__name__ in str(refused.value) and "张三" not in str(refused.value)
         assert count(court_platform, cases) == 0
+
+
+# -- who hands a case over ------------------------------------------------------------------------
+
+
+def test_only_the_offices_that_take_cases_in_hand_them_over_and_take_them_back() -> None:
+    """A mediator of the organisation the case was referred to may export a copy; handing
+    the case over (its clocks stop here) and taking it back is for the importing offices."""
+    mediator = Actor("m-1", Role.peoples_mediator, org_id="芙蓉区调委会", region="430102")
+    officer = Actor("i-1", Role.intake_officer, region="430102")
+    with sender() as centre:
+        case = centre.open_case(make_intake(), at=at(2025, 3, 3))
+        centre.fire(
+            case.id,
+            "refer_to_peoples_mediation",
+            data={"org_id": "芙蓉区调委会"},
+            at=at(2025, 3, 3),
+        )
+        copy = centre.export_handoff(case.id, to_org=COURT, hold=False, actor=mediator)
+        assert copy.serial == case.serial
+        with pytest.raises(PermissionDenied, match="handed over and taken back by intake"):
+            centre.export_handoff(case.id, to_org=COURT, actor=mediator, at=at(2025, 3, 4))
+        assert [h["direction"] for h in centre.handoffs(case.id)] == ["copy"]
+        centre.export_handoff(case.id, to_org=COURT, actor=officer, at=at(2025, 3, 4))
+        with pytest.raises(PermissionDenied, match="handed over and taken back by intake"):
+            centre.reclaim(case.id, actor=mediator, at=at(2025, 3, 5))
+        assert [h["direction"] for h in centre.handoffs(case.id)] == ["copy", "out"]
+        centre.reclaim(case.id, actor=officer, at=at(2025, 3, 5))
+        assert [h["direction"] for h in centre.handoffs(case.id)] == ["copy", "out", "reclaim"]

@@ -77,7 +77,8 @@ class Docking(EngineCore):
         fired on it (``CaseHandedOver``) and its deadlines wait, until the package that brings
         it back is imported or it is taken back with :meth:`reclaim`. ``hold=False`` exports a
         copy and leaves the case running here. The package holds personal data in clear text:
-        only an actor who may see it exports. Every export is recorded (:meth:`handoffs`).
+        only an actor who may see it exports; only an intake officer, arbitrator or judge (or
+        the system) hands a case over. Every export is recorded (:meth:`handoffs`).
         ``from_org`` defaults to this system's ``HandoffSettings.org_id``."""
         actor = self._acting(actor, "export a handoff package of")
         at = self._at(at, "export_handoff")
@@ -113,6 +114,8 @@ class Docking(EngineCore):
                 self._authorize_personal_data(
                     actor, self._scope(record, parties), "export a handoff package of"
                 )
+                if hold:
+                    self._may_hand_over(actor, "hand over", case_id)
                 if hold and record.held_by is not None:
                     raise handed_over(record, "export_handoff")
                 flow = self._flow_of(record)
@@ -167,13 +170,15 @@ class Docking(EngineCore):
         """Take back a case handed over with :meth:`export_handoff` that will not come back
         (the receiver refused it, say): commands and deadlines run here again. Whatever the
         receiver did with its copy is not brought back; a package it sends later that departs
-        from the history here is refused."""
+        from the history here is refused. Only an intake officer, arbitrator or judge (or the
+        system) takes a case back."""
         actor = self._acting(actor, "take back")
         at = self._at(at, "reclaim")
         with self._store.connect() as conn:
             with self._store.reading(conn):
                 case = self._get(conn, case_id)
                 self._authorize_personal_data(actor, case, "take back")
+                self._may_hand_over(actor, "take back", case_id)
                 record = self._load(conn, case_id)
             if record.held_by is None:
                 raise InvalidData("reclaim", "case", f"case {case_id} is not handed over")
@@ -199,9 +204,23 @@ class Docking(EngineCore):
         self._log.info("handoff_reclaimed", case_id=case_id, held_by=record.held_by)
         return case
 
-    #: Who may take a case in: the offices that see a whole region (mediators receive cases
-    #: through referrals inside their own system).
+    #: Who may take a case in, hand it over and take it back: the offices that see a whole
+    #: region (mediators receive cases through referrals inside their own system).
     _IMPORTERS = frozenset({Role.system, Role.intake_officer, Role.arbitrator, Role.judge})
+
+    def _may_hand_over(self, actor: Actor, action: str, case_id: int) -> None:
+        """Handing a case over (a hold) and taking it back stop or restart its clocks here:
+        only the offices that take cases in do it."""
+        if actor.role not in self._IMPORTERS:
+            raise PermissionDenied(
+                actor.id,
+                actor.role.value,
+                action,
+                case_id,
+                "cases are handed over and taken back by intake officers, arbitrators and "
+                "judges (a copy, hold=False, needs only the right to see the case's personal "
+                "data)",
+            )
 
     def import_handoff(
         self,
