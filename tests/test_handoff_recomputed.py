@@ -813,3 +813,20 @@ def test_only_the_offices_that_take_cases_in_hand_them_over_and_take_them_back()
         assert [h["direction"] for h in centre.handoffs(case.id)] == ["copy", "out"]
         centre.reclaim(case.id, actor=officer, at=at(2025, 3, 5))
         assert [h["direction"] for h in centre.handoffs(case.id)] == ["copy", "out", "reclaim"]
+
+
+def test_a_receiver_that_trusts_senders_must_know_who_it_is(
+    in_arbitration: dict[str, Any],
+) -> None:
+    elsewhere = resigned(in_arbitration, lambda body: body.update(to_org="某其他法院"))
+    careless = HandoffSettings(trusted_keys={CENTRE: KEY.public_key()})
+    with Engine("sqlite://", entry_points=False, handoff=careless) as court_platform:
+        for package in (elsewhere, in_arbitration):
+            with pytest.raises(HandoffRejected, match=r"\(address\).*HandoffSettings\(org_id="):
+                court_platform.import_handoff(package, at=at(2025, 3, 14))
+        assert count(court_platform, cases) == 0
+    with (
+        receiver() as court_platform,
+        pytest.raises(HandoffRejected, match=r"\(address\).*addressed to '某其他法院'"),
+    ):
+        court_platform.import_handoff(elsewhere, at=at(2025, 3, 14))

@@ -302,6 +302,15 @@ class Docking(EngineCore):
     ):
         """Every check of an import, before anything is written: the package's contents to
         store, or the result when the history is here already."""
+        if self.handoff.trusted_keys and not self.handoff.org_id:
+            # A package is addressed to one organisation: a receiver that trusts senders but
+            # does not know who it is would take in packages meant for anyone.
+            raise HandoffRejected(
+                "address",
+                "this system's organisation is not configured, so it cannot tell whether a "
+                "package is addressed to it: set HandoffSettings(org_id=...) (--org on the "
+                "command line)",
+            )
         data, _ = load_package(package)  # size and nesting first, before any parsing
         check_format(data)
         try:
