@@ -75,7 +75,9 @@ __all__ = [
     "HandoffResult",
     "HandoffSettings",
     "canonical_bytes",
+    "check_intake",
     "check_numbers",
+    "check_times",
     "load_package",
     "package_body",
     "parse_package",
@@ -314,6 +316,9 @@ class HandoffResult:
 MAX_PACKAGE_BYTES = 16 * 1024 * 1024
 #: How deeply a package's JSON may nest (the schema needs 6 levels).
 MAX_PACKAGE_DEPTH = 32
+#: The most events a package's history may hold (checked before the schema): a case's history
+#: runs to tens of events, and each is replayed through the flow on import.
+MAX_PACKAGE_EVENTS = 2_000
 
 
 def _too_large(size: int) -> HandoffRejected:
@@ -514,14 +519,28 @@ def _day(value: date | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+#: The years a date or a time in a package may fall in.
+MIN_YEAR, MAX_YEAR = 1900, 2199
+
+
+def _in_range(value: date) -> None:
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValueError(f"a date outside the years {MIN_YEAR} to {MAX_YEAR}")
+
+
 def _date(value: str | None) -> date | None:
-    return date.fromisoformat(value) if value is not None else None
+    if value is None:
+        return None
+    parsed = date.fromisoformat(value)
+    _in_range(parsed)
+    return parsed
 
 
 def _when(value: str) -> datetime:
     parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is None:
-        raise ValueError(f"{value!r} has no time zone")
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise ValueError("a time without a time zone")
+    _in_range(parsed)
     return parsed
 
 
@@ -546,6 +565,7 @@ class Contents:
     deadlines: list[dict[str, Any]]
     numbers: list[CaseNumber]
     documents: list[dict[str, Any]]
+    exported_at: datetime
 
 
 def check_format(data: Mapping[str, Any]) -> None:
@@ -564,6 +584,13 @@ def parse_package(data: Mapping[str, Any]) -> Contents:
     """Check the package against its schema and read it; ``HandoffRejected`` (``format`` or
     ``version``) names what is wrong."""
     check_format(data)
+    history = data.get("history")
+    if isinstance(history, list) and len(history) > MAX_PACKAGE_EVENTS:
+        raise HandoffRejected(
+            "format",
+            f"the package's history has {len(history)} events, more than the "
+            f"{MAX_PACKAGE_EVENTS} a package may hold",
+        )
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(
@@ -586,7 +613,7 @@ def parse_package(data: Mapping[str, Any]) -> Contents:
             "is_migrant_worker": c["is_migrant_worker"],
             "knew_of_infringement_on": _date(c["knew_of_infringement_on"]),
             "employment_ended_on": _date(c["employment_ended_on"]),
-            "received_on": date.fromisoformat(c["received_on"]),
+            "received_on": _date(c["received_on"]),
             "limitation_expires_on": _date(c["limitation_expires_on"]),
             "opened_at": _when(c["opened_at"]),
             "updated_at": _when(c["updated_at"]),
@@ -626,18 +653,19 @@ def parse_package(data: Mapping[str, Any]) -> Contents:
                 "kind": d["kind"],
                 "party": d["party"],
                 "status": DeadlineStatus(d["status"]).value,
-                "starts_on": date.fromisoformat(d["starts_on"]),
+                "starts_on": _date(d["starts_on"]),
                 "unit": d["unit"],
                 "length": d["length"],
                 "extended": d["extended"],
                 "paused_on": _date(d["paused_on"]),
-                "due": date.fromisoformat(d["due"]),
+                "due": _date(d["due"]),
                 "provisional": d["provisional"],
             }
             for d in data["deadlines"]
         ]
         numbers = [CaseNumber.from_json(n) for n in c["attributes"].get("case_numbers", [])]
         documents = [{**d, "rendered_at": _when(d["rendered_at"])} for d in data["documents"]]
+        exported_at = _when(data["exported_at"])
     except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
         raise HandoffRejected(
             "format", f"unreadable content: {type(exc).__name__}: {exc}"
@@ -652,7 +680,86 @@ def parse_package(data: Mapping[str, Any]) -> Contents:
         deadlines=deadlines,
         numbers=numbers,
         documents=documents,
+        exported_at=exported_at,
     )
+
+
+def check_times(contents: Contents, received_at: datetime) -> None:
+    """The history's times: none before the case was opened, none before the event before it,
+    none after the package was exported or after it is taken in (``received_at``)."""
+    opened = contents.case["opened_at"]
+    previous = opened
+    for e in contents.events:
+        what = f"event {e.seq} ({e.trigger})"
+        if e.at < opened:
+            raise HandoffRejected("times", f"{what} is dated before the case was opened")
+        if e.at < previous:
+            raise HandoffRejected("times", f"{what} is dated before the event before it")
+        if e.at > contents.exported_at:
+            raise HandoffRejected("times", f"{what} is dated after the package was exported")
+        if e.at > received_at:
+            raise HandoffRejected(
+                "times",
+                f"{what} is dated after this import: the sender's clock is ahead of this "
+                "system's, or the history was rewritten",
+            )
+        previous = e.at
+
+
+def check_intake(contents: Contents) -> None:
+    """The case's intake facts, which no later event records, against the ``open_case`` event
+    and the rules intake applies: opened at the time of that event, received on the day it
+    records and not after it, the infringement known by then, at least as many workers as
+    worker parties, a collective dispute with ten or more workers and 3 to 5 representatives
+    (LDMAL 7). Its documents were rendered for a version of the case it has, between its
+    opening and the export."""
+    c, opened = contents.case, contents.events[0]
+    if opened.at != c["opened_at"]:
+        raise HandoffRejected("intake", "the case was not opened at the time of its open_case")
+    if opened.data.get("received_on") != c["received_on"].isoformat():
+        raise HandoffRejected(
+            "intake", "the case's receipt date is not the one its open_case event records"
+        )
+    if c["received_on"] > opened.at.astimezone(_SHANGHAI).date():
+        raise HandoffRejected("intake", "the case was received after it was opened")
+    knew = c["knew_of_infringement_on"]
+    if knew is not None and knew > c["received_on"]:
+        raise HandoffRejected("intake", "the infringement was known only after the receipt date")
+    added = sum(1 for e in contents.events if e.trigger == "add_party")
+    at_intake = contents.parties[: max(len(contents.parties) - added, 0)]
+    workers = sum(1 for p in at_intake if p.kind is PartyKind.worker)
+    if c["worker_count"] < workers:
+        raise HandoffRejected(
+            "intake", f"worker_count {c['worker_count']} is fewer than the {workers} worker parties"
+        )
+    attributes = c["attributes"]
+    collective = attributes.get("collective")
+    representatives = attributes.get("representatives")
+    if collective is not None and (
+        collective is not True
+        or c["worker_count"] < 10
+        or not isinstance(representatives, list)
+        or not 3 <= len(representatives) <= 5
+        or not all(isinstance(r, str) and 0 < len(r.strip()) <= 200 for r in representatives)
+    ):
+        raise HandoffRejected(
+            "intake",
+            "a collective dispute has ten or more workers and 3 to 5 representatives (LDMAL 7)",
+        )
+    if representatives is not None and collective is None:
+        raise HandoffRejected("intake", "representatives belong to a collective dispute")
+    for d in contents.documents:
+        if not 1 <= d["case_version"] <= c["version"]:
+            raise HandoffRejected(
+                "documents",
+                f"a document was rendered for version {d['case_version']} of a case that has "
+                f"{c['version']} versions",
+            )
+        if not c["opened_at"] <= d["rendered_at"] <= contents.exported_at:
+            raise HandoffRejected(
+                "documents",
+                "a document was rendered before the case was opened or after the export",
+            )
 
 
 #: The largest sequence number a case number may carry (a counter near 2^31 would be spent).
@@ -736,9 +843,13 @@ def recompute_deadlines(
 ) -> tuple[Contents, list[DeadlineDifference]]:
     """The package's contents with the deadlines its history gives on ``calendar``
     (:func:`mediation_flow.replay.replay_deadlines`) in place of those it lists, and the due
-    dates that differ for a reason a holiday calendar explains. Raises ``HandoffRejected``
-    (``deadlines``) when the history cannot be replayed or the listed deadlines are not the
-    ones it gives (:func:`mediation_flow.replay.compare_deadlines`)."""
+    dates that differ for a reason a holiday calendar explains; the case's fields that follow
+    from the history (its state, version, resolution, limitation period, attributes and last
+    change) are the replay's too. Raises ``HandoffRejected`` (``deadlines``) when the history
+    cannot be replayed or the listed deadlines are not the ones it gives
+    (:func:`mediation_flow.replay.compare_deadlines`), and (``chain``) when the package's
+    attributes or resolution are not the ones the history gives (the limitation period, which
+    a calendar decides, is taken from the replay whatever the package says)."""
     c = contents.case
     case = CaseRecord(
         id=0,
@@ -774,4 +885,35 @@ def recompute_deadlines(
             + "; ".join(problems[:3])
             + more,
         )
-    return replace(contents, deadlines=deadline_rows(ours)), differences
+    if contents.numbers:
+        case.attributes["case_numbers"] = [n.to_json() for n in contents.numbers]
+    attributes = to_json(case.attributes)
+    # The limitation period is computed on a calendar: the two systems' may differ.
+    calendared = {"limitation_provisional"}
+    differ = sorted(
+        k
+        for k in set(attributes) | set(c["attributes"])
+        if k not in calendared and attributes.get(k) != c["attributes"].get(k)
+    )
+    if differ:
+        raise HandoffRejected(
+            "chain",
+            "the case's attributes are not the ones its history gives: "
+            + ", ".join(repr(k[:40]) for k in differ[:5]),
+        )
+    if case.resolution != c["resolution"]:
+        raise HandoffRejected(
+            "chain",
+            f"the case's resolution {str(c['resolution'])[:20]!r} is not the one its history "
+            f"leads to ({case.resolution!r})",
+        )
+    replayed = {
+        **c,
+        "state": case.state,
+        "version": case.version,
+        "resolution": case.resolution,
+        "limitation_expires_on": case.limitation_expires_on,
+        "updated_at": case.updated_at,
+        "attributes": attributes,
+    }
+    return replace(contents, case=replayed, deadlines=deadline_rows(ours)), differences

@@ -4,10 +4,10 @@
 later event as the engine applied it when it was recorded: a transition through the case's
 compiled flow (its recorded data parsed again, its edge's effects and deadline rules applied by
 :func:`mediation_flow.deadlines.apply_transition` on the given calendar), an expiry (the deadline
-the event names expires; an expiry trigger then fires from the day after the due day the event
-recorded), a re-dating (``deadline_redated``: the named deadlines are computed again), an
-early-warning alert (nothing). What comes out are the deadline records the engine would hold for
-the case had it recorded the same history itself, on this calendar.
+the event names expires: it must be open, due on the day the event names, and past that day when
+the event was recorded), a re-dating (``deadline_redated``: the named open provisional deadlines
+are computed again), an early-warning alert (nothing). What comes out are the deadline records
+the engine would hold for the case had it recorded the same history itself, on this calendar.
 
 The handoff import (:mod:`mediation_flow.handoff`) stores these instead of the deadlines a
 package lists, and compares the two (:func:`compare_deadlines`).
@@ -82,18 +82,38 @@ def replay_deadlines(
     """The deadlines of a case whose history is ``events``, recomputed on ``calendar``.
 
     ``case`` is the case as it was opened: its region, intake dates and intake attributes; its
-    state, version and other attributes are replayed (the record is changed in place).
+    state, version, resolution, limitation period, last change and other attributes are
+    replayed (the record is changed in place).
     ``parties`` are every party of the case, those added in arbitration (``add_party``) last.
     Raises :class:`ReplayError` when an event cannot be applied."""
     if not events or events[0].trigger != "open_case":
         raise ReplayError("a history starts with the open_case event")
     case.state = flow.definition.initial
     case.version = 1
+    case.resolution = None
+    case.updated_at = events[0].at
     received = events[0].data.get("received_on")
     case.attributes = {
         **{k: case.attributes[k] for k in _INTAKE_ATTRIBUTES if k in case.attributes},
         "limitation_interruptions": [received if isinstance(received, str) else ""],
     }
+    try:
+        # LDMAL 27 ¶2: the first claim interrupts the limitation period (Engine.open_case).
+        limitation = limitation_expiry(
+            calendar,
+            case.region,
+            knew_of_infringement_on=case.knew_of_infringement_on,
+            employment_ended_on=case.employment_ended_on,
+            claim_kinds=[c.kind for c in claims],
+            interruptions=[case.received_on],
+        )
+    except CalendarNotAvailable as exc:
+        raise ReplayError(
+            f"event 1 (open_case): the limitation falls where the calendar is unknown ({exc})"
+        ) from None
+    case.limitation_expires_on = limitation["expires_on"]
+    if limitation["provisional"]:
+        case.attributes["limitation_provisional"] = True
     ids = party_ids(p.kind for p in parties)
     everyone = tuple(replace(p, id=pid) for p, pid in zip(parties, ids, strict=True))
     added = sum(1 for e in events if e.trigger == "add_party")
@@ -166,9 +186,32 @@ def _named(deadlines: list[DeadlineRecord], named: Any, where: str) -> DeadlineR
     raise ReplayError(f"{where}: names a deadline {kind} the history never started")
 
 
+def _expiring(
+    deadlines: list[DeadlineRecord], named: Any, event: Event, where: str
+) -> DeadlineRecord:
+    """The deadline an expiry closes: open here, due on the day the event names (the history's
+    own due date, not the event's word for it), and past its due day when the event was
+    recorded (an expiry fires from the day after the due day)."""
+    d = _named(deadlines, named, where)
+    if d.status != DeadlineStatus.pending:
+        raise ReplayError(f"{where}: expires the deadline {d.kind}, which is not open")
+    if named.get("due") != d.due.isoformat():
+        raise ReplayError(
+            f"{where}: names the deadline {d.kind} as due on another day than the "
+            f"{d.due.isoformat()} its history gives"
+        )
+    if event.at.astimezone(SHANGHAI).date() <= d.due:
+        raise ReplayError(
+            f"{where}: expires the deadline {d.kind} before its due day {d.due.isoformat()} ended"
+        )
+    return d
+
+
 def _expire(deadlines: list[DeadlineRecord], event: Event, where: str) -> None:
     """An expiry recorded without a transition: the deadline ran out."""
-    _named(deadlines, event.data.get("expired_deadline"), where).set_status(DeadlineStatus.expired)
+    _expiring(deadlines, event.data.get("expired_deadline"), event, where).set_status(
+        DeadlineStatus.expired
+    )
 
 
 def _redate(
@@ -180,8 +223,12 @@ def _redate(
     where: str,
 ) -> None:
     """A holiday notice re-dated provisional deadlines: compute them again on this calendar.
-    An entry ``held`` kept a date already relied on when the official one had passed: kept here
-    too when this calendar gives the same official date."""
+
+    Only a deadline this replay holds open and provisional is re-dated (one computed on a
+    registered schedule here has its official date already). An entry ``held`` kept the date
+    already relied on when the official one had passed: that date must be the one this replay
+    had before the re-dating (a held date is never a new one), and it is kept here too when
+    this calendar gives the same official date."""
     entries = event.data.get("deadlines")
     if not isinstance(entries, list):
         raise ReplayError(f"{where}: no re-dated deadlines")
@@ -193,16 +240,24 @@ def _redate(
             {"kind": entry.get("kind"), "party": entry.get("party"), "due": entry.get("old_due")},
             where,
         )
+        if not d.is_open:
+            raise ReplayError(f"{where}: re-dates the deadline {d.kind}, which is not open")
+        if not d.provisional:
+            continue  # computed on a registered schedule here: nothing to re-date
+        before = d.due
+        if entry.get("held") is True and entry.get("new_due") != before.isoformat():
+            raise ReplayError(
+                f"{where}: holds the deadline {d.kind} on a date that is not the one it had "
+                "before the re-dating"
+            )
         holder = flow.definition.deadline_map[d.kind].holder
         settle(calendar, d, case.region, holder, force=True)
-        official, kept = entry.get("official_due"), entry.get("new_due")
-        if entry.get("held") is True and official == d.due.isoformat() and isinstance(kept, str):
-            try:
-                held = date.fromisoformat(kept)
-            except ValueError:
-                raise ReplayError(f"{where}: a held date is not a date") from None
-            if held > d.due:
-                d.due = held  # never moved into the past (mediation_flow.redating)
+        if (
+            entry.get("held") is True
+            and entry.get("official_due") == d.due.isoformat()
+            and before > d.due
+        ):
+            d.due = before  # never moved into the past (mediation_flow.redating)
 
 
 def _edge(flow: CompiledFlow, ctx: Context, event: Event, where: str) -> TransitionDef:
@@ -249,15 +304,10 @@ def _fire(
         raise ReplayError(f"{where}: its field {field!r} does not parse") from None
     expiring: DeadlineRecord | None = None
     if "expired_deadline" in event.data:
-        named = event.data["expired_deadline"]
-        record = _named(deadlines, named, where)
+        # The transition took effect the day after the deadline's due day.
+        record = _expiring(deadlines, event.data["expired_deadline"], event, where)
         record.set_status(DeadlineStatus.expired)
-        # The transition took effect the day after the due day the history recorded.
-        try:
-            recorded_due = date.fromisoformat(str(named.get("due")))
-        except ValueError:
-            raise ReplayError(f"{where}: the expired deadline's due date is not a date") from None
-        expiring = replace(record, due=recorded_due)
+        expiring = replace(record)
     ctx = Context(
         case=case,
         trigger=event.trigger,

@@ -322,10 +322,10 @@ def test_the_cli_exports_and_imports_with_keys(
     assert "signed" in out.output
     refused = runner.invoke(main, ["--db", court_db, "handoff", "import", "case.json"])
     assert refused.exit_code == 1 and "trusted keys" in refused.output
-    taken = runner.invoke(
-        main,
-        ["--db", court_db, "--trust", f"{CENTRE}=centre.pub", "handoff", "import", "case.json"],
-    )
+    trusting = ["--db", court_db, "--trust", f"{CENTRE}=centre.pub"]
+    unaddressed = runner.invoke(main, [*trusting, "handoff", "import", "case.json"])
+    assert unaddressed.exit_code == 1 and "--org" in unaddressed.output
+    taken = runner.invoke(main, [*trusting, "--org", COURT, "handoff", "import", "case.json"])
     assert taken.exit_code == 0, taken.output
     assert "created (5 new events, signed by" in taken.output
 

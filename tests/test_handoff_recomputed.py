@@ -16,8 +16,17 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from mediation_flow_guizhou import GuizhouPlugin
 from structlog.testing import capture_logs
 
-from mediation_flow import Engine, HandoffRejected, HandoffSettings, NumberingRule
+from mediation_flow import (
+    Actor,
+    Engine,
+    HandoffRejected,
+    HandoffSettings,
+    NumberingRule,
+    PermissionDenied,
+    Role,
+)
 from mediation_flow.audit import event_hash
+from mediation_flow.handoff import MAX_PACKAGE_EVENTS
 from mediation_flow.storage.repository import cases
 from mediation_flow.testing import sample_intake
 from tests.conftest import at, make_intake
@@ -428,3 +437,396 @@ def test_a_rewritten_history_that_does_not_replay_is_refused(
             court_platform.import_handoff(resigned(data, change))
         assert message in str(e.value)
         assert count(court_platform, cases) == 0
+
+
+# -- fields the history gives: re-datings ---------------------------------------------------------
+
+
+def _appended(
+    body: dict[str, Any], trigger: str, data: dict[str, Any], when: str, role: str = "system"
+) -> None:
+    """Append an event with no transition, as a re-dating or an expiry records it."""
+    last = body["history"][-1]
+    body["history"].append(
+        {
+            **last,
+            "seq": last["seq"] + 1,
+            "trigger": trigger,
+            "source": last["dest"],
+            "actor_id": role,
+            "actor_role": role,
+            "at": when,
+            "data": data,
+            "warnings": [],
+        }
+    )
+
+
+def _sealed_again(body: dict[str, Any]) -> None:
+    """Hash the history again and bring the case's version and head with it."""
+    rechained(body)
+    body["case"]["version"] = len(body["history"])
+    body["case"]["updated_at"] = body["history"][-1]["at"]
+
+
+def test_a_forged_held_redating_cannot_park_a_deadline() -> None:
+    """A re-dating ``held`` keeps the date the deadline had before it: a sender cannot hold
+    an award limit to 2199, whether the receiver's date is official or predicted."""
+    with sender() as centre:
+        data = centre.export_handoff(case_in_arbitration(centre), to_org=COURT).data
+    due = _open(data, "award_limit")["due"]
+
+    def park(body: dict[str, Any]) -> None:
+        entry = {"kind": "award_limit", "party": None, "old_due": due}
+        entry.update(official_due=due, new_due="2199-12-31", held=True)
+        _appended(body, "deadline_redated", {"deadlines": [entry]}, body["exported_at"])
+        _sealed_again(body)
+        _open(body, "award_limit").update(due="2199-12-31")
+
+    with receiver() as court_platform:
+        with pytest.raises(HandoffRejected, match=r"\(deadlines\).*award_limit") as refused:
+            court_platform.import_handoff(resigned(data, park))
+        assert due in str(refused.value)
+        assert count(court_platform, cases) == 0
+
+    # 2027 is predicted on both sides: the window is provisional, and the held date is new.
+    with sender() as centre:
+        case_id = _award_in_2027(centre)
+        data = centre.export_handoff(case_id, to_org=COURT, at=at(2027, 1, 27)).data
+    window = _open(data, "suit_window")
+
+    def hold(body: dict[str, Any]) -> None:
+        entry = {"kind": "suit_window", "party": window["party"], "old_due": window["due"]}
+        entry.update(official_due="2027-02-12", new_due="2027-12-31", held=True)
+        _appended(body, "deadline_redated", {"deadlines": [entry]}, "2027-01-26T02:00:00+00:00")
+        _sealed_again(body)
+
+    with receiver() as court_platform:
+        with pytest.raises(
+            HandoffRejected, match="not the one it had before the re-dating"
+        ) as refused:
+            court_platform.import_handoff(resigned(data, hold), at=at(2027, 1, 27))
+        assert "2027-12-31" not in str(refused.value)
+        assert count(court_platform, cases) == 0
+
+
+# -- times ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def in_arbitration() -> dict[str, Any]:
+    """A case in arbitration, exported on 2025-03-14 (its defence period runs to 03-28)."""
+    with sender() as centre:
+        data: dict[str, Any] = centre.export_handoff(
+            case_in_arbitration(centre), to_org=COURT, at=at(2025, 3, 14)
+        ).data
+        return data
+
+
+def _dated(seq: int, when: str) -> Callable[[dict[str, Any]], None]:
+    def change(body: dict[str, Any]) -> None:
+        body["history"][seq - 1]["at"] = when
+        _sealed_again(body)
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (_dated(3, "2019-01-01T00:00:00+00:00"), "event 3 (fail_mediation) is dated before the"),
+        (_dated(4, "2025-03-09T00:00:00+00:00"), "event 4 (apply_arbitration) is dated before"),
+        (_dated(5, "2031-06-02T01:00:00+00:00"), "is dated after the package was exported"),
+        (
+            lambda body: (
+                body.update(exported_at="2031-06-03T00:00:00+00:00")
+                or _dated(5, "2031-06-02T01:00:00+00:00")(body)
+            ),
+            "event 5 (accept_arbitration) is dated after this import",
+        ),
+    ],
+    ids=["before-opening", "out-of-order", "after-export", "after-import"],
+)
+def test_event_times_out_of_their_order_are_refused(
+    in_arbitration: dict[str, Any], change: Callable[[dict[str, Any]], None], message: str
+) -> None:
+    with receiver() as court_platform:
+        with pytest.raises(HandoffRejected, match=r"\(times\)") as refused:
+            court_platform.import_handoff(resigned(in_arbitration, change), at=at(2025, 3, 14))
+        assert message in str(refused.value)
+        assert count(court_platform, cases) == 0
+
+
+def _expired(due: str, when: str) -> Callable[[dict[str, Any]], None]:
+    def change(body: dict[str, Any]) -> None:
+        named = {"id": 4, "kind": "defence_due", "party": None, "due": due}
+        _appended(body, "deadline_expired", {"expired_deadline": named}, when)
+        _sealed_again(body)
+        _open(body, "defence_due").update(status="expired")
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            _expired("2025-03-28", "2025-03-14T00:30:00+00:00"),
+            "expires the deadline defence_due before its due day 2025-03-28 ended",
+        ),
+        (
+            _expired("2025-03-10", "2025-03-14T00:30:00+00:00"),
+            "names the deadline defence_due as due on another day than the 2025-03-28",
+        ),
+    ],
+    ids=["early", "named-due"],
+)
+def test_an_expiry_before_the_due_day_is_refused(
+    in_arbitration: dict[str, Any], change: Callable[[dict[str, Any]], None], message: str
+) -> None:
+    with receiver() as court_platform:
+        with pytest.raises(HandoffRejected, match=r"\(deadlines\)") as refused:
+            court_platform.import_handoff(resigned(in_arbitration, change), at=at(2025, 3, 14))
+        assert message in str(refused.value)
+        assert count(court_platform, cases) == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda body: body.update(exported_at="2025-03-14T00:00:00"),
+            "a time without a time zone",
+        ),
+        (_dated(5, "9999-12-31T20:00:00+00:00"), "a date outside the years 1900 to 2199"),
+        (
+            lambda body: body["case"].update(knew_of_infringement_on="0001-01-01"),
+            "a date outside the years 1900 to 2199",
+        ),
+    ],
+    ids=["naive", "year-9999", "year-1"],
+)
+def test_times_without_a_zone_or_out_of_range_are_refused(
+    in_arbitration: dict[str, Any], change: Callable[[dict[str, Any]], None], message: str
+) -> None:
+    with receiver() as court_platform:
+        with pytest.raises(HandoffRejected, match=r"\(format\)") as refused:
+            court_platform.import_handoff(resigned(in_arbitration, change), at=at(2025, 3, 14))
+        assert message in str(refused.value)
+        assert count(court_platform, cases) == 0
+
+
+# -- case fields ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("limitation", ["2199-12-31", "2025-01-01", None])
+def test_the_limitation_period_is_the_replays(
+    in_arbitration: dict[str, Any], limitation: str | None
+) -> None:
+    """A calendar decides the limitation period: the receiver stores its own, whatever the
+    package says (here the same calendar: the sender's)."""
+    real = in_arbitration["case"]["limitation_expires_on"]
+    forged = resigned(
+        in_arbitration, lambda body: body["case"].update(limitation_expires_on=limitation)
+    )
+    with receiver() as court_platform:
+        there = court_platform.import_handoff(forged, at=at(2025, 3, 14)).case_id
+        assert court_platform.get(there).limitation_expires_on.isoformat() == real
+        assert court_platform.verify(there).ok
+
+
+def _attributes(**values: Any) -> Callable[[dict[str, Any]], None]:
+    return lambda body: body["case"]["attributes"].update(values)
+
+
+@pytest.mark.parametrize(
+    ("change", "check", "message"),
+    [
+        (_attributes(settled=True), "chain", "attributes are not the ones its history gives"),
+        (
+            _attributes(limitation_interruptions=["2099-01-01"]),
+            "chain",
+            "'limitation_interruptions'",
+        ),
+        (_attributes(limitation_suspended_on="2025-03-01"), "chain", "'limitation_suspended_on'"),
+        (_attributes(respondent_served_on="2030-01-01"), "chain", "'respondent_served_on'"),
+        (
+            lambda body: body["case"]["attributes"].pop("limitation_interruptions"),
+            "chain",
+            "'limitation_interruptions'",
+        ),
+        (_attributes(intake={"note": "x"}), "intake", "plugins declare for its region"),
+        (_attributes(collective=True), "intake", "ten or more workers and 3 to 5"),
+        (_attributes(representatives=["甲", "乙", "丙"]), "intake", "belong to a collective"),
+        (
+            lambda body: body["case"].update(received_on="2025-03-01"),
+            "intake",
+            "receipt date is not the one its open_case event records",
+        ),
+        (
+            lambda body: body["case"].update(opened_at="2001-01-01T00:00:00+00:00"),
+            "intake",
+            "not opened at the time of its open_case",
+        ),
+        (
+            lambda body: body["case"].update(knew_of_infringement_on="2025-03-04"),
+            "intake",
+            "known only after the receipt date",
+        ),
+        (
+            lambda body: body["case"].update(updated_at="2025-03-13T00:00:00+00:00"),
+            "chain",
+            "last change is not the time of its last event",
+        ),
+        (
+            lambda body: body["documents"][0].update(case_version=99),
+            "documents",
+            "rendered for version 99 of a case that has 5",
+        ),
+        (
+            lambda body: body["documents"][0].update(rendered_at="2025-03-15T00:00:00+00:00"),
+            "documents",
+            "after the export",
+        ),
+    ],
+    ids=[
+        "extra-key",
+        "interruptions",
+        "suspended",
+        "recorded-field",
+        "dropped-key",
+        "intake",
+        "collective",
+        "representatives",
+        "received-on",
+        "opened-at",
+        "knew-of",
+        "updated-at",
+        "document-version",
+        "document-time",
+    ],
+)
+def test_case_fields_the_history_does_not_give_are_refused(
+    in_arbitration: dict[str, Any],
+    change: Callable[[dict[str, Any]], None],
+    check: str,
+    message: str,
+) -> None:
+    with receiver() as court_platform:
+        with pytest.raises(HandoffRejected, match=rf"\({check}\)") as refused:
+            court_platform.import_handoff(resigned(in_arbitration, change), at=at(2025, 3, 14))
+        assert message in str(refused.value)
+        assert count(court_platform, cases) == 0
+
+
+def test_a_closed_cases_resolution_is_the_historys() -> None:
+    with sender() as centre:
+        case = centre.open_case(make_intake(), at=at(2025, 3, 3))
+        centre.fire(case.id, "apply_arbitration", data={"by": "worker"}, at=at(2025, 3, 4))
+        centre.fire(case.id, "withdraw", data={"by": "worker"}, at=at(2025, 3, 5))
+        data = centre.export_handoff(case.id, to_org=COURT, at=at(2025, 3, 6)).data
+    assert data["case"]["resolution"] == "withdrawn"
+    forged = resigned(data, lambda body: body["case"].update(resolution="settled"))
+    with receiver() as court_platform:
+        with pytest.raises(HandoffRejected, match=r"\(chain\).*the history leads to"):
+            court_platform.import_handoff(forged, at=at(2025, 3, 6))
+        assert count(court_platform, cases) == 0
+        there = court_platform.import_handoff(data, at=at(2025, 3, 6)).case_id
+        assert court_platform.get(there).resolution == "withdrawn"
+
+
+# -- cost -----------------------------------------------------------------------------------------
+
+
+def test_a_history_longer_than_the_cap_is_refused_before_the_schema(
+    in_arbitration: dict[str, Any],
+) -> None:
+    def lengthen(body: dict[str, Any]) -> None:
+        last = body["history"][-1]
+        body["history"] += [{**last, "seq": last["seq"] + 1 + i} for i in range(MAX_PACKAGE_EVENTS)]
+
+    with receiver() as court_platform:
+        with pytest.raises(HandoffRejected, match=r"\(format\).* more than the 2000 a package"):
+            court_platform.import_handoff(resigned(in_arbitration, lengthen))
+        assert count(court_platform, cases) == 0
+
+
+def test_a_history_here_already_is_answered_without_a_replay(
+    in_arbitration: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with receiver() as court_platform:
+        there = court_platform.import_handoff(in_arbitration, at=at(2025, 3, 14)).case_id
+
+        def replayed(*_: Any) -> None:
+            pytest.fail("a history here already was replayed")
+
+        monkeypatch.setattr(court_platform, "_check_imported", replayed)
+        for moved_on in (False, True):  # the same head; then an older one
+            if moved_on:
+                court_platform.fire(there, "start_arbitration_mediation", at=at(2025, 3, 15))
+            again = court_platform.import_handoff(in_arbitration, at=at(2025, 3, 16))
+            assert (again.case_id, again.outcome, again.new_events) == (there, "unchanged", 0)
+
+
+@pytest.mark.parametrize("error", [OverflowError, TypeError, ValueError, KeyError])
+def test_an_unforeseen_error_of_a_check_is_a_refusal(
+    in_arbitration: dict[str, Any], monkeypatch: pytest.MonkeyPatch, error: type[Exception]
+) -> None:
+    """Whatever a check meets, the import raises ``HandoffRejected`` with no value of the
+    package in its message."""
+
+    def unforeseen(*_: Any) -> None:
+        raise error("张三 430102199001011234")
+
+    monkeypatch.setattr("mediation_flow.engine.docking.check_times", unforeseen)
+    with receiver() as court_platform:
+        with pytest.raises(HandoffRejected, match=r"\(format\)") as refused:
+            court_platform.import_handoff(in_arbitration, at=at(2025, 3, 14))
+        assert error.__name__ in str(refused.value) and "张三" not in str(refused.value)
+        assert count(court_platform, cases) == 0
+
+
+# -- who hands a case over ------------------------------------------------------------------------
+
+
+def test_only_the_offices_that_take_cases_in_hand_them_over_and_take_them_back() -> None:
+    """A mediator of the organisation the case was referred to may export a copy; handing
+    the case over (its clocks stop here) and taking it back is for the importing offices."""
+    mediator = Actor("m-1", Role.peoples_mediator, org_id="芙蓉区调委会", region="430102")
+    officer = Actor("i-1", Role.intake_officer, region="430102")
+    with sender() as centre:
+        case = centre.open_case(make_intake(), at=at(2025, 3, 3))
+        centre.fire(
+            case.id,
+            "refer_to_peoples_mediation",
+            data={"org_id": "芙蓉区调委会"},
+            at=at(2025, 3, 3),
+        )
+        copy = centre.export_handoff(case.id, to_org=COURT, hold=False, actor=mediator)
+        assert copy.serial == case.serial
+        with pytest.raises(PermissionDenied, match="handed over and taken back by intake"):
+            centre.export_handoff(case.id, to_org=COURT, actor=mediator, at=at(2025, 3, 4))
+        assert [h["direction"] for h in centre.handoffs(case.id)] == ["copy"]
+        centre.export_handoff(case.id, to_org=COURT, actor=officer, at=at(2025, 3, 4))
+        with pytest.raises(PermissionDenied, match="handed over and taken back by intake"):
+            centre.reclaim(case.id, actor=mediator, at=at(2025, 3, 5))
+        assert [h["direction"] for h in centre.handoffs(case.id)] == ["copy", "out"]
+        centre.reclaim(case.id, actor=officer, at=at(2025, 3, 5))
+        assert [h["direction"] for h in centre.handoffs(case.id)] == ["copy", "out", "reclaim"]
+
+
+def test_a_receiver_that_trusts_senders_must_know_who_it_is(
+    in_arbitration: dict[str, Any],
+) -> None:
+    elsewhere = resigned(in_arbitration, lambda body: body.update(to_org="某其他法院"))
+    careless = HandoffSettings(trusted_keys={CENTRE: KEY.public_key()})
+    with Engine("sqlite://", entry_points=False, handoff=careless) as court_platform:
+        for package in (elsewhere, in_arbitration):
+            with pytest.raises(HandoffRejected, match=r"\(address\).*HandoffSettings\(org_id="):
+                court_platform.import_handoff(package, at=at(2025, 3, 14))
+        assert count(court_platform, cases) == 0
+    with (
+        receiver() as court_platform,
+        pytest.raises(HandoffRejected, match=r"\(address\).*addressed to '某其他法院'"),
+    ):
+        court_platform.import_handoff(elsewhere, at=at(2025, 3, 14))

@@ -8,12 +8,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection
 
 from mediation_flow import ledger
-from mediation_flow.audit import verify_case
+from mediation_flow.audit import derived_problems, verify_case
 from mediation_flow.engine.core import EngineCore, handed_over
 from mediation_flow.engine.rows import event_rows, number_rows
 from mediation_flow.errors import (
@@ -21,16 +22,21 @@ from mediation_flow.errors import (
     DatabaseError,
     HandoffRejected,
     InvalidData,
+    InvalidIntake,
+    MediationFlowError,
     PermissionDenied,
     StorageError,
 )
 from mediation_flow.flow.compiler import CompiledFlow
+from mediation_flow.flow.data import to_json
 from mediation_flow.handoff import (
     Contents,
     HandoffPackage,
     HandoffResult,
     check_format,
+    check_intake,
     check_numbers,
+    check_times,
     load_package,
     package_body,
     parse_package,
@@ -71,7 +77,8 @@ class Docking(EngineCore):
         fired on it (``CaseHandedOver``) and its deadlines wait, until the package that brings
         it back is imported or it is taken back with :meth:`reclaim`. ``hold=False`` exports a
         copy and leaves the case running here. The package holds personal data in clear text:
-        only an actor who may see it exports. Every export is recorded (:meth:`handoffs`).
+        only an actor who may see it exports; only an intake officer, arbitrator or judge (or
+        the system) hands a case over. Every export is recorded (:meth:`handoffs`).
         ``from_org`` defaults to this system's ``HandoffSettings.org_id``."""
         actor = self._acting(actor, "export a handoff package of")
         at = self._at(at, "export_handoff")
@@ -107,6 +114,8 @@ class Docking(EngineCore):
                 self._authorize_personal_data(
                     actor, self._scope(record, parties), "export a handoff package of"
                 )
+                if hold:
+                    self._may_hand_over(actor, "hand over", case_id)
                 if hold and record.held_by is not None:
                     raise handed_over(record, "export_handoff")
                 flow = self._flow_of(record)
@@ -161,13 +170,15 @@ class Docking(EngineCore):
         """Take back a case handed over with :meth:`export_handoff` that will not come back
         (the receiver refused it, say): commands and deadlines run here again. Whatever the
         receiver did with its copy is not brought back; a package it sends later that departs
-        from the history here is refused."""
+        from the history here is refused. Only an intake officer, arbitrator or judge (or the
+        system) takes a case back."""
         actor = self._acting(actor, "take back")
         at = self._at(at, "reclaim")
         with self._store.connect() as conn:
             with self._store.reading(conn):
                 case = self._get(conn, case_id)
                 self._authorize_personal_data(actor, case, "take back")
+                self._may_hand_over(actor, "take back", case_id)
                 record = self._load(conn, case_id)
             if record.held_by is None:
                 raise InvalidData("reclaim", "case", f"case {case_id} is not handed over")
@@ -193,9 +204,23 @@ class Docking(EngineCore):
         self._log.info("handoff_reclaimed", case_id=case_id, held_by=record.held_by)
         return case
 
-    #: Who may take a case in: the offices that see a whole region (mediators receive cases
-    #: through referrals inside their own system).
+    #: Who may take a case in, hand it over and take it back: the offices that see a whole
+    #: region (mediators receive cases through referrals inside their own system).
     _IMPORTERS = frozenset({Role.system, Role.intake_officer, Role.arbitrator, Role.judge})
+
+    def _may_hand_over(self, actor: Actor, action: str, case_id: int) -> None:
+        """Handing a case over (a hold) and taking it back stop or restart its clocks here:
+        only the offices that take cases in do it."""
+        if actor.role not in self._IMPORTERS:
+            raise PermissionDenied(
+                actor.id,
+                actor.role.value,
+                action,
+                case_id,
+                "cases are handed over and taken back by intake officers, arbitrators and "
+                "judges (a copy, hold=False, needs only the right to see the case's personal "
+                "data)",
+            )
 
     def import_handoff(
         self,
@@ -212,9 +237,12 @@ class Docking(EngineCore):
         ``HandoffSettings.trusted_keys``; once any key is trusted, unsigned packages are
         refused), that it is addressed to this system, the actor (an intake officer, arbitrator
         or judge whose scope covers the region), the case's hash chain, intake digest and case
-        numbers (each what this engine's rule for its key issues), its history replayed through
-        the flow to the state it claims, and the deadlines it lists against those the history
-        gives on this engine's calendar (which are the ones stored). Then, in one
+        numbers (each what this engine's rule for its key issues), its events' times (in order,
+        from the opening to the export and this import), its intake facts against the
+        ``open_case`` event and the intake rules, its history replayed through the flow to the
+        state it claims, the case's attributes and resolution against those the replay gives,
+        and the deadlines it lists against those the history gives on this engine's calendar
+        (the replay's deadlines and limitation period are the ones stored). Then, in one
         transaction: a case new here is created in the same state with the same history,
         deadlines, numbers and documents' metadata; a case already here with this history is
         left alone (importing twice is a no-op); a case here whose history the package
@@ -224,39 +252,20 @@ class Docking(EngineCore):
         actor = self._acting(actor, "import a handoff package")
         at = self._at(at, "import_handoff")
         try:
-            data, _ = load_package(package)  # size and nesting first, before any parsing
-            check_format(data)
-            try:
-                # Who sent it, before its content is looked at (the schema, the history).
-                signer = self.handoff.check_seals(data)
-            except (TypeError, ValueError, KeyError, AttributeError):
-                raise HandoffRejected("format", "the package is not a sealed package") from None
-            contents = parse_package(data)
+            checked = self._checked_package(package, actor, at)
+        except MediationFlowError:
+            raise
         except RecursionError:
             raise HandoffRejected("format", "the package is nested too deeply") from None
-        case = contents.case
-        if self.handoff.org_id and data["to_org"] != self.handoff.org_id:
+        except (ValueError, TypeError, OverflowError, LookupError, AttributeError) as exc:
+            # A value no check foresaw; its message may quote the package: the kind only.
             raise HandoffRejected(
-                "address",
-                f"the package is addressed to {data['to_org']!r}, and this system is "
-                f"{self.handoff.org_id!r}",
-            )
-        org = case["attributes"].get("org_id")
-        scope = CaseScope(0, case["region"], case["state"], org if isinstance(org, str) else None,
-                          tuple(contents.parties))  # fmt: skip
-        if actor.role not in self._IMPORTERS:
-            raise PermissionDenied(
-                actor.id,
-                actor.role.value,
-                "import a handoff package",
-                None,
-                "cases are taken in by intake officers, arbitrators and judges",
-            )
-        self._authorize_personal_data(
-            actor, scope, f"import the handoff package of {case['serial']}"
-        )
-        compiled = self._flows.get(case["flow_fingerprint"]) or self._compiled_for(case["region"])
-        contents, redated = self._check_imported(contents, compiled)
+                "format", f"the package's content cannot be checked ({type(exc).__name__})"
+            ) from None
+        if isinstance(checked, HandoffResult):
+            return checked
+        data, signer, contents, compiled, redated = checked
+        case = contents.case
         outcome, case_id, added = self._store_import(contents, compiled, data, signer, actor, at)
         for d in redated if outcome != "unchanged" else ():
             # Stored on this system's calendar; the package's date came from a predicted
@@ -282,8 +291,100 @@ class Docking(EngineCore):
         )
         return HandoffResult(case_id, outcome, added, signer)
 
+    def _checked_package(
+        self,
+        package: HandoffPackage | bytes | str | Path | Mapping[str, Any],
+        actor: Actor,
+        at: datetime,
+    ) -> (
+        HandoffResult
+        | tuple[dict[str, Any], str | None, Contents, CompiledFlow, list[DeadlineDifference]]
+    ):
+        """Every check of an import, before anything is written: the package's contents to
+        store, or the result when the history is here already."""
+        if self.handoff.trusted_keys and not self.handoff.org_id:
+            # A package is addressed to one organisation: a receiver that trusts senders but
+            # does not know who it is would take in packages meant for anyone.
+            raise HandoffRejected(
+                "address",
+                "this system's organisation is not configured, so it cannot tell whether a "
+                "package is addressed to it: set HandoffSettings(org_id=...) (--org on the "
+                "command line)",
+            )
+        data, _ = load_package(package)  # size and nesting first, before any parsing
+        check_format(data)
+        try:
+            # Who sent it, before its content is looked at (the schema, the history).
+            signer = self.handoff.check_seals(data)
+        except (TypeError, ValueError, KeyError, AttributeError):
+            raise HandoffRejected("format", "the package is not a sealed package") from None
+        contents = parse_package(data)
+        case = contents.case
+        if self.handoff.org_id and data["to_org"] != self.handoff.org_id:
+            raise HandoffRejected(
+                "address",
+                f"the package is addressed to {data['to_org']!r}, and this system is "
+                f"{self.handoff.org_id!r}",
+            )
+        org = case["attributes"].get("org_id")
+        scope = CaseScope(0, case["region"], case["state"], org if isinstance(org, str) else None,
+                          tuple(contents.parties))  # fmt: skip
+        if actor.role not in self._IMPORTERS:
+            raise PermissionDenied(
+                actor.id,
+                actor.role.value,
+                "import a handoff package",
+                None,
+                "cases are taken in by intake officers, arbitrators and judges",
+            )
+        self._authorize_personal_data(
+            actor, scope, f"import the handoff package of {case['serial']}"
+        )
+        here = self._known_history(contents, data, actor)
+        if here is not None:
+            # This history, or an older part of it, is here already: nothing to replay.
+            self._log.info(
+                "handoff_imported",
+                case_id=here,
+                serial=case["serial"],
+                from_org=data["from_org"],
+                outcome="unchanged",
+                new_events=0,
+                signed_by=signer,
+            )
+            return HandoffResult(here, "unchanged", 0, signer)
+        compiled = self._flows.get(case["flow_fingerprint"]) or self._compiled_for(case["region"])
+        contents, redated = self._check_imported(contents, compiled, at)
+        return data, signer, contents, compiled, redated
+
+    def _known_history(
+        self, contents: Contents, data: Mapping[str, Any], actor: Actor
+    ) -> int | None:
+        """The id of the case here whose history holds the package's (the same head, or an
+        older one of its events), when importing it would change nothing; None otherwise (a
+        new case, more events, another history, or a hand-back from the holder)."""
+        with self._store.connect() as conn, self._store.reading(conn):
+            case_id = self._store.case_by_serial(conn, contents.case["serial"])
+            if case_id is None:
+                return None
+            here = self._load(conn, case_id)
+            events = len(contents.events)
+            if not events or events > here.version or here.held_by == data["from_org"]:
+                return None  # new events, or a hand-back (checked in full)
+            if events == here.version:
+                if here.event_hash != contents.head:
+                    return None
+            elif self._store.history(conn, case_id)[events - 1].hash != contents.head:
+                return None
+            self._authorize_personal_data(
+                actor,
+                self._scope(here, self._store.load_parties(conn, case_id)),
+                "import a handoff package into",
+            )
+            return case_id
+
     def _check_imported(
-        self, contents: Contents, compiled: CompiledFlow
+        self, contents: Contents, compiled: CompiledFlow, at: datetime
     ) -> tuple[Contents, list[DeadlineDifference]]:
         """The package's case against its own history and the flow it runs under; the contents
         to store, with the deadlines recomputed from the history on this engine's calendar, and
@@ -321,12 +422,21 @@ class Docking(EngineCore):
         state = flow.state_map[case["state"]]
         if case["resolution"] is not None and not state.terminal:
             raise HandoffRejected("format", f"an open case ({case['state']}) has no resolution")
+        check_intake(contents)
+        self._check_intake_attributes(case)
         unknown = sorted({d["kind"] for d in contents.deadlines} - set(flow.deadline_map))
         if unknown:
             raise HandoffRejected(
                 "format", f"deadline kinds {', '.join(unknown)} are not in the case's flow"
             )
+        check_times(contents, at)
         check_numbers(contents, self._numbering_for(case["region"]))
+        # The columns that follow from the history, as Engine.verify derives them.
+        derived = derived_problems(
+            flow, SimpleNamespace(**case), contents.events, [n.number for n in contents.numbers]
+        )
+        if derived:
+            raise HandoffRejected("chain", "; ".join(derived))
         # What only the history may say: the organisation the case was referred to last.
         referred = None
         for event in contents.events:
@@ -338,6 +448,31 @@ class Docking(EngineCore):
             )
         self._sync_calendar()  # the notices registered in the database, by any engine
         return recompute_deadlines(contents, compiled, self.calendar)
+
+    def _check_intake_attributes(self, case: Mapping[str, Any]) -> None:
+        """The region's intake attributes (``attributes["intake"]``) as this engine's plugins
+        declare and check them at intake."""
+        intake = case["attributes"].get("intake")
+        if intake is None:
+            return
+        declared = self._plugins.attributes(case["region"])
+        if not isinstance(intake, Mapping) or not set(intake) <= set(declared):
+            raise HandoffRejected(
+                "intake",
+                "the case's intake attributes are not the ones this system's plugins declare for "
+                "its region (start this engine with the plugins of the sending system)",
+            )
+        try:
+            checked = to_json(self._plugins.check_attributes(case["region"], intake))
+        except InvalidIntake as exc:
+            # The reason may quote the value (personal data): the field only.
+            raise HandoffRejected(
+                "intake", f"the intake attribute {exc.field} does not pass this system's check"
+            ) from None
+        if checked != intake:
+            raise HandoffRejected(
+                "intake", "the case's intake attributes are not as this system's plugins check them"
+            )
 
     def _store_import(
         self,
@@ -467,7 +602,7 @@ class Docking(EngineCore):
             or here.held_since is None
             or data["from_org"] != here.held_by
             or len(contents.events) != here.version
-            or datetime.fromisoformat(data["exported_at"]) < here.held_since
+            or contents.exported_at < here.held_since
         ):
             return False
         seen = {h["digest"] for h in self._store.handoffs_of(conn, here.id)}
