@@ -82,3 +82,21 @@ class DeadlineRecord:
     @property
     def is_open(self) -> bool:
         return self.status in (DeadlineStatus.pending, DeadlineStatus.paused)
+
+    def values(self) -> dict[str, Any]:
+        """The ``mf_deadline`` columns of the record but its id."""
+        return {
+            "case_id": self.case_id,
+            "kind": self.kind,
+            "party": self.party,
+            "status": self.status.value,
+            "starts_on": self.starts_on,
+            "unit": self.unit,
+            "length": self.length,
+            "extended": self.extended,
+            "paused_on": self.paused_on,
+            "due": self.due,
+            "provisional": self.provisional,
+            "estimate": self.estimate,
+            "basis": self.basis,
+        }

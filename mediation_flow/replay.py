@@ -370,23 +370,7 @@ def apply_fired(ctx: Context, tdef: TransitionDef, dest: str, calendar: Calendar
 
 def deadline_rows(deadlines: Sequence[DeadlineRecord]) -> list[dict[str, Any]]:
     """The ``mf_deadline`` rows of recomputed deadlines (without the case id)."""
-    return [
-        {
-            "kind": d.kind,
-            "party": d.party,
-            "status": d.status.value,
-            "starts_on": d.starts_on,
-            "unit": d.unit,
-            "length": d.length,
-            "extended": d.extended,
-            "paused_on": d.paused_on,
-            "due": d.due,
-            "provisional": d.provisional,
-            "estimate": d.estimate,
-            "basis": d.basis,
-        }
-        for d in deadlines
-    ]
+    return [{k: v for k, v in d.values().items() if k != "case_id"} for d in deadlines]
 
 
 @dataclass(frozen=True)

@@ -727,7 +727,7 @@ class Store:
             )
 
     def save_deadline(self, conn: Connection, d: DeadlineRecord) -> None:
-        conn.execute(_UPDATE_DEADLINE, [{"b_id": d.id, **_deadline_values(d)}])
+        conn.execute(_UPDATE_DEADLINE, [{"b_id": d.id, **d.values()}])
 
     def due_ids_query(self, before: date, after: tuple[date, int] | None = None) -> Any:
         stmt = (
@@ -1066,7 +1066,7 @@ class Store:
         it one)."""
         if changed:
             self._upsert_deadlines().execute(
-                conn, [{"id": d.id, **_deadline_values(d)} for d in changed]
+                conn, [{"id": d.id, **d.values()} for d in changed]
             )
 
     def _upsert_deadlines(self) -> Prepared:
@@ -1268,7 +1268,7 @@ class Store:
                 raise ConcurrentUpdate(0, 0, None)
             conn.execute(_INSERT_EVENT, list(event_rows))
         if changed:
-            conn.execute(_UPDATE_DEADLINE, [{"b_id": d.id, **_deadline_values(d)} for d in changed])
+            conn.execute(_UPDATE_DEADLINE, [{"b_id": d.id, **d.values()} for d in changed])
 
     def save_plan(self, conn: Connection, plan: WritePlan) -> None:
         """Write a :class:`WritePlan`: the cases (each checked against the version it was
@@ -1363,24 +1363,6 @@ def _case_record(row: Any) -> CaseRecord:
         held_by=row.held_by,
         held_since=row.held_since,
     )
-
-
-def _deadline_values(d: DeadlineRecord) -> dict[str, Any]:
-    return {
-        "case_id": d.case_id,
-        "kind": d.kind,
-        "party": d.party,
-        "status": d.status.value,
-        "starts_on": d.starts_on,
-        "unit": d.unit,
-        "length": d.length,
-        "extended": d.extended,
-        "paused_on": d.paused_on,
-        "due": d.due,
-        "provisional": d.provisional,
-        "estimate": d.estimate,
-        "basis": d.basis,
-    }
 
 
 def to_deadline(r: Any) -> Deadline:
