@@ -778,7 +778,7 @@ def test_an_unforeseen_error_of_a_check_is_a_refusal(
     def unforeseen(*_: Any) -> None:
         raise error("张三 430102199001011234")
 
-    monkeypatch.setattr("mediation_flow.engine.docking.check_times", unforeseen)
+    monkeypatch.setattr("mediation_flow.engine.importing.check_times", unforeseen)
     with receiver() as court_platform:
         with pytest.raises(HandoffRejected, match=r"\(format\)") as refused:
             court_platform.import_handoff(in_arbitration, at=at(2025, 3, 14))

@@ -27,7 +27,8 @@ module of this package, read in this order:
 :mod:`.integrity`      ``verify``, ``verify_all``, ``checkpoint``
 :mod:`.paperwork`      ``render_document``, ``document_templates``, ``documents``,
                        ``advance_numbering``
-:mod:`.docking`        ``export_handoff``, ``import_handoff``, ``reclaim``, ``handoffs``
+:mod:`.docking`        ``export_handoff``, ``reclaim``, ``handoffs``
+:mod:`.importing`      ``import_handoff``: checked, recomputed, stored in one transaction
 :mod:`.holidays`       ``register_holiday_schedule``, ``settle_calendar``, ``calendar_status``
 :mod:`.rows`           the rows stored for parties, events and case numbers
 =====================  ===========================================================================
@@ -52,6 +53,7 @@ from mediation_flow.engine.core import SHANGHAI
 from mediation_flow.engine.docking import Docking
 from mediation_flow.engine.expiry import Expiry
 from mediation_flow.engine.holidays import HolidayCalendar
+from mediation_flow.engine.importing import HandoffImport
 from mediation_flow.engine.intake import OneStopIntake
 from mediation_flow.engine.integrity import Integrity
 from mediation_flow.engine.paperwork import Paperwork
@@ -92,6 +94,7 @@ class Engine(
     Integrity,
     Paperwork,
     Docking,
+    HandoffImport,
 ):
     """Runs labour-dispute cases through the five-mediation linkage on a database.
 

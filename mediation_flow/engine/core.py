@@ -513,6 +513,11 @@ class EngineCore:
             self._store.load_claims(conn, case_id),
         )
 
+    def _ledger_entry(self, conn: Connection, case_id: int, kind: str, at: datetime) -> None:
+        """A ledger entry for a write outside the command path (a hold, an import...): the
+        state digest is taken from the rows as written, in the same transaction."""
+        ledger.append(conn, case_id, kind, self._stored_digest(conn, case_id), at)
+
 
 def _org_triggers(flows: Iterable[FlowDefinition]) -> dict[str, bool]:
     """Each trigger of ``flows``, and whether some edge of it records an ``org_id``."""

@@ -1065,9 +1065,7 @@ class Store:
         ``INSERT ... ON CONFLICT (id) DO UPDATE`` (a new row has no id yet: the database gives
         it one)."""
         if changed:
-            self._upsert_deadlines().execute(
-                conn, [{"id": d.id, **d.values()} for d in changed]
-            )
+            self._upsert_deadlines().execute(conn, [{"id": d.id, **d.values()} for d in changed])
 
     def _upsert_deadlines(self) -> Prepared:
         if self._upsert_deadline is None:  # built once, for the store's dialect
