@@ -47,7 +47,7 @@ from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from mediation_flow.errors import MediationFlowError
 from mediation_flow.models import Claim, Party
-from mediation_flow.records import CaseRecord, DeadlineRecord
+from mediation_flow.records import DEADLINE_FIELDS, CaseRecord, DeadlineRecord
 from mediation_flow.storage.tables import LedgerRow
 
 __all__ = [
@@ -82,20 +82,7 @@ CASE_COLUMNS = (
     "held_by",
     "held_since",
 )
-_DEADLINE_COLUMNS = (
-    "kind",
-    "party",
-    "status",
-    "starts_on",
-    "unit",
-    "length",
-    "extended",
-    "paused_on",
-    "due",
-    "provisional",
-    "estimate",
-    "basis",
-)
+_DEADLINE_COLUMNS = DEADLINE_FIELDS
 _CENT = Decimal("0.01")
 #: A checkpoint file is a few hundred bytes; anything much larger is not one.
 MAX_CHECKPOINT_BYTES = 4096

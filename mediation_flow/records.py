@@ -49,6 +49,24 @@ class CaseRecord:
             self.chain_id = self.id
 
 
+#: The stored fields of a deadline but its id and case, in the order of its table's columns (the
+#: repository's writes, the ledger's digest and the handoff replay's rows use this one list).
+DEADLINE_FIELDS = (
+    "kind",
+    "party",
+    "status",
+    "starts_on",
+    "unit",
+    "length",
+    "extended",
+    "paused_on",
+    "due",
+    "provisional",
+    "estimate",
+    "basis",
+)
+
+
 @dataclass(slots=True)
 class DeadlineRecord:
     """One deadline row. ``length`` counts the kind's unit and already includes extensions and
@@ -85,18 +103,6 @@ class DeadlineRecord:
 
     def values(self) -> dict[str, Any]:
         """The ``mf_deadline`` columns of the record but its id."""
-        return {
-            "case_id": self.case_id,
-            "kind": self.kind,
-            "party": self.party,
-            "status": self.status.value,
-            "starts_on": self.starts_on,
-            "unit": self.unit,
-            "length": self.length,
-            "extended": self.extended,
-            "paused_on": self.paused_on,
-            "due": self.due,
-            "provisional": self.provisional,
-            "estimate": self.estimate,
-            "basis": self.basis,
-        }
+        row = {"case_id": self.case_id, **{n: getattr(self, n) for n in DEADLINE_FIELDS}}
+        row["status"] = self.status.value
+        return row

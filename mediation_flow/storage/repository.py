@@ -68,7 +68,7 @@ from mediation_flow.models import (
     party_ids,
 )
 from mediation_flow.personal_data import mask_text
-from mediation_flow.records import CaseRecord, DeadlineRecord
+from mediation_flow.records import DEADLINE_FIELDS, CaseRecord, DeadlineRecord
 from mediation_flow.storage import schema
 from mediation_flow.storage.tables import (
     AlertRow,
@@ -230,21 +230,7 @@ _UPDATE_CASE = (
     )
     .values({name: bindparam(name) for name in _CASE_CHANGES})
 )
-_DEADLINE_FIELDS = (
-    "case_id",
-    "kind",
-    "party",
-    "status",
-    "starts_on",
-    "unit",
-    "length",
-    "extended",
-    "paused_on",
-    "due",
-    "provisional",
-    "estimate",
-    "basis",
-)
+_DEADLINE_FIELDS = ("case_id", *DEADLINE_FIELDS)
 _UPDATE_DEADLINE = (
     update(deadlines)
     .where(deadlines.c.id == bindparam("b_id"))
