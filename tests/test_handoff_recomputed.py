@@ -830,3 +830,34 @@ def test_a_receiver_that_trusts_senders_must_know_who_it_is(
         pytest.raises(HandoffRejected, match=r"\(address\).*addressed to '某其他法院'"),
     ):
         court_platform.import_handoff(elsewhere, at=at(2025, 3, 14))
+
+
+def test_a_package_cannot_make_the_receivers_own_series_jump(package: dict[str, Any]) -> None:
+    """A number far ahead in the receiver's own series is stored with its case; the receiver
+    keeps numbering its own cases in order, stepping over the numbers stored already."""
+    far = 10_000_000
+
+    def ahead(n: dict[str, Any]) -> None:
+        n.update(seq=far, number=f"湘430102劳人仲案字〔2025〕第{far}号")
+
+    with receiver() as court:
+        result = court.import_handoff(resigned(package, _number_change(ahead)), at=at(2025, 4, 29))
+        stored = {n["key"]: n for n in court.get(result.case_id).attributes["case_numbers"]}
+        assert stored["arbitration"]["seq"] == far
+        own = {
+            n["key"]: n for n in court.get(case_in_arbitration(court)).attributes["case_numbers"]
+        }
+        assert own["arbitration"]["seq"] == 1  # the series did not jump
+        shared = [
+            key
+            for key, number in own.items()
+            if key != "arbitration" and key in stored and stored[key]["prefix"] == number["prefix"]
+        ]
+        assert shared  # the package's mediation number is in the receiver's series too
+        for key in shared:
+            assert own[key]["seq"] == stored[key]["seq"] + 1  # stepped over the package's
+        # Near the imported number, the series steps over it.
+        court.advance_numbering("湘430102劳人仲案字", 2025, to=far - 1)
+        later = court.get(case_in_arbitration(court)).attributes["case_numbers"]
+        arbitration = next(n for n in later if n["key"] == "arbitration")
+        assert arbitration["number"] == f"湘430102劳人仲案字〔2025〕第{far + 1}号"

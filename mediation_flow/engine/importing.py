@@ -369,9 +369,10 @@ class HandoffImport(EngineCore):
                     self._store.release(conn, case_id)
                     outcome = "returned"
             if outcome != "unchanged":
+                # The numbers it brings are stored with it; this system's counters are left
+                # alone (issuing skips a number stored already: Store.next_number), so a
+                # package cannot make a series jump.
                 self._ledger_entry(conn, case_id, "import", at)
-                for n in contents.numbers:
-                    self._store.raise_counter(conn, n.prefix, n.year, n.seq)
                 self._store.insert_handoff(
                     conn,
                     {

@@ -911,8 +911,8 @@ class Store:
         )
 
     def raise_counter(self, conn: Connection, prefix: str, year: int, seq: int) -> int:
-        """Make sure the counter of ``(prefix, year)`` is at least ``seq`` (a number issued
-        elsewhere, imported): this system never issues it again. Returns the counter."""
+        """Make sure the counter of ``(prefix, year)`` is at least ``seq`` (the operators
+        continuing a series numbered elsewhere until now). Returns the counter."""
         upsert = _dialect_insert(self.dialect)(counters).values(prefix=prefix, year=year, last=seq)
         upsert = upsert.on_conflict_do_update(
             index_elements=[counters.c.prefix, counters.c.year],
@@ -923,9 +923,11 @@ class Store:
         return int(conn.execute(upsert).scalar_one())
 
     def next_number(self, conn: Connection, prefix: str, year: int) -> int:
-        """Increment and return the counter of ``(prefix, year)``, creating it at 1. The row
-        stays locked until the transaction ends, so concurrent issuers take turns; a rollback
-        gives the number back."""
+        """Increment and return the counter of ``(prefix, year)``, creating it at 1, past the
+        numbers of the series already stored (taken in with a handed-over case: the counter
+        does not jump to them, so a package cannot burn a series). The row stays locked until
+        the transaction ends, so concurrent issuers take turns; a rollback gives the number
+        back."""
         if self._next_number is None:  # built once: building it cost more than running it
             upsert = _dialect_insert(self.dialect)(counters).values(
                 prefix=bindparam("prefix"), year=bindparam("year"), last=1
@@ -934,7 +936,18 @@ class Store:
                 index_elements=[counters.c.prefix, counters.c.year],
                 set_={"last": counters.c.last + 1},
             ).returning(counters.c.last)
-        return int(conn.execute(self._next_number, {"prefix": prefix, "year": year}).scalar_one())
+        key = {"prefix": prefix, "year": year}
+        while True:
+            seq = int(conn.execute(self._next_number, key).scalar_one())
+            taken = conn.execute(
+                select(case_numbers.c.id).where(
+                    case_numbers.c.prefix == prefix,
+                    case_numbers.c.year == year,
+                    case_numbers.c.seq == seq,
+                )
+            ).first()
+            if taken is None:
+                return seq
 
     def entered_state_at(self, conn: Connection, case_id: int, state: str) -> datetime | None:
         """When the case last entered ``state`` (its latest event into it from another state)."""
