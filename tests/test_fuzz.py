@@ -190,6 +190,20 @@ def test_unstorable_text_is_refused_by_every_command_that_takes_text(
         attempt(engine, command)
 
 
+def test_a_text_the_driver_cannot_encode_is_a_storage_error_at_any_depth(db_url: str) -> None:
+    """The net under the commands' own checks: a lone surrogate reaching a statement is a
+    StorageError (no value in its message), on SQLite and PostgreSQL."""
+    with make_engine(url=db_url) as eng:
+        store = eng._store
+        for call in (
+            lambda c: store.case_by_serial(c, "\ud800"),
+            lambda c: store.case_by_reference(c, serial=None, numbers=["A\udfff"]),
+        ):
+            with pytest.raises(StorageError) as info, store.connect() as conn, store.reading(conn):
+                call(conn)
+            assert "ud800" not in str(info.value) and "udfff" not in str(info.value)
+
+
 @FUZZ
 @given(id_=weird_text, role=weird_text, org=st.one_of(st.none(), weird_text),
        region=st.one_of(st.none(), weird_text))  # fmt: skip

@@ -1398,11 +1398,15 @@ def _translate_errors() -> Iterator[None]:
     number out of range) as ``InvalidData``; a lost connection as ``DatabaseUnavailable``;
     anything else as ``DatabaseError``. The messages hold the driver's one-line reason and the
     SQLSTATE, never the statement's values, and the driver's exception is not chained (its
-    text may quote a value)."""
+    text may quote a value). A text the driver cannot encode (a lone surrogate) is refused
+    before any statement runs, with a raw ``UnicodeEncodeError`` from its parameter binding: a
+    refused value too."""
     try:
         yield
     except StatementError as exc:
         raise _translated(exc) from None
+    except UnicodeEncodeError:
+        raise StorageError(None) from None
 
 
 def _translated(exc: StatementError) -> Exception:
